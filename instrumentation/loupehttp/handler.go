@@ -1,0 +1,322 @@
+package loupehttp
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/semconv/v1.43.0/httpconv"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// durationBuckets are otelhttp's, the semantic conventions' advice for
+// http.server.request.duration.
+var durationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
+
+// Middleware returns a function that wraps a handler in [Handler] with opts.
+// It fits routers that take middleware as func(http.Handler) http.Handler.
+func Middleware(opts ...Option) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler { return Handler(next, opts...) }
+}
+
+// Handler wraps next so that every request it serves, unless a [Filter]
+// rejects it, gets a server span and a measurement in the
+// http.server.request.duration histogram (seconds).
+//
+// The span is a child of the context the propagators extract from the request
+// headers (W3C trace context with the default global propagators set up by
+// the facade). It is named "{method} {route}", where the route comes from
+// [http.Request.Pattern] once next has routed the request (an
+// [http.ServeMux] sets it) or from the pattern already set when the handler is
+// mounted under a route; without a route the method alone is the name. The
+// span carries the HTTP semantic-convention attributes otelhttp records, plus
+// http.route whenever it is known. A 5xx response sets the span status to
+// Error. A panic in next is recorded on the span (exception event with stack
+// trace, status Error, error.type "panic") and in the histogram, then
+// re-panicked.
+//
+// Defaults: global tracer provider, meter provider and propagators (read now,
+// not per request), no filters, server.address from each request's Host.
+func Handler(next http.Handler, opts ...Option) http.Handler {
+	c := newConfig(opts)
+	m := &middleware{
+		next:        next,
+		tracer:      c.tracerProvider.Tracer(ScopeName, trace.WithInstrumentationVersion(Version), trace.WithSchemaURL(semconv.SchemaURL)),
+		propagators: c.propagators,
+		filters:     c.filters,
+		kind:        trace.WithSpanKind(trace.SpanKindServer),
+		metricOpts:  make(map[metricKey][]metric.RecordOption),
+	}
+	if c.serverName != "" {
+		m.serverHost, m.serverPort = splitHostPort(c.serverName)
+		m.hasServerName = true
+	}
+	meter := c.meterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version), metric.WithSchemaURL(semconv.SchemaURL))
+	d, err := httpconv.NewServerRequestDuration(meter, metric.WithExplicitBucketBoundaries(durationBuckets...))
+	if err != nil {
+		otelHandle(err)
+	}
+	m.duration = d.Inst()
+	return m
+}
+
+type middleware struct {
+	next        http.Handler
+	tracer      trace.Tracer
+	propagators propagation.TextMapPropagator
+	filters     []Filter
+	kind        trace.SpanStartOption
+	duration    metric.Float64Histogram
+
+	hasServerName bool
+	serverHost    string
+	serverPort    int
+
+	// metricOpts caches the record options (a precomputed attribute set) per
+	// combination of metric attributes, bounded by maxCachedSets.
+	mu         sync.RWMutex
+	metricOpts map[metricKey][]metric.RecordOption
+}
+
+// maxCachedSets bounds the metric attribute cache: server.address comes from
+// the client's Host header, so the combinations are not under our control.
+const maxCachedSets = 1024
+
+type metricKey struct {
+	method, host, protoName, protoVersion, route, errorType string
+	port, status                                            int
+	tls                                                     bool
+}
+
+// attrPool holds buffers for the span start attributes; the SDK copies them.
+var attrPool = sync.Pool{New: func() any { b := make([]attribute.KeyValue, 0, 16); return &b }}
+
+// state is the per-request allocation: response writer wrapper and request
+// body counter in one object.
+type state struct {
+	rw   responseWriter
+	body bodyCounter
+}
+
+func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	for _, f := range m.filters {
+		if !f(r) {
+			m.next.ServeHTTP(w, r)
+			return
+		}
+	}
+	start := time.Now()
+	ctx := m.propagators.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+
+	method := spanMethod(r.Method)
+	name, startRoute := method, route(r.Pattern)
+	if startRoute != "" {
+		name = spanName(method, r.Pattern, startRoute)
+	}
+	bufp := attrPool.Get().(*[]attribute.KeyValue)
+	attrs := m.requestAttrs((*bufp)[:0], r, startRoute)
+	ctx, span := m.tracer.Start(ctx, name, m.kind, trace.WithAttributes(attrs...))
+	clear(attrs)
+	*bufp = attrs[:0]
+	attrPool.Put(bufp)
+
+	st := &state{rw: responseWriter{ResponseWriter: w, status: http.StatusOK}}
+	r2 := r.WithContext(ctx)
+	if r.Body != nil && r.Body != http.NoBody {
+		st.body.ReadCloser = r.Body
+		r2.Body = &st.body
+	}
+
+	panicked := true
+	defer func() {
+		if r2.MultipartForm != nil {
+			// net/http removes the temporary files of the form it finds on
+			// the request it passed in.
+			r.MultipartForm = r2.MultipartForm
+		}
+		if !panicked {
+			return
+		}
+		p := recover()
+		m.end(ctx, span, r, r2, st, start, startRoute, p)
+		panic(p)
+	}()
+	m.next.ServeHTTP(&st.rw, r2)
+	panicked = false
+	m.end(ctx, span, r, r2, st, start, startRoute, nil)
+}
+
+// end finishes the span and records the duration; p is the recovered panic
+// value, if any.
+func (m *middleware) end(ctx context.Context, span trace.Span, r, r2 *http.Request, st *state, start time.Time, startRoute string, p any) {
+	rt := startRoute
+	if r2.Pattern != "" && r2.Pattern != r.Pattern {
+		rt = route(r2.Pattern)
+	}
+	status := st.rw.status
+	errorType := ""
+	if p != nil {
+		errorType = "panic"
+		if !st.rw.wroteHeader {
+			status = 0 // nothing was sent: net/http aborts the response
+		}
+	}
+	if span.IsRecording() {
+		if rt != startRoute && rt != "" {
+			span.SetName(spanName(spanMethod(r.Method), r2.Pattern, rt))
+		}
+		var buf [5]attribute.KeyValue
+		attrs := buf[:0]
+		if rt != startRoute && rt != "" {
+			attrs = append(attrs, semconv.HTTPRoute(rt))
+		}
+		if st.body.n > 0 {
+			attrs = append(attrs, semconv.HTTPRequestBodySize(int(st.body.n)))
+		}
+		if st.rw.written > 0 {
+			attrs = append(attrs, semconv.HTTPResponseBodySize(int(st.rw.written)))
+		}
+		if status > 0 {
+			attrs = append(attrs, semconv.HTTPResponseStatusCode(status))
+		}
+		if p != nil {
+			err, ok := p.(error)
+			if !ok {
+				err = fmt.Errorf("%v", p)
+			}
+			attrs = append(attrs, semconv.ErrorTypeKey.String(errorType))
+			span.RecordError(err, trace.WithStackTrace(true))
+			span.SetStatus(codes.Error, "panic: "+err.Error())
+		} else if status < 100 || status >= 600 {
+			span.SetStatus(codes.Error, fmt.Sprintf("Invalid HTTP status code %d", status))
+		} else if status >= 500 {
+			span.SetStatus(codes.Error, "")
+		}
+		span.SetAttributes(attrs...)
+	}
+	span.End()
+
+	if m.duration.Enabled(ctx) {
+		elapsed := float64(time.Since(start)) / float64(time.Second)
+		m.duration.Record(ctx, elapsed, m.recordOptions(r, status, rt, errorType)...)
+	}
+}
+
+// recordOptions returns the cached record options carrying the metric
+// attributes otelhttp records: method, scheme, server address and port,
+// protocol name and version, status code and route (and error.type).
+func (m *middleware) recordOptions(r *http.Request, status int, rt, errorType string) []metric.RecordOption {
+	host, port := m.serverAddr(r)
+	protoName, protoVersion := netProtocol(r.Proto)
+	k := metricKey{
+		method:       metricMethod(r.Method),
+		host:         host,
+		protoName:    protoName,
+		protoVersion: protoVersion,
+		route:        rt,
+		errorType:    errorType,
+		port:         port,
+		status:       status,
+		tls:          r.TLS != nil,
+	}
+	m.mu.RLock()
+	opts, ok := m.metricOpts[k]
+	m.mu.RUnlock()
+	if ok {
+		return opts
+	}
+	attrs := make([]attribute.KeyValue, 0, 9)
+	attrs = append(attrs, semconv.HTTPRequestMethodKey.String(k.method), scheme(k.tls), semconv.ServerAddress(host))
+	if port > 0 {
+		attrs = append(attrs, semconv.ServerPort(port))
+	}
+	if protoName != "" {
+		attrs = append(attrs, semconv.NetworkProtocolName(protoName))
+	}
+	if protoVersion != "" {
+		attrs = append(attrs, semconv.NetworkProtocolVersion(protoVersion))
+	}
+	if status > 0 {
+		attrs = append(attrs, semconv.HTTPResponseStatusCode(status))
+	}
+	if rt != "" {
+		attrs = append(attrs, semconv.HTTPRoute(rt))
+	}
+	if errorType != "" {
+		attrs = append(attrs, semconv.ErrorTypeKey.String(errorType))
+	}
+	opts = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(attrs...))}
+	m.mu.Lock()
+	if len(m.metricOpts) < maxCachedSets {
+		m.metricOpts[k] = opts
+	}
+	m.mu.Unlock()
+	return opts
+}
+
+// serverAddr returns server.address and server.port (-1 when it is the
+// scheme's default or unknown), as otelhttp does.
+func (m *middleware) serverAddr(r *http.Request) (string, int) {
+	var host string
+	var port int
+	if m.hasServerName {
+		host, port = m.serverHost, m.serverPort
+		if port < 0 {
+			_, port = splitHostPort(r.Host)
+		}
+	} else {
+		host, port = splitHostPort(r.Host)
+	}
+	return host, requiredPort(r.TLS != nil, port)
+}
+
+// requestAttrs appends the span attributes known before the handler runs.
+func (m *middleware) requestAttrs(attrs []attribute.KeyValue, r *http.Request, rt string) []attribute.KeyValue {
+	host, port := m.serverAddr(r)
+	methodAttr, methodOriginal := methodAttrs(r.Method)
+	attrs = append(attrs, semconv.ServerAddress(host), methodAttr, scheme(r.TLS != nil))
+	if port > 0 {
+		attrs = append(attrs, semconv.ServerPort(port))
+	}
+	if methodOriginal.Valid() {
+		attrs = append(attrs, methodOriginal)
+	}
+	peer, peerPort := splitHostPort(r.RemoteAddr)
+	if peer != "" {
+		attrs = append(attrs, semconv.NetworkPeerAddress(peer))
+		if peerPort > 0 {
+			attrs = append(attrs, semconv.NetworkPeerPort(peerPort))
+		}
+	}
+	if ua := r.UserAgent(); ua != "" {
+		attrs = append(attrs, semconv.UserAgentOriginal(ua))
+	}
+	clientIP := forwardedFor(r.Header.Get("X-Forwarded-For"))
+	if clientIP == "" {
+		clientIP = peer
+	}
+	if clientIP != "" {
+		attrs = append(attrs, semconv.ClientAddress(clientIP))
+	}
+	if r.URL != nil && r.URL.Path != "" {
+		attrs = append(attrs, semconv.URLPath(r.URL.Path))
+	}
+	protoName, protoVersion := netProtocol(r.Proto)
+	if protoName != "" && protoName != "http" {
+		attrs = append(attrs, semconv.NetworkProtocolName(protoName))
+	}
+	if protoVersion != "" {
+		attrs = append(attrs, semconv.NetworkProtocolVersion(protoVersion))
+	}
+	if rt != "" {
+		attrs = append(attrs, semconv.HTTPRoute(rt))
+	}
+	return attrs
+}
