@@ -1,0 +1,339 @@
+package store
+
+import (
+	"fmt"
+	"strings"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// UnknownService is the service name of telemetry whose resource has none,
+// as the OpenTelemetry SDKs name it.
+const UnknownService = "unknown_service"
+
+// Converted is the model form of one write, ready to store.
+type Converted struct {
+	Spans  []Span
+	Logs   []LogRecord
+	Points []SeriesPoint
+	Result WriteResult
+	// Bytes is the approximate size of everything above, shared resources,
+	// scopes and series descriptions included (once each).
+	Bytes int64
+}
+
+// SeriesPoint is a point with the description of the series it belongs to.
+// Points of one series in one write share the same *Series.
+type SeriesPoint struct {
+	Series *Series // Points is nil: the store keeps them
+	Point  Point
+}
+
+func convertAttrs(m pcommon.Map) []KeyValue {
+	if m.Len() == 0 {
+		return nil
+	}
+	kvs := make([]KeyValue, 0, m.Len())
+	for k, v := range m.All() {
+		kvs = append(kvs, KeyValue{Key: k, Value: convertValue(v)})
+	}
+	return kvs
+}
+
+func convertValue(v pcommon.Value) Value {
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		return StrValue(v.Str())
+	case pcommon.ValueTypeInt:
+		return IntValue(v.Int())
+	case pcommon.ValueTypeDouble:
+		return DoubleValue(v.Double())
+	case pcommon.ValueTypeBool:
+		return BoolValue(v.Bool())
+	case pcommon.ValueTypeBytes:
+		return BytesValue(v.Bytes().AsRaw())
+	case pcommon.ValueTypeSlice:
+		return Value{typ: ValueSlice, s: v.AsString()}
+	case pcommon.ValueTypeMap:
+		return Value{typ: ValueMap, s: v.AsString()}
+	}
+	return Value{}
+}
+
+func convertResource(r pcommon.Resource) *Resource {
+	res := &Resource{ServiceName: UnknownService}
+	attrs := r.Attributes()
+	if v, ok := attrs.Get("service.name"); ok && v.AsString() != "" {
+		res.ServiceName = v.AsString()
+	}
+	res.Attributes = convertAttrs(attrs)
+	return res
+}
+
+func convertScope(s pcommon.InstrumentationScope) *Scope {
+	return &Scope{Name: s.Name(), Version: s.Version()}
+}
+
+// FromTraces converts traces to the model. Spans with an all-zero trace or
+// span id are invalid in OTLP and are rejected.
+func FromTraces(td ptrace.Traces) Converted {
+	var c Converted
+	c.Spans = make([]Span, 0, td.SpanCount())
+	for _, rs := range td.ResourceSpans().All() {
+		res := convertResource(rs.Resource())
+		c.Bytes += ResourceSize(res, nil)
+		for _, ss := range rs.ScopeSpans().All() {
+			sc := convertScope(ss.Scope())
+			c.Bytes += ResourceSize(nil, sc)
+			for _, sp := range ss.Spans().All() {
+				if sp.TraceID().IsEmpty() || sp.SpanID().IsEmpty() {
+					c.Result.Rejected++
+					continue
+				}
+				s := Span{
+					TraceID:       sp.TraceID(),
+					SpanID:        sp.SpanID(),
+					ParentSpanID:  sp.ParentSpanID(),
+					Flags:         sp.Flags(),
+					Kind:          sp.Kind(),
+					Status:        sp.Status().Code(),
+					StatusMessage: sp.Status().Message(),
+					Start:         int64(sp.StartTimestamp()),
+					End:           int64(sp.EndTimestamp()),
+					Name:          sp.Name(),
+					TraceState:    sp.TraceState().AsRaw(),
+					Attributes:    convertAttrs(sp.Attributes()),
+					Resource:      res,
+					Scope:         sc,
+				}
+				if s.End < s.Start {
+					s.End = s.Start // a negative duration is meaningless; keep the span
+				}
+				if n := sp.Events().Len(); n > 0 {
+					s.Events = make([]Event, 0, n)
+					for _, e := range sp.Events().All() {
+						s.Events = append(s.Events, Event{Time: int64(e.Timestamp()), Name: e.Name(), Attributes: convertAttrs(e.Attributes())})
+					}
+				}
+				if n := sp.Links().Len(); n > 0 {
+					s.Links = make([]Link, 0, n)
+					for _, l := range sp.Links().All() {
+						s.Links = append(s.Links, Link{TraceID: l.TraceID(), SpanID: l.SpanID(), TraceState: l.TraceState().AsRaw(), Attributes: convertAttrs(l.Attributes())})
+					}
+				}
+				c.Spans = append(c.Spans, s)
+				c.Bytes += SpanSize(&c.Spans[len(c.Spans)-1])
+			}
+		}
+	}
+	if c.Result.Rejected > 0 {
+		c.Result.Message = fmt.Sprintf("%d span(s) rejected: trace id and span id must not be all zero", c.Result.Rejected)
+	}
+	return c
+}
+
+// FromLogs converts logs to the model. Every log record is valid.
+func FromLogs(ld plog.Logs) Converted {
+	var c Converted
+	c.Logs = make([]LogRecord, 0, ld.LogRecordCount())
+	for _, rl := range ld.ResourceLogs().All() {
+		res := convertResource(rl.Resource())
+		c.Bytes += ResourceSize(res, nil)
+		for _, sl := range rl.ScopeLogs().All() {
+			sc := convertScope(sl.Scope())
+			c.Bytes += ResourceSize(nil, sc)
+			for _, lr := range sl.LogRecords().All() {
+				r := LogRecord{
+					Time:         int64(lr.Timestamp()),
+					ObservedTime: int64(lr.ObservedTimestamp()),
+					TraceID:      lr.TraceID(),
+					SpanID:       lr.SpanID(),
+					Flags:        uint32(lr.Flags()),
+					Severity:     lr.SeverityNumber(),
+					SeverityText: lr.SeverityText(),
+					EventName:    lr.EventName(),
+					Body:         convertValue(lr.Body()),
+					Attributes:   convertAttrs(lr.Attributes()),
+					Resource:     res,
+					Scope:        sc,
+				}
+				if r.Time == 0 {
+					r.Time = r.ObservedTime
+				}
+				c.Logs = append(c.Logs, r)
+				c.Bytes += LogSize(&c.Logs[len(c.Logs)-1])
+			}
+		}
+	}
+	return c
+}
+
+// FromMetrics converts metrics to the model. Metrics without a name or
+// without data are rejected, with all their points.
+func FromMetrics(md pmetric.Metrics) Converted {
+	var c Converted
+	var rejected []string
+	for _, rm := range md.ResourceMetrics().All() {
+		res := convertResource(rm.Resource())
+		c.Bytes += ResourceSize(res, nil)
+		for _, sm := range rm.ScopeMetrics().All() {
+			sc := convertScope(sm.Scope())
+			c.Bytes += ResourceSize(nil, sc)
+			for _, m := range sm.Metrics().All() {
+				n := dataPointCount(m)
+				if m.Name() == "" || m.Type() == pmetric.MetricTypeEmpty {
+					c.Result.Rejected += int64(n)
+					if n == 0 {
+						c.Result.Rejected++ // count the metric itself
+					}
+					rejected = append(rejected, fmt.Sprintf("%q", m.Name()))
+					continue
+				}
+				c.convertMetric(m, res, sc)
+			}
+		}
+	}
+	if c.Result.Rejected > 0 {
+		if len(rejected) > 5 {
+			rejected = append(rejected[:5], "…")
+		}
+		c.Result.Message = "metrics without a name or data rejected: " + strings.Join(rejected, ", ")
+	}
+	return c
+}
+
+func dataPointCount(m pmetric.Metric) int {
+	switch m.Type() {
+	case pmetric.MetricTypeGauge:
+		return m.Gauge().DataPoints().Len()
+	case pmetric.MetricTypeSum:
+		return m.Sum().DataPoints().Len()
+	case pmetric.MetricTypeHistogram:
+		return m.Histogram().DataPoints().Len()
+	case pmetric.MetricTypeExponentialHistogram:
+		return m.ExponentialHistogram().DataPoints().Len()
+	case pmetric.MetricTypeSummary:
+		return m.Summary().DataPoints().Len()
+	}
+	return 0
+}
+
+func (c *Converted) convertMetric(m pmetric.Metric, res *Resource, sc *Scope) {
+	// One *Series per distinct attribute set within this metric.
+	series := map[string]*Series{}
+	get := func(attrs pcommon.Map) *Series {
+		key := SeriesKey(m.Name(), nil, nil, convertAttrs(attrs))
+		s, ok := series[key]
+		if !ok {
+			s = &Series{Name: m.Name(), Description: m.Description(), Unit: m.Unit(), Type: m.Type(),
+				Resource: res, Scope: sc, Attributes: convertAttrs(attrs)}
+			switch m.Type() {
+			case pmetric.MetricTypeSum:
+				s.Temporality = m.Sum().AggregationTemporality()
+				s.Monotonic = m.Sum().IsMonotonic()
+			case pmetric.MetricTypeHistogram:
+				s.Temporality = m.Histogram().AggregationTemporality()
+			case pmetric.MetricTypeExponentialHistogram:
+				s.Temporality = m.ExponentialHistogram().AggregationTemporality()
+			}
+			series[key] = s
+			c.Bytes += SeriesSize(s)
+		}
+		return s
+	}
+	add := func(s *Series, p Point) {
+		c.Points = append(c.Points, SeriesPoint{Series: s, Point: p})
+		c.Bytes += PointSize(&p) + 16 // plus the series' pointer to it
+	}
+	number := func(dps pmetric.NumberDataPointSlice) {
+		for _, dp := range dps.All() {
+			p := Point{Start: int64(dp.StartTimestamp()), Time: int64(dp.Timestamp()),
+				NoRecorded: dp.Flags().NoRecordedValue(), Exemplars: convertExemplars(dp.Exemplars())}
+			if dp.ValueType() == pmetric.NumberDataPointValueTypeInt {
+				p.Value = float64(dp.IntValue())
+			} else {
+				p.Value = dp.DoubleValue()
+			}
+			add(get(dp.Attributes()), p)
+		}
+	}
+	switch m.Type() {
+	case pmetric.MetricTypeGauge:
+		number(m.Gauge().DataPoints())
+	case pmetric.MetricTypeSum:
+		number(m.Sum().DataPoints())
+	case pmetric.MetricTypeHistogram:
+		for _, dp := range m.Histogram().DataPoints().All() {
+			p := Point{Start: int64(dp.StartTimestamp()), Time: int64(dp.Timestamp()), Count: dp.Count(), Sum: dp.Sum(),
+				Min: dp.Min(), Max: dp.Max(), HasMinMax: dp.HasMin() && dp.HasMax(),
+				NoRecorded: dp.Flags().NoRecordedValue(),
+				Bounds:     dp.ExplicitBounds().AsRaw(), BucketCounts: dp.BucketCounts().AsRaw(),
+				Exemplars: convertExemplars(dp.Exemplars())}
+			add(get(dp.Attributes()), p)
+		}
+	case pmetric.MetricTypeExponentialHistogram:
+		for _, dp := range m.ExponentialHistogram().DataPoints().All() {
+			p := Point{Start: int64(dp.StartTimestamp()), Time: int64(dp.Timestamp()), Count: dp.Count(), Sum: dp.Sum(),
+				Min: dp.Min(), Max: dp.Max(), HasMinMax: dp.HasMin() && dp.HasMax(),
+				NoRecorded: dp.Flags().NoRecordedValue(), Exemplars: convertExemplars(dp.Exemplars())}
+			add(get(dp.Attributes()), p)
+		}
+	case pmetric.MetricTypeSummary:
+		for _, dp := range m.Summary().DataPoints().All() {
+			p := Point{Start: int64(dp.StartTimestamp()), Time: int64(dp.Timestamp()), Count: dp.Count(), Sum: dp.Sum(),
+				NoRecorded: dp.Flags().NoRecordedValue()}
+			add(get(dp.Attributes()), p)
+		}
+	}
+}
+
+func convertExemplars(es pmetric.ExemplarSlice) []Exemplar {
+	if es.Len() == 0 {
+		return nil
+	}
+	out := make([]Exemplar, 0, es.Len())
+	for _, e := range es.All() {
+		x := Exemplar{Time: int64(e.Timestamp()), TraceID: e.TraceID(), SpanID: e.SpanID(),
+			Attributes: convertAttrs(e.FilteredAttributes())}
+		if e.ValueType() == pmetric.ExemplarValueTypeInt {
+			x.Value = float64(e.IntValue())
+		} else {
+			x.Value = e.DoubleValue()
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+// SeriesKey identifies a series: its name and the sorted attributes of its
+// resource, scope and points. Two series with the same key are one stream.
+func SeriesKey(name string, res *Resource, sc *Scope, attrs []KeyValue) string {
+	var b strings.Builder
+	b.WriteString(name)
+	write := func(kvs []KeyValue) {
+		sorted := make([]KeyValue, len(kvs))
+		copy(sorted, kvs)
+		sortKVs(sorted)
+		for _, kv := range sorted {
+			b.WriteByte(0)
+			b.WriteString(kv.Key)
+			b.WriteByte('=')
+			b.WriteByte(byte('0' + kv.Value.typ))
+			b.WriteString(kv.Value.AsString())
+		}
+		b.WriteByte(1)
+	}
+	if res != nil {
+		write(res.Attributes)
+	}
+	if sc != nil {
+		b.WriteString(sc.Name)
+		b.WriteByte(0)
+		b.WriteString(sc.Version)
+	}
+	write(attrs)
+	return b.String()
+}

@@ -1,0 +1,593 @@
+package memstore
+
+import (
+	"cmp"
+	"context"
+	"iter"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/loupe-dev/loupe/backend/store"
+)
+
+// Defaults of [New].
+const (
+	DefaultMaxBytes  = 256 << 20 // 256 MiB
+	DefaultRetention = 24 * time.Hour
+)
+
+// indexOverhead is the bytes accounted per stored item for the index entries
+// that point to it (a pointer in a trace, series or log index, amortised map
+// entries).
+const indexOverhead = 32
+
+type config struct {
+	maxBytes  int64
+	retention time.Duration
+	now       func() time.Time
+}
+
+// Option configures a Store.
+type Option interface{ apply(*config) }
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// WithMaxBytes bounds the accounted size of the stored data. Zero or less
+// means DefaultMaxBytes.
+func WithMaxBytes(n int64) Option { return optionFunc(func(c *config) { c.maxBytes = n }) }
+
+// WithRetention drops data received longer ago than d. Zero or less means
+// DefaultRetention.
+func WithRetention(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.retention = d })
+}
+
+// WithClock replaces time.Now, for tests.
+func WithClock(now func() time.Time) Option {
+	return optionFunc(func(c *config) { c.now = now })
+}
+
+// Store is the in-memory store. It is safe for concurrent use.
+type Store struct {
+	cfg config
+
+	mu       sync.RWMutex
+	closed   bool
+	batches  []*batch // arrival order, oldest first
+	bytes    int64
+	traces   map[store.TraceID]*traceEntry
+	services map[string]*serviceEntry
+	logsByTr map[store.TraceID][]*store.LogRecord
+	series   map[string]*seriesEntry
+}
+
+type batch struct {
+	received int64
+	bytes    int64
+	spans    []store.Span
+	logs     []store.LogRecord
+	points   []store.SeriesPoint
+	keys     []string // series key of each point
+}
+
+type traceEntry struct {
+	spans      []*store.Span // arrival order
+	start, end int64
+}
+
+type opKey struct {
+	name string
+	kind ptrace.SpanKind
+}
+
+type serviceEntry struct {
+	spans int
+	ops   map[opKey]int
+}
+
+type seriesEntry struct {
+	desc   *store.Series // Points unused
+	points []*store.Point
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New returns an empty store. Defaults: DefaultMaxBytes, DefaultRetention,
+// time.Now.
+func New(opts ...Option) *Store {
+	cfg := config{}
+	for _, o := range opts {
+		o.apply(&cfg)
+	}
+	if cfg.maxBytes <= 0 {
+		cfg.maxBytes = DefaultMaxBytes
+	}
+	if cfg.retention <= 0 {
+		cfg.retention = DefaultRetention
+	}
+	if cfg.now == nil {
+		cfg.now = time.Now
+	}
+	return &Store{
+		cfg:      cfg,
+		traces:   map[store.TraceID]*traceEntry{},
+		services: map[string]*serviceEntry{},
+		logsByTr: map[store.TraceID][]*store.LogRecord{},
+		series:   map[string]*seriesEntry{},
+	}
+}
+
+// Bytes is the accounted size of what the store holds.
+func (s *Store) Bytes() int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.bytes
+}
+
+// Close drops everything. Later calls return store.ErrClosed.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return store.ErrClosed
+	}
+	s.closed = true
+	s.batches, s.traces, s.services, s.logsByTr, s.series = nil, nil, nil, nil, nil
+	s.bytes = 0
+	return nil
+}
+
+// WriteTraces stores the valid spans of td.
+func (s *Store) WriteTraces(ctx context.Context, td ptrace.Traces) (store.WriteResult, error) {
+	return s.write(ctx, store.FromTraces(td))
+}
+
+// WriteLogs stores ld.
+func (s *Store) WriteLogs(ctx context.Context, ld plog.Logs) (store.WriteResult, error) {
+	return s.write(ctx, store.FromLogs(ld))
+}
+
+// WriteMetrics stores the valid points of md.
+func (s *Store) WriteMetrics(ctx context.Context, md pmetric.Metrics) (store.WriteResult, error) {
+	return s.write(ctx, store.FromMetrics(md))
+}
+
+func (s *Store) write(ctx context.Context, c store.Converted) (store.WriteResult, error) {
+	if err := ctx.Err(); err != nil {
+		return store.WriteResult{}, err
+	}
+	n := len(c.Spans) + len(c.Logs) + len(c.Points)
+	if n == 0 {
+		return c.Result, s.checkOpen()
+	}
+	b := &batch{bytes: c.Bytes + int64(n)*indexOverhead, spans: c.Spans, logs: c.Logs, points: c.Points}
+	if b.bytes > s.cfg.maxBytes {
+		return store.WriteResult{}, store.ErrTooLarge
+	}
+	if len(c.Points) > 0 {
+		b.keys = make([]string, len(c.Points))
+		for i := range c.Points {
+			sp := &c.Points[i]
+			b.keys[i] = store.SeriesKey(sp.Series.Name, sp.Series.Resource, sp.Series.Scope, sp.Series.Attributes)
+		}
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return store.WriteResult{}, store.ErrClosed
+	}
+	b.received = s.cfg.now().UnixNano()
+	s.batches = append(s.batches, b)
+	s.bytes += b.bytes
+	for i := range b.spans {
+		s.indexSpan(&b.spans[i])
+	}
+	for i := range b.logs {
+		r := &b.logs[i]
+		if !r.TraceID.IsEmpty() {
+			s.logsByTr[r.TraceID] = append(s.logsByTr[r.TraceID], r)
+		}
+	}
+	for i := range b.points {
+		sp := &b.points[i]
+		e := s.series[b.keys[i]]
+		if e == nil {
+			e = &seriesEntry{}
+			s.series[b.keys[i]] = e
+		}
+		e.desc = sp.Series // the latest description; older ones can go
+		e.points = append(e.points, &sp.Point)
+	}
+	s.evictLocked(b.received)
+	return c.Result, nil
+}
+
+func (s *Store) checkOpen() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return store.ErrClosed
+	}
+	return nil
+}
+
+func (s *Store) indexSpan(sp *store.Span) {
+	t := s.traces[sp.TraceID]
+	if t == nil {
+		t = &traceEntry{start: sp.Start, end: sp.End}
+		s.traces[sp.TraceID] = t
+	}
+	t.spans = append(t.spans, sp)
+	t.start = min(t.start, sp.Start)
+	t.end = max(t.end, sp.End)
+	svc := s.services[sp.Resource.ServiceName]
+	if svc == nil {
+		svc = &serviceEntry{ops: map[opKey]int{}}
+		s.services[sp.Resource.ServiceName] = svc
+	}
+	svc.spans++
+	svc.ops[opKey{sp.Name, sp.Kind}]++
+}
+
+// evictLocked drops the oldest batches while a bound is exceeded.
+func (s *Store) evictLocked(now int64) {
+	cutoff := now - int64(s.cfg.retention)
+	for len(s.batches) > 0 {
+		b := s.batches[0]
+		if s.bytes <= s.cfg.maxBytes && b.received >= cutoff {
+			return
+		}
+		s.dropOldest()
+	}
+}
+
+// dropOldest removes the oldest batch. Each index list is in arrival order,
+// so the batch's items are at the front of their lists.
+func (s *Store) dropOldest() {
+	b := s.batches[0]
+	s.batches[0] = nil
+	s.batches = s.batches[1:]
+	s.bytes -= b.bytes
+	dirty := map[*traceEntry]bool{}
+	for i := range b.spans {
+		sp := &b.spans[i]
+		t := s.traces[sp.TraceID]
+		t.spans[0] = nil // let the batch's memory go
+		t.spans = t.spans[1:]
+		if len(t.spans) == 0 {
+			delete(s.traces, sp.TraceID)
+			delete(dirty, t)
+		} else {
+			dirty[t] = true
+		}
+		svc := s.services[sp.Resource.ServiceName]
+		svc.spans--
+		k := opKey{sp.Name, sp.Kind}
+		if svc.ops[k]--; svc.ops[k] == 0 {
+			delete(svc.ops, k)
+		}
+		if svc.spans == 0 {
+			delete(s.services, sp.Resource.ServiceName)
+		}
+	}
+	for t := range dirty { // the trace's time range shrinks
+		t.start, t.end = t.spans[0].Start, t.spans[0].End
+		for _, o := range t.spans[1:] {
+			t.start, t.end = min(t.start, o.Start), max(t.end, o.End)
+		}
+	}
+	for i := range b.logs {
+		r := &b.logs[i]
+		if r.TraceID.IsEmpty() {
+			continue
+		}
+		l := s.logsByTr[r.TraceID]
+		l[0] = nil
+		if l = l[1:]; len(l) == 0 {
+			delete(s.logsByTr, r.TraceID)
+		} else {
+			s.logsByTr[r.TraceID] = l
+		}
+	}
+	for i := range b.points {
+		e := s.series[b.keys[i]]
+		e.points[0] = nil
+		if e.points = e.points[1:]; len(e.points) == 0 {
+			delete(s.series, b.keys[i])
+		}
+	}
+}
+
+// rlock takes the read lock after dropping expired batches, so that age is
+// enforced even when nothing is written.
+func (s *Store) rlock() error {
+	now := s.cfg.now().UnixNano()
+	cutoff := now - int64(s.cfg.retention)
+	s.mu.RLock()
+	expired := len(s.batches) > 0 && s.batches[0].received < cutoff
+	if !expired {
+		if s.closed {
+			s.mu.RUnlock()
+			return store.ErrClosed
+		}
+		return nil
+	}
+	s.mu.RUnlock()
+	s.mu.Lock()
+	if !s.closed {
+		s.evictLocked(now)
+	}
+	s.mu.Unlock()
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return store.ErrClosed
+	}
+	return nil
+}
+
+// Trace returns one trace's spans, sorted by start time.
+func (s *Store) Trace(ctx context.Context, id store.TraceID) (store.Trace, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Trace{}, err
+	}
+	if err := s.rlock(); err != nil {
+		return store.Trace{}, err
+	}
+	t := s.traces[id]
+	var spans []*store.Span
+	if t != nil {
+		spans = slices.Clone(t.spans)
+	}
+	s.mu.RUnlock()
+	if spans == nil {
+		return store.Trace{}, store.ErrNotFound
+	}
+	sortSpans(spans)
+	return store.Trace{ID: id, Spans: spans}, nil
+}
+
+func sortSpans(spans []*store.Span) {
+	slices.SortStableFunc(spans, func(a, b *store.Span) int {
+		if c := cmp.Compare(a.Start, b.Start); c != 0 {
+			return c
+		}
+		return slices.Compare(a.SpanID[:], b.SpanID[:])
+	})
+}
+
+func limitOf(n int) int {
+	if n <= 0 {
+		return store.DefaultLimit
+	}
+	return n
+}
+
+// FindTraces yields matching traces, most recent start first.
+func (s *Store) FindTraces(ctx context.Context, q store.TraceQuery) iter.Seq2[store.Trace, error] {
+	return func(yield func(store.Trace, error) bool) {
+		if err := ctx.Err(); err != nil {
+			yield(store.Trace{}, err)
+			return
+		}
+		if err := s.rlock(); err != nil {
+			yield(store.Trace{}, err)
+			return
+		}
+		type hit struct {
+			id    store.TraceID
+			start int64
+		}
+		var hits []hit
+		startMin, startMax := int64(0), int64(0)
+		if !q.StartMin.IsZero() {
+			startMin = q.StartMin.UnixNano()
+		}
+		if !q.StartMax.IsZero() {
+			startMax = q.StartMax.UnixNano()
+		}
+		for id, t := range s.traces {
+			// A trace none of whose spans can fall in the range is skipped whole.
+			if startMax != 0 && t.start > startMax || startMin != 0 && t.end < startMin {
+				continue
+			}
+			for _, sp := range t.spans {
+				if store.MatchSpan(sp, &q) {
+					hits = append(hits, hit{id, t.start})
+					break
+				}
+			}
+		}
+		slices.SortFunc(hits, func(a, b hit) int {
+			if c := cmp.Compare(b.start, a.start); c != 0 {
+				return c
+			}
+			return slices.Compare(a.id[:], b.id[:])
+		})
+		if l := limitOf(q.Limit); len(hits) > l {
+			hits = hits[:l]
+		}
+		out := make([]store.Trace, len(hits))
+		for i, h := range hits {
+			out[i] = store.Trace{ID: h.id, Spans: slices.Clone(s.traces[h.id].spans)}
+		}
+		s.mu.RUnlock()
+		for _, t := range out {
+			sortSpans(t.Spans)
+			if !yield(t, nil) {
+				return
+			}
+		}
+	}
+}
+
+// Services lists service names, sorted.
+func (s *Store) Services(ctx context.Context) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.rlock(); err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(s.services))
+	for name := range s.services {
+		out = append(out, name)
+	}
+	s.mu.RUnlock()
+	slices.Sort(out)
+	return out, nil
+}
+
+// Operations lists a service's operations, sorted by name then kind.
+func (s *Store) Operations(ctx context.Context, q store.OperationQuery) ([]store.Operation, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.rlock(); err != nil {
+		return nil, err
+	}
+	seen := map[opKey]bool{}
+	for name, svc := range s.services {
+		if q.Service != "" && name != q.Service {
+			continue
+		}
+		for k := range svc.ops {
+			if q.Kind == ptrace.SpanKindUnspecified || k.kind == q.Kind {
+				seen[k] = true
+			}
+		}
+	}
+	s.mu.RUnlock()
+	out := make([]store.Operation, 0, len(seen))
+	for k := range seen {
+		out = append(out, store.Operation{Name: k.name, Kind: k.kind})
+	}
+	slices.SortFunc(out, func(a, b store.Operation) int {
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Kind, b.Kind)
+	})
+	return out, nil
+}
+
+// FindLogs yields matching log records, newest first (by record time, then
+// arrival).
+func (s *Store) FindLogs(ctx context.Context, q store.LogQuery) iter.Seq2[*store.LogRecord, error] {
+	return func(yield func(*store.LogRecord, error) bool) {
+		if err := ctx.Err(); err != nil {
+			yield(nil, err)
+			return
+		}
+		if err := s.rlock(); err != nil {
+			yield(nil, err)
+			return
+		}
+		lower := strings.ToLower(q.Text)
+		var hits []*store.LogRecord
+		if !q.TraceID.IsEmpty() {
+			for _, r := range s.logsByTr[q.TraceID] {
+				if store.MatchLog(r, &q, lower) {
+					hits = append(hits, r)
+				}
+			}
+		} else {
+			for _, b := range s.batches {
+				for i := range b.logs {
+					if r := &b.logs[i]; store.MatchLog(r, &q, lower) {
+						hits = append(hits, r)
+					}
+				}
+			}
+		}
+		s.mu.RUnlock()
+		// hits are in arrival order; a stable sort keeps the newest arrival
+		// first among equal times after the reversal.
+		slices.Reverse(hits)
+		slices.SortStableFunc(hits, func(a, b *store.LogRecord) int { return cmp.Compare(b.Time, a.Time) })
+		if l := limitOf(q.Limit); len(hits) > l {
+			hits = hits[:l]
+		}
+		for _, r := range hits {
+			if !yield(r, nil) {
+				return
+			}
+		}
+	}
+}
+
+// FindSeries yields matching series with their points in q's range.
+func (s *Store) FindSeries(ctx context.Context, q store.SeriesQuery) iter.Seq2[*store.Series, error] {
+	return func(yield func(*store.Series, error) bool) {
+		if err := ctx.Err(); err != nil {
+			yield(nil, err)
+			return
+		}
+		if err := s.rlock(); err != nil {
+			yield(nil, err)
+			return
+		}
+		type hit struct {
+			key string
+			s   *store.Series
+		}
+		var hits []hit
+		for key, e := range s.series {
+			if !store.MatchSeries(e.desc, &q) {
+				continue
+			}
+			var pts []*store.Point
+			for _, p := range e.points {
+				if store.PointInRange(p, q.StartMin, q.StartMax) {
+					pts = append(pts, p)
+				}
+			}
+			if len(pts) == 0 {
+				continue
+			}
+			cp := *e.desc
+			cp.Points = pts
+			hits = append(hits, hit{key, &cp})
+		}
+		s.mu.RUnlock()
+		slices.SortFunc(hits, func(a, b hit) int { return strings.Compare(a.key, b.key) })
+		if l := limitOf(q.Limit); len(hits) > l {
+			hits = hits[:l]
+		}
+		for _, h := range hits {
+			if !yield(h.s, nil) {
+				return
+			}
+		}
+	}
+}
+
+// MetricNames lists metric names, sorted.
+func (s *Store) MetricNames(ctx context.Context) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.rlock(); err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, e := range s.series {
+		seen[e.desc.Name] = true
+	}
+	s.mu.RUnlock()
+	out := make([]string, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out, nil
+}

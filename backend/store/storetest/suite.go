@@ -1,0 +1,594 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/loupe-dev/loupe/backend/store"
+)
+
+// Config is what the suite asks of a new store. Zero fields mean the
+// implementation's defaults.
+type Config struct {
+	MaxBytes  int64
+	Retention time.Duration
+	Now       func() time.Time
+}
+
+// NewStore returns an empty store. The suite closes it.
+type NewStore func(t *testing.T, cfg Config) store.Store
+
+// RunAll runs every test of the suite as a subtest of t.
+func RunAll(t *testing.T, newStore NewStore) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, NewStore)
+	}{
+		{"TraceByID", testTraceByID},
+		{"RejectsInvalidSpans", testRejectsInvalidSpans},
+		{"FindTraces", testFindTraces},
+		{"FindTracesEarlyStop", testFindTracesEarlyStop},
+		{"ServicesAndOperations", testServicesAndOperations},
+		{"Logs", testLogs},
+		{"Metrics", testMetrics},
+		{"EvictsOldestBySize", testEvictsOldestBySize},
+		{"RejectsWriteLargerThanBound", testTooLarge},
+		{"EvictsByAge", testEvictsByAge},
+		{"Concurrent", testConcurrent},
+		{"Closed", testClosed},
+		{"CanceledContext", testCanceled},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
+	}
+}
+
+func open(t *testing.T, newStore NewStore, cfg Config) store.Store {
+	t.Helper()
+	s := newStore(t, cfg)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func mustWriteTraces(t *testing.T, s store.Store, td ptrace.Traces) {
+	t.Helper()
+	res, err := s.WriteTraces(context.Background(), td)
+	if err != nil {
+		t.Fatalf("WriteTraces: %v", err)
+	}
+	if res.Rejected != 0 {
+		t.Fatalf("WriteTraces rejected %d: %s", res.Rejected, res.Message)
+	}
+}
+
+func collect[T any](t *testing.T, seq func(func(T, error) bool)) []T {
+	t.Helper()
+	var out []T
+	for v, err := range seq {
+		if err != nil {
+			t.Fatalf("iteration: %v", err)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func traceIDs(ts []store.Trace) []store.TraceID {
+	ids := make([]store.TraceID, len(ts))
+	for i, tr := range ts {
+		ids[i] = tr.ID
+	}
+	return ids
+}
+
+// shop is a small system: trace 1 (frontend → cart, error), trace 2
+// (frontend → pay, linked to trace 3), trace 3 (batch job).
+func shop() ptrace.Traces {
+	return Traces(
+		SpanSpec{Service: "frontend", Trace: 1, ID: 1, Name: "GET /cart", Kind: ptrace.SpanKindServer,
+			Start: 0, Dur: 50 * time.Millisecond, Attrs: map[string]any{"http.status_code": 500, "http.route": "/cart"}},
+		SpanSpec{Service: "cart", Trace: 1, ID: 2, Parent: 1, Name: "load", Kind: ptrace.SpanKindInternal,
+			Start: 10 * time.Millisecond, Dur: 30 * time.Millisecond, Error: "db down", Event: "retry",
+			Attrs: map[string]any{"db.ok": false, "ratio": 0.5}},
+		SpanSpec{Service: "frontend", Trace: 2, ID: 3, Name: "GET /pay", Kind: ptrace.SpanKindServer,
+			Start: time.Second, Dur: 200 * time.Millisecond, Attrs: map[string]any{"http.status_code": 200, "http.route": "/pay"}, LinkTo: 4},
+		SpanSpec{Service: "pay", Trace: 2, ID: 5, Parent: 3, Name: "charge", Kind: ptrace.SpanKindClient,
+			Start: 1100 * time.Millisecond, Dur: 90 * time.Millisecond, Attrs: map[string]any{"amount": 12, "tags": []any{"a", "b"}}},
+		SpanSpec{Service: "batch", Trace: 3, ID: 4, Name: "nightly", Kind: ptrace.SpanKindConsumer,
+			Start: 2 * time.Second, Dur: 5 * time.Second},
+	)
+}
+
+func testTraceByID(t *testing.T, newStore NewStore) {
+	s := open(t, newStore, Config{})
+	mustWriteTraces(t, s, shop())
+	ctx := context.Background()
+
+	tr, err := s.Trace(ctx, TID(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.ID != TID(1) || len(tr.Spans) != 2 {
+		t.Fatalf("trace 1: id %v, %d spans; want 2", tr.ID, len(tr.Spans))
+	}
+	root, child := tr.Spans[0], tr.Spans[1] // sorted by start
+	if root.SpanID != SID(1) || child.SpanID != SID(2) || child.ParentSpanID != SID(1) {
+		t.Fatalf("spans out of order or wrong parent: %v %v parent %v", root.SpanID, child.SpanID, child.ParentSpanID)
+	}
+	if root.Name != "GET /cart" || root.Kind != ptrace.SpanKindServer || root.Resource.ServiceName != "frontend" {
+		t.Errorf("root: %q kind %v service %q", root.Name, root.Kind, root.Resource.ServiceName)
+	}
+	if got := root.Duration(); got != 50*time.Millisecond {
+		t.Errorf("root duration %v, want 50ms", got)
+	}
+	if root.Start != Base.UnixNano() {
+		t.Errorf("root start %d, want %d", root.Start, Base.UnixNano())
+	}
+	if v, ok := store.Lookup(root.Attributes, "http.status_code"); !ok || v.Type() != store.ValueInt || v.Int() != 500 {
+		t.Errorf("http.status_code = %+v %v, want int 500", v, ok)
+	}
+	if v, _ := store.Lookup(child.Attributes, "db.ok"); v.Type() != store.ValueBool || v.Bool() {
+		t.Errorf("db.ok = %+v, want bool false", v)
+	}
+	if v, _ := store.Lookup(child.Attributes, "ratio"); v.Type() != store.ValueDouble || v.Double() != 0.5 {
+		t.Errorf("ratio = %+v, want double 0.5", v)
+	}
+	if v, _ := store.Lookup(root.Resource.Attributes, "host.name"); v.Str() != "h-frontend" {
+		t.Errorf("resource host.name = %q", v.Str())
+	}
+	if root.Scope == nil || root.Scope.Name != "storetest" || root.Scope.Version != "1.0" {
+		t.Errorf("scope = %+v", root.Scope)
+	}
+	if child.Status != ptrace.StatusCodeError || child.StatusMessage != "db down" {
+		t.Errorf("child status %v %q", child.Status, child.StatusMessage)
+	}
+	if len(child.Events) != 1 || child.Events[0].Name != "retry" || child.Events[0].Time != Base.Add(25*time.Millisecond).UnixNano() {
+		t.Errorf("child events = %+v", child.Events)
+	}
+
+	tr2, err := s.Trace(ctx, TID(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := tr2.Spans[0].Links; len(l) != 1 || l[0].TraceID != TID(3) || l[0].SpanID != SID(4) {
+		t.Errorf("links = %+v", l)
+	}
+	if v, _ := store.Lookup(tr2.Spans[1].Attributes, "tags"); v.Type() != store.ValueSlice || v.AsString() != `["a","b"]` {
+		t.Errorf("slice attribute = %+v (%s)", v, v.AsString())
+	}
+
+	if _, err := s.Trace(ctx, TID(99)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("missing trace: err %v, want ErrNotFound", err)
+	}
+
+	// Spans of one trace arriving in separate writes are one trace.
+	mustWriteTraces(t, s, Traces(SpanSpec{Service: "late", Trace: 1, ID: 9, Parent: 2, Name: "late", Start: 20 * time.Millisecond, Dur: time.Millisecond}))
+	tr, err = s.Trace(ctx, TID(1))
+	if err != nil || len(tr.Spans) != 3 {
+		t.Fatalf("after a second write: %d spans, err %v; want 3", len(tr.Spans), err)
+	}
+}
+
+func testRejectsInvalidSpans(t *testing.T, newStore NewStore) {
+	s := open(t, newStore, Config{})
+	td := Traces(
+		SpanSpec{Service: "a", Trace: 1, ID: 1, Name: "ok"},
+		SpanSpec{Service: "a", Trace: 0, ID: 2, Name: "no trace id"},
+		SpanSpec{Service: "a", Trace: 1, ID: 0, Name: "no span id"},
+	)
+	res, err := s.WriteTraces(context.Background(), td)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Rejected != 2 || res.Message == "" {
+		t.Fatalf("result %+v, want 2 rejected with a message", res)
+	}
+	tr, err := s.Trace(context.Background(), TID(1))
+	if err != nil || len(tr.Spans) != 1 {
+		t.Fatalf("valid span not stored: %v %v", tr, err)
+	}
+}
+
+func testFindTraces(t *testing.T, newStore NewStore) {
+	s := open(t, newStore, Config{})
+	mustWriteTraces(t, s, shop())
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		q    store.TraceQuery
+		want []store.TraceID
+	}{
+		{"all, newest first", store.TraceQuery{}, []store.TraceID{TID(3), TID(2), TID(1)}},
+		{"service", store.TraceQuery{Service: "frontend"}, []store.TraceID{TID(2), TID(1)}},
+		{"child service", store.TraceQuery{Service: "pay"}, []store.TraceID{TID(2)}},
+		{"service and operation", store.TraceQuery{Service: "frontend", Operation: "GET /pay"}, []store.TraceID{TID(2)}},
+		{"operation of another service", store.TraceQuery{Service: "cart", Operation: "GET /pay"}, nil},
+		{"int attribute as text", store.TraceQuery{Attributes: map[string]string{"http.status_code": "500"}}, []store.TraceID{TID(1)}},
+		{"two attributes on one span", store.TraceQuery{Attributes: map[string]string{"http.status_code": "200", "http.route": "/pay"}}, []store.TraceID{TID(2)}},
+		{"attributes on different spans do not match", store.TraceQuery{Attributes: map[string]string{"http.status_code": "500", "db.ok": "false"}}, nil},
+		{"resource attribute", store.TraceQuery{Attributes: map[string]string{"host.name": "h-pay"}}, []store.TraceID{TID(2)}},
+		{"event attribute", store.TraceQuery{Attributes: map[string]string{"event.n": "1"}}, []store.TraceID{TID(1)}},
+		{"error pseudo tag", store.TraceQuery{Attributes: map[string]string{"error": "true"}}, []store.TraceID{TID(1)}},
+		{"span.kind pseudo tag", store.TraceQuery{Attributes: map[string]string{"span.kind": "client"}}, []store.TraceID{TID(2)}},
+		{"status code tag", store.TraceQuery{Attributes: map[string]string{"otel.status_code": "ERROR"}}, []store.TraceID{TID(1)}},
+		{"scope tag", store.TraceQuery{Service: "batch", Attributes: map[string]string{"otel.scope.name": "storetest"}}, []store.TraceID{TID(3)}},
+		{"min duration", store.TraceQuery{DurationMin: 100 * time.Millisecond}, []store.TraceID{TID(3), TID(2)}},
+		{"max duration", store.TraceQuery{DurationMax: 40 * time.Millisecond}, []store.TraceID{TID(1)}},
+		{"duration range", store.TraceQuery{DurationMin: 60 * time.Millisecond, DurationMax: time.Second}, []store.TraceID{TID(2)}},
+		{"start range", store.TraceQuery{StartMin: Base.Add(500 * time.Millisecond), StartMax: Base.Add(1500 * time.Millisecond)}, []store.TraceID{TID(2)}},
+		{"start min is inclusive", store.TraceQuery{StartMin: Base.Add(2 * time.Second)}, []store.TraceID{TID(3)}},
+		{"start max before all", store.TraceQuery{StartMax: Base.Add(-time.Second)}, nil},
+		{"limit", store.TraceQuery{Limit: 2}, []store.TraceID{TID(3), TID(2)}},
+		{"unknown service", store.TraceQuery{Service: "nope"}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := collect(t, s.FindTraces(ctx, tc.q))
+			if ids := traceIDs(got); !slices.Equal(ids, tc.want) {
+				t.Fatalf("got %v, want %v", ids, tc.want)
+			}
+			for _, tr := range got { // whole traces, not only the matching spans
+				full, err := s.Trace(ctx, tr.ID)
+				if err != nil || len(full.Spans) != len(tr.Spans) {
+					t.Errorf("trace %v: %d spans, by id %d", tr.ID, len(tr.Spans), len(full.Spans))
+				}
+			}
+		})
+	}
+}
+
+func testFindTracesEarlyStop(t *testing.T, newStore NewStore) {
+	s := open(t, newStore, Config{})
+	mustWriteTraces(t, s, shop())
+	n := 0
+	for _, err := range s.FindTraces(context.Background(), store.TraceQuery{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		break
+	}
+	if n != 1 {
+		t.Fatalf("loop ran %d times", n)
+	}
+	// The store still works after an abandoned iteration (no lock held).
+	mustWriteTraces(t, s, Traces(SpanSpec{Service: "x", Trace: 7, ID: 7, Name: "x"}))
+}
+
+func testServicesAndOperations(t *testing.T, newStore NewStore) {
+	s := open(t, newStore, Config{})
+	ctx := context.Background()
+	if svcs, err := s.Services(ctx); err != nil || len(svcs) != 0 {
+		t.Fatalf("empty store services = %v, %v", svcs, err)
+	}
+	mustWriteTraces(t, s, shop())
+	mustWriteTraces(t, s, Traces(SpanSpec{Service: "frontend", Trace: 8, ID: 8, Name: "GET /cart", Kind: ptrace.SpanKindClient}))
+	svcs, err := s.Services(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"batch", "cart", "frontend", "pay"}; !slices.Equal(svcs, want) {
+		t.Errorf("services %v, want %v", svcs, want)
+	}
+	ops, err := s.Operations(ctx, store.OperationQuery{Service: "frontend"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.Operation{
+		{Name: "GET /cart", Kind: ptrace.SpanKindServer},
+		{Name: "GET /cart", Kind: ptrace.SpanKindClient},
+		{Name: "GET /pay", Kind: ptrace.SpanKindServer},
+	}
+	if !slices.Equal(ops, want) {
+		t.Errorf("operations %v, want %v", ops, want)
+	}
+	ops, _ = s.Operations(ctx, store.OperationQuery{Service: "frontend", Kind: ptrace.SpanKindClient})
+	if !slices.Equal(ops, want[1:2]) {
+		t.Errorf("client operations %v, want %v", ops, want[1:2])
+	}
+	ops, _ = s.Operations(ctx, store.OperationQuery{})
+	if len(ops) != 6 {
+		t.Errorf("all operations: %v, want 6", ops)
+	}
+	ops, _ = s.Operations(ctx, store.OperationQuery{Service: "nope"})
+	if len(ops) != 0 {
+		t.Errorf("unknown service operations: %v", ops)
+	}
+}
+
+func testLogs(t *testing.T, newStore NewStore) {
+	s := open(t, newStore, Config{})
+	ctx := context.Background()
+	res, err := s.WriteLogs(ctx, Logs(
+		LogSpec{Service: "cart", Trace: 1, Span: 2, At: 10 * time.Millisecond, Severity: plog.SeverityNumberInfo, Body: "loading cart"},
+		LogSpec{Service: "cart", Trace: 1, Span: 2, At: 20 * time.Millisecond, Severity: plog.SeverityNumberError, Body: "DB down, retrying"},
+		LogSpec{Service: "frontend", Trace: 1, Span: 1, At: 30 * time.Millisecond, Severity: plog.SeverityNumberWarn, Body: "slow"},
+		LogSpec{Service: "frontend", At: time.Second, Severity: plog.SeverityNumberDebug, Body: "tick"},
+	))
+	if err != nil || res.Rejected != 0 {
+		t.Fatalf("WriteLogs: %+v %v", res, err)
+	}
+	bodies := func(q store.LogQuery) []string {
+		var out []string
+		for _, r := range collect(t, s.FindLogs(ctx, q)) {
+			out = append(out, r.Body.AsString())
+		}
+		return out
+	}
+	cases := []struct {
+		name string
+		q    store.LogQuery
+		want []string
+	}{
+		{"all newest first", store.LogQuery{}, []string{"tick", "slow", "DB down, retrying", "loading cart"}},
+		{"by trace", store.LogQuery{TraceID: TID(1)}, []string{"slow", "DB down, retrying", "loading cart"}},
+		{"by trace and span", store.LogQuery{TraceID: TID(1), SpanID: SID(2)}, []string{"DB down, retrying", "loading cart"}},
+		{"by span alone", store.LogQuery{SpanID: SID(1)}, []string{"slow"}},
+		{"by severity", store.LogQuery{MinSeverity: plog.SeverityNumberWarn}, []string{"slow", "DB down, retrying"}},
+		{"by text, any case", store.LogQuery{Text: "db DOWN"}, []string{"DB down, retrying"}},
+		{"by service", store.LogQuery{Service: "frontend"}, []string{"tick", "slow"}},
+		{"by time", store.LogQuery{StartMin: Base.Add(15 * time.Millisecond), StartMax: Base.Add(30 * time.Millisecond)}, []string{"slow", "DB down, retrying"}},
+		{"limit", store.LogQuery{Limit: 1}, []string{"tick"}},
+		{"unknown trace", store.LogQuery{TraceID: TID(42)}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := bodies(tc.q); !slices.Equal(got, tc.want) {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+	r := collect(t, s.FindLogs(ctx, store.LogQuery{Text: "tick"}))[0]
+	if r.Severity != plog.SeverityNumberDebug || r.SeverityText != "Debug" || r.Resource.ServiceName != "frontend" {
+		t.Errorf("record fields: %+v", r)
+	}
+	if v, _ := store.Lookup(r.Attributes, "logger"); v.Str() != "storetest" {
+		t.Errorf("attributes: %+v", r.Attributes)
+	}
+}
+
+func testMetrics(t *testing.T, newStore NewStore) {
+	s := open(t, newStore, Config{})
+	ctx := context.Background()
+	for i, route := range []string{"/a", "/b", "/a"} {
+		res, err := s.WriteMetrics(ctx, Metrics("api", route, time.Duration(i+1)*time.Second, float64(i+1), 5))
+		if err != nil || res.Rejected != 0 {
+			t.Fatalf("WriteMetrics: %+v %v", res, err)
+		}
+	}
+	names, err := s.MetricNames(ctx)
+	if err != nil || !slices.Equal(names, []string{"latency", "requests", "temperature"}) {
+		t.Fatalf("names %v %v", names, err)
+	}
+	series := collect(t, s.FindSeries(ctx, store.SeriesQuery{Name: "requests"}))
+	if len(series) != 2 {
+		t.Fatalf("requests: %d series, want 2 (one per route)", len(series))
+	}
+	a := collect(t, s.FindSeries(ctx, store.SeriesQuery{Name: "requests", Labels: map[string]string{"route": "/a", "service.name": "api"}}))
+	if len(a) != 1 || len(a[0].Points) != 2 || a[0].Points[0].Value != 1 || a[0].Points[1].Value != 3 {
+		t.Fatalf("requests{route=/a}: %+v", a)
+	}
+	if !a[0].Monotonic || a[0].Temporality != pmetric.AggregationTemporalityCumulative || a[0].Type != pmetric.MetricTypeSum {
+		t.Errorf("sum description: %+v", a[0])
+	}
+	g := collect(t, s.FindSeries(ctx, store.SeriesQuery{Name: "temperature"}))
+	if len(g) != 1 || len(g[0].Points) != 3 || g[0].Unit != "Cel" {
+		t.Fatalf("gauge: %+v", g)
+	}
+	inRange := collect(t, s.FindSeries(ctx, store.SeriesQuery{Name: "temperature", StartMin: Base.Add(1500 * time.Millisecond), StartMax: Base.Add(2 * time.Second)}))
+	if len(inRange) != 1 || len(inRange[0].Points) != 1 || inRange[0].Points[0].Value != 2 {
+		t.Fatalf("gauge in range: %+v", inRange)
+	}
+	h := collect(t, s.FindSeries(ctx, store.SeriesQuery{Name: "latency", Labels: map[string]string{"route": "/b"}}))
+	if len(h) != 1 || len(h[0].Points) != 1 {
+		t.Fatalf("histogram: %+v", h)
+	}
+	p := h[0].Points[0]
+	if p.Count != 3 || p.Sum != 6 || !p.HasMinMax || p.Min != 1 || p.Max != 4 ||
+		!slices.Equal(p.Bounds, []float64{0.1, 1}) || !slices.Equal(p.BucketCounts, []uint64{1, 1, 1}) {
+		t.Errorf("histogram point: %+v", p)
+	}
+	if len(p.Exemplars) != 1 || p.Exemplars[0].TraceID != TID(5) || p.Exemplars[0].SpanID != SID(1) || p.Exemplars[0].Value != 4 {
+		t.Errorf("exemplars: %+v", p.Exemplars)
+	}
+	if none := collect(t, s.FindSeries(ctx, store.SeriesQuery{Labels: map[string]string{"route": "/zzz"}})); len(none) != 0 {
+		t.Errorf("unknown label value matched %d series", len(none))
+	}
+
+	// A metric with no name or no data is rejected, the rest stored.
+	md := Metrics("api", "/c", 4*time.Second, 4, 0)
+	bad := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().AppendEmpty()
+	bad.SetName("")
+	bad.SetEmptyGauge().DataPoints().AppendEmpty().SetIntValue(1)
+	res, err := s.WriteMetrics(ctx, md)
+	if err != nil || res.Rejected != 1 || res.Message == "" {
+		t.Fatalf("nameless metric: %+v %v, want 1 rejected", res, err)
+	}
+	if c := collect(t, s.FindSeries(ctx, store.SeriesQuery{Name: "requests", Labels: map[string]string{"route": "/c"}})); len(c) != 1 {
+		t.Errorf("valid metrics of a partly rejected write not stored")
+	}
+}
+
+// bigTrace is one trace of n spans with a padding attribute.
+func bigTrace(trace byte, n int, pad int) ptrace.Traces {
+	specs := make([]SpanSpec, n)
+	for i := range specs {
+		specs[i] = SpanSpec{Service: fmt.Sprintf("svc-%d", trace), Trace: trace, ID: byte(i + 1), Name: "op",
+			Start: time.Duration(trace) * time.Second, Dur: time.Millisecond,
+			Attrs: map[string]any{"pad": string(make([]byte, pad))}}
+	}
+	return Traces(specs...)
+}
+
+func testEvictsOldestBySize(t *testing.T, newStore NewStore) {
+	const maxBytes = 64 << 10
+	s := open(t, newStore, Config{MaxBytes: maxBytes})
+	ctx := context.Background()
+	// Each write is ~10 spans of >1 KiB: about 12 KiB, so 5 fit at most.
+	const writes = 40
+	for i := 1; i <= writes; i++ {
+		mustWriteTraces(t, s, bigTrace(byte(i), 10, 1024))
+		if _, err := s.WriteLogs(ctx, Logs(LogSpec{Service: "l", Trace: byte(i), Span: 1, Body: string(make([]byte, 1024))})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Trace(ctx, TID(writes)); err != nil {
+		t.Fatalf("newest trace missing: %v", err)
+	}
+	if _, err := s.Trace(ctx, TID(1)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("oldest trace still there (err %v): size bound not enforced", err)
+	}
+	kept := collect(t, s.FindTraces(ctx, store.TraceQuery{Limit: 1000}))
+	if len(kept) == 0 || len(kept) > maxBytes/(10*1024) {
+		t.Fatalf("%d traces kept; want between 1 and %d", len(kept), maxBytes/(10*1024))
+	}
+	// What is kept is a suffix of what arrived: no trace newer than an evicted one is gone.
+	ids := traceIDs(kept)
+	for i, id := range ids {
+		if want := TID(byte(writes - i)); id != want {
+			t.Fatalf("kept %v: not the newest traces", ids)
+		}
+	}
+	svcs, _ := s.Services(ctx)
+	if slices.Contains(svcs, "svc-1") {
+		t.Errorf("service of evicted data still listed: %v", svcs)
+	}
+	if logs := collect(t, s.FindLogs(ctx, store.LogQuery{TraceID: TID(1)})); len(logs) != 0 {
+		t.Errorf("logs of the oldest write still there")
+	}
+	if logs := collect(t, s.FindLogs(ctx, store.LogQuery{Limit: 1000})); len(logs) == 0 || len(logs) >= writes {
+		t.Errorf("%d logs kept of %d", len(logs), writes)
+	}
+}
+
+func testTooLarge(t *testing.T, newStore NewStore) {
+	s := open(t, newStore, Config{MaxBytes: 16 << 10})
+	mustWriteTraces(t, s, bigTrace(1, 2, 100))
+	_, err := s.WriteTraces(context.Background(), bigTrace(2, 40, 1024))
+	if !errors.Is(err, store.ErrTooLarge) {
+		t.Fatalf("err %v, want ErrTooLarge", err)
+	}
+	if _, err := s.Trace(context.Background(), TID(1)); err != nil {
+		t.Fatalf("a rejected write evicted older data: %v", err)
+	}
+}
+
+func testEvictsByAge(t *testing.T, newStore NewStore) {
+	var now atomic.Int64
+	now.Store(Base.UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	s := open(t, newStore, Config{Retention: time.Hour, Now: clock})
+	ctx := context.Background()
+	mustWriteTraces(t, s, bigTrace(1, 2, 10))
+	_, _ = s.WriteLogs(ctx, Logs(LogSpec{Service: "l", Body: "old"}))
+	now.Add(int64(40 * time.Minute))
+	mustWriteTraces(t, s, bigTrace(2, 2, 10))
+	_, _ = s.WriteMetrics(ctx, Metrics("m", "/", 0, 1, 0))
+	now.Add(int64(30 * time.Minute)) // the first write is now 70 min old, the second 30
+	// No write: reads alone must not serve expired data.
+	if _, err := s.Trace(ctx, TID(1)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("expired trace served (err %v)", err)
+	}
+	if _, err := s.Trace(ctx, TID(2)); err != nil {
+		t.Fatalf("fresh trace missing: %v", err)
+	}
+	if logs := collect(t, s.FindLogs(ctx, store.LogQuery{})); len(logs) != 0 {
+		t.Errorf("expired logs served: %d", len(logs))
+	}
+	if m := collect(t, s.FindSeries(ctx, store.SeriesQuery{})); len(m) != 3 {
+		t.Errorf("fresh metrics: %d series, want 3", len(m))
+	}
+	now.Add(int64(time.Hour))
+	if svcs, _ := s.Services(ctx); len(svcs) != 0 {
+		t.Errorf("services after everything expired: %v", svcs)
+	}
+	if names, _ := s.MetricNames(ctx); len(names) != 0 {
+		t.Errorf("metric names after everything expired: %v", names)
+	}
+}
+
+func testConcurrent(t *testing.T, newStore NewStore) {
+	s := open(t, newStore, Config{MaxBytes: 256 << 10})
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	const writers, writes = 4, 50
+	for w := range writers {
+		wg.Go(func() {
+			for i := range writes {
+				tr := byte(w*writes + i + 1)
+				if _, err := s.WriteTraces(ctx, bigTrace(tr, 5, 64)); err != nil {
+					t.Errorf("write: %v", err)
+					return
+				}
+				_, _ = s.WriteLogs(ctx, Logs(LogSpec{Service: "c", Trace: tr, Span: 1, Body: "x"}))
+			}
+		})
+	}
+	for range 2 {
+		wg.Go(func() {
+			for range writes {
+				for tr, err := range s.FindTraces(ctx, store.TraceQuery{Limit: 5}) {
+					if err != nil {
+						t.Errorf("find: %v", err)
+						return
+					}
+					if len(tr.Spans) == 0 {
+						t.Errorf("trace %v with no spans", tr.ID)
+					}
+				}
+				_, _ = s.Services(ctx)
+				for range s.FindLogs(ctx, store.LogQuery{Limit: 5}) {
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := collect(t, s.FindTraces(ctx, store.TraceQuery{Limit: 1000})); len(got) == 0 {
+		t.Fatal("nothing stored")
+	}
+}
+
+func testClosed(t *testing.T, newStore NewStore) {
+	s := newStore(t, Config{})
+	mustWriteTraces(t, s, shop())
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := s.WriteTraces(ctx, shop()); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("write after close: %v", err)
+	}
+	if _, err := s.Trace(ctx, TID(1)); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("read after close: %v", err)
+	}
+	for _, err := range s.FindTraces(ctx, store.TraceQuery{}) {
+		if !errors.Is(err, store.ErrClosed) {
+			t.Errorf("find after close: %v", err)
+		}
+	}
+	if err := s.Close(); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("second close: %v", err)
+	}
+}
+
+func testCanceled(t *testing.T, newStore NewStore) {
+	s := open(t, newStore, Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.WriteTraces(ctx, shop()); !errors.Is(err, context.Canceled) {
+		t.Errorf("write with canceled context: %v", err)
+	}
+	if _, err := s.Trace(ctx, TID(1)); !errors.Is(err, context.Canceled) {
+		t.Errorf("read with canceled context: %v", err)
+	}
+}
