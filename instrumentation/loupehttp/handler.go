@@ -122,7 +122,7 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	bufp := attrPool.Get().(*[]attribute.KeyValue)
 	attrs := m.requestAttrs((*bufp)[:0], r, startRoute)
-	ctx, span := m.tracer.Start(ctx, name, m.kind, trace.WithAttributes(attrs...))
+	ctx, span := m.tracer.Start(ctx, name, m.kind, trace.WithAttributes(attrs...), trace.WithTimestamp(start))
 	clear(attrs)
 	*bufp = attrs[:0]
 	attrPool.Put(bufp)
@@ -172,8 +172,8 @@ func (m *middleware) end(ctx context.Context, span trace.Span, r, r2 *http.Reque
 		if rt != startRoute && rt != "" {
 			span.SetName(spanName(spanMethod(r.Method), r2.Pattern, rt))
 		}
-		var buf [5]attribute.KeyValue
-		attrs := buf[:0]
+		bufp := attrPool.Get().(*[]attribute.KeyValue)
+		attrs := (*bufp)[:0]
 		if rt != startRoute && rt != "" {
 			attrs = append(attrs, semconv.HTTPRoute(rt))
 		}
@@ -200,11 +200,17 @@ func (m *middleware) end(ctx context.Context, span trace.Span, r, r2 *http.Reque
 			span.SetStatus(codes.Error, "")
 		}
 		span.SetAttributes(attrs...)
+		clear(attrs)
+		*bufp = attrs[:0]
+		attrPool.Put(bufp)
 	}
-	span.End()
+	// One clock reading serves the span and the histogram, which therefore
+	// agree on the duration.
+	now := time.Now()
+	span.End(trace.WithTimestamp(now))
 
 	if m.duration.Enabled(ctx) {
-		elapsed := float64(time.Since(start)) / float64(time.Second)
+		elapsed := float64(now.Sub(start)) / float64(time.Second)
 		m.duration.Record(ctx, elapsed, m.recordOptions(r, status, rt, errorType)...)
 	}
 }
