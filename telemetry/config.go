@@ -112,7 +112,9 @@ func (c *EffectiveConfig) String() string {
 func (c *EffectiveConfig) Disabled() bool { return c.disabled }
 
 // Exporters returns the exporter names chosen for a signal.
-func (c *EffectiveConfig) Exporters(s Signal) []string { return append([]string(nil), c.exporters[s]...) }
+func (c *EffectiveConfig) Exporters(s Signal) []string {
+	return append([]string(nil), c.exporters[s]...)
+}
 
 // Lookup returns the setting with the given name.
 func (c *EffectiveConfig) Lookup(name string) (Setting, bool) {
