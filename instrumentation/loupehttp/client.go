@@ -24,6 +24,9 @@ func NewTransport(base http.RoundTripper, opts ...Option) http.RoundTripper {
 		otelhttp.WithTracerProvider(c.tracerProvider),
 		otelhttp.WithMeterProvider(c.meterProvider),
 		otelhttp.WithPropagators(c.propagators),
+		// "{method}" as the semantic conventions name client spans without a
+		// URL template; otelhttp's default is "HTTP {method}".
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return spanMethod(r.Method) }),
 	}
 	for _, f := range c.filters {
 		oo = append(oo, otelhttp.WithFilter(otelhttp.Filter(f)))

@@ -170,6 +170,9 @@ func TestClientServer(t *testing.T) {
 	if tid := parent.SpanContext().TraceID(); clientSpan.SpanContext().TraceID() != tid || serverSpan.SpanContext().TraceID() != tid {
 		t.Fatal("not one trace")
 	}
+	if clientSpan.Name() != "GET" {
+		t.Errorf("client span %q, want GET", clientSpan.Name())
+	}
 	if serverSpan.Name() != "GET /stream/{n}" {
 		t.Errorf("server span %q", serverSpan.Name())
 	}

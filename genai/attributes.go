@@ -1,0 +1,55 @@
+package genai
+
+import "go.opentelemetry.io/otel/attribute"
+
+// Attribute keys of the GenAI semantic conventions. Semantic conventions
+// v1.43.0, the version Loupe pins, no longer define them (they moved to the
+// semantic-conventions-genai repository); the names are those of v1.41.0.
+const (
+	OperationNameKey         = attribute.Key("gen_ai.operation.name")
+	ProviderNameKey          = attribute.Key("gen_ai.provider.name")
+	RequestModelKey          = attribute.Key("gen_ai.request.model")
+	RequestMaxTokensKey      = attribute.Key("gen_ai.request.max_tokens")
+	RequestTemperatureKey    = attribute.Key("gen_ai.request.temperature")
+	RequestTopPKey           = attribute.Key("gen_ai.request.top_p")
+	RequestStreamKey         = attribute.Key("gen_ai.request.stream")
+	ResponseIDKey            = attribute.Key("gen_ai.response.id")
+	ResponseModelKey         = attribute.Key("gen_ai.response.model")
+	ResponseFinishReasonsKey = attribute.Key("gen_ai.response.finish_reasons")
+	UsageInputTokensKey      = attribute.Key("gen_ai.usage.input_tokens")
+	UsageOutputTokensKey     = attribute.Key("gen_ai.usage.output_tokens")
+	ConversationIDKey        = attribute.Key("gen_ai.conversation.id")
+	AgentNameKey             = attribute.Key("gen_ai.agent.name")
+	AgentIDKey               = attribute.Key("gen_ai.agent.id")
+	AgentDescriptionKey      = attribute.Key("gen_ai.agent.description")
+	ToolNameKey              = attribute.Key("gen_ai.tool.name")
+	ToolCallIDKey            = attribute.Key("gen_ai.tool.call.id")
+	ToolDescriptionKey       = attribute.Key("gen_ai.tool.description")
+	ToolTypeKey              = attribute.Key("gen_ai.tool.type")
+	TokenTypeKey             = attribute.Key("gen_ai.token.type")
+
+	// Opt-in content, recorded only with WithContentCapture(true).
+	InputMessagesKey      = attribute.Key("gen_ai.input.messages")
+	OutputMessagesKey     = attribute.Key("gen_ai.output.messages")
+	SystemInstructionsKey = attribute.Key("gen_ai.system_instructions")
+	ToolCallArgumentsKey  = attribute.Key("gen_ai.tool.call.arguments")
+	ToolCallResultKey     = attribute.Key("gen_ai.tool.call.result")
+)
+
+// Values of gen_ai.operation.name.
+const (
+	OperationChat        = "chat"
+	OperationInvokeAgent = "invoke_agent"
+	OperationExecuteTool = "execute_tool"
+)
+
+// Metric names and the bucket boundaries the conventions advise.
+const (
+	TokenUsageMetric        = "gen_ai.client.token.usage"
+	OperationDurationMetric = "gen_ai.client.operation.duration"
+)
+
+var (
+	tokenUsageBuckets = []float64{1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864}
+	durationBuckets   = []float64{0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92}
+)

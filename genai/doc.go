@@ -1,0 +1,31 @@
+// Package genai records model calls, agent invocations and tool executions as
+// OpenTelemetry spans and metrics following the OpenTelemetry GenAI semantic
+// conventions (development status; the gen_ai.* names of semantic conventions
+// v1.41.0, the last release that carried them before they moved to their own
+// repository, semantic-conventions-genai).
+//
+// An [Instrumenter] starts three kinds of operation:
+//
+//   - [Instrumenter.StartChat]: a span "chat {model}" of kind Client;
+//   - [Instrumenter.StartAgent]: "invoke_agent {name}", kind Client for a
+//     remote agent and Internal for one running in this process;
+//   - [Instrumenter.StartTool]: "execute_tool {name}", kind Internal.
+//
+// Each returns a [Call] to end with the outcome. Ending records the
+// gen_ai.client.operation.duration histogram (seconds) and, when the response
+// reports token usage, gen_ai.client.token.usage ({token}), both with the
+// bucket boundaries the conventions advise.
+//
+// Prompts, completions, system instructions and tool arguments and results
+// may contain personal data: they are recorded only with
+// [WithContentCapture](true), as the gen_ai.input.messages,
+// gen_ai.output.messages, gen_ai.system_instructions,
+// gen_ai.tool.call.arguments and gen_ai.tool.call.result attributes.
+//
+// Agent-to-agent calls over HTTP or gRPC stay in one trace when the transport
+// is instrumented (loupehttp, loupegrpc): the remote agent's span is a child of
+// the caller's invoke_agent span.
+//
+// [New] takes [WithTracerProvider] and [WithMeterProvider], defaulting to the
+// OpenTelemetry globals at construction time.
+package genai

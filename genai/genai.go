@@ -1,0 +1,355 @@
+package genai
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Instrumenter starts GenAI spans and records GenAI metrics. It is safe for
+// concurrent use; create one per service (or per provider client) and reuse it.
+type Instrumenter struct {
+	tracer         trace.Tracer
+	duration       metric.Float64Histogram
+	tokens         metric.Int64Histogram
+	captureContent bool
+}
+
+// New returns an Instrumenter. Defaults: the global tracer and meter
+// providers (read now), content capture off.
+func New(opts ...Option) *Instrumenter {
+	c := newConfig(opts)
+	meter := c.meterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version))
+	in := &Instrumenter{
+		tracer:         c.tracerProvider.Tracer(ScopeName, trace.WithInstrumentationVersion(Version)),
+		captureContent: c.captureContent,
+	}
+	var err error
+	in.duration, err = meter.Float64Histogram(OperationDurationMetric,
+		metric.WithUnit("s"), metric.WithDescription("GenAI operation duration."),
+		metric.WithExplicitBucketBoundaries(durationBuckets...))
+	if err != nil {
+		otel.Handle(err)
+	}
+	in.tokens, err = meter.Int64Histogram(TokenUsageMetric,
+		metric.WithUnit("{token}"), metric.WithDescription("Number of input and output tokens used."),
+		metric.WithExplicitBucketBoundaries(tokenUsageBuckets...))
+	if err != nil {
+		otel.Handle(err)
+	}
+	return in
+}
+
+// Message is one message of a conversation. Its content is recorded only
+// with content capture on.
+type Message struct {
+	Role    string // "system", "user", "assistant", "tool"
+	Content string
+}
+
+// Chat describes a model call.
+type Chat struct {
+	Provider       string // gen_ai.provider.name, such as "openai" or "anthropic"
+	Model          string // gen_ai.request.model; the span is "chat {Model}"
+	ServerAddress  string // server.address of the model endpoint, if known
+	ServerPort     int    // server.port, if known
+	ConversationID string
+	MaxTokens      int      // 0: not set
+	Temperature    *float64 // nil: not set
+	TopP           *float64 // nil: not set
+	Stream         bool
+	Instructions   string    // system instructions; content
+	Messages       []Message // input messages; content
+}
+
+// Agent describes an agent invocation.
+type Agent struct {
+	Name           string // gen_ai.agent.name; the span is "invoke_agent {Name}"
+	ID             string
+	Description    string
+	Provider       string // gen_ai.provider.name, if the agent runs on one
+	Model          string // gen_ai.request.model, if known
+	ConversationID string
+	// Remote marks an agent reached over the network (span kind Client);
+	// an agent in this process gets kind Internal.
+	Remote   bool
+	Messages []Message // input messages; content
+}
+
+// Tool describes a tool execution.
+type Tool struct {
+	Name        string // gen_ai.tool.name; the span is "execute_tool {Name}"
+	CallID      string // gen_ai.tool.call.id the model gave the call
+	Description string
+	Type        string // gen_ai.tool.type: "function", "extension" or "datastore"
+	Arguments   any    // recorded as JSON with content capture on
+}
+
+// Response is the outcome of a model call or agent invocation. Zero fields
+// are not recorded.
+type Response struct {
+	ID            string
+	Model         string // gen_ai.response.model
+	FinishReasons []string
+	// InputTokens and OutputTokens are the usage the provider reports
+	// (billable tokens when it reports both); recorded when HasUsage.
+	InputTokens, OutputTokens int64
+	HasUsage                  bool
+	Messages                  []Message // output messages; content
+}
+
+// Call is an operation in progress. End it exactly once.
+type Call struct {
+	in          *Instrumenter
+	span        trace.Span
+	start       time.Time
+	metricAttrs []attribute.KeyValue
+	resp        Response
+	toolResult  any
+	hasResult   bool
+	op          string
+}
+
+// StartChat starts a model call: a span "chat {model}" of kind Client, child
+// of ctx's span.
+func (in *Instrumenter) StartChat(ctx context.Context, c Chat) (context.Context, *Call) {
+	attrs := []attribute.KeyValue{OperationNameKey.String(OperationChat)}
+	if c.Provider != "" {
+		attrs = append(attrs, ProviderNameKey.String(c.Provider))
+	}
+	if c.Model != "" {
+		attrs = append(attrs, RequestModelKey.String(c.Model))
+	}
+	if c.ServerAddress != "" {
+		attrs = append(attrs, semconv.ServerAddress(c.ServerAddress))
+		if c.ServerPort > 0 {
+			attrs = append(attrs, semconv.ServerPort(c.ServerPort))
+		}
+	}
+	metricAttrs := attrs
+	attrs = append(attrs[:len(attrs):len(attrs)], requestAttrs(c)...)
+	if c.ConversationID != "" {
+		attrs = append(attrs, ConversationIDKey.String(c.ConversationID))
+	}
+	if in.captureContent {
+		if c.Instructions != "" {
+			attrs = append(attrs, SystemInstructionsKey.String(instructionsJSON(c.Instructions)))
+		}
+		if len(c.Messages) > 0 {
+			attrs = append(attrs, InputMessagesKey.String(messagesJSON(c.Messages, nil)))
+		}
+	}
+	return in.start(ctx, OperationChat, spanName(OperationChat, c.Model), trace.SpanKindClient, attrs, metricAttrs)
+}
+
+func requestAttrs(c Chat) []attribute.KeyValue {
+	var attrs []attribute.KeyValue
+	if c.MaxTokens > 0 {
+		attrs = append(attrs, RequestMaxTokensKey.Int(c.MaxTokens))
+	}
+	if c.Temperature != nil {
+		attrs = append(attrs, RequestTemperatureKey.Float64(*c.Temperature))
+	}
+	if c.TopP != nil {
+		attrs = append(attrs, RequestTopPKey.Float64(*c.TopP))
+	}
+	if c.Stream {
+		attrs = append(attrs, RequestStreamKey.Bool(true))
+	}
+	return attrs
+}
+
+// StartAgent starts an agent invocation: a span "invoke_agent {name}", kind
+// Client for a remote agent and Internal otherwise.
+func (in *Instrumenter) StartAgent(ctx context.Context, a Agent) (context.Context, *Call) {
+	attrs := []attribute.KeyValue{OperationNameKey.String(OperationInvokeAgent)}
+	if a.Provider != "" {
+		attrs = append(attrs, ProviderNameKey.String(a.Provider))
+	}
+	if a.Model != "" {
+		attrs = append(attrs, RequestModelKey.String(a.Model))
+	}
+	metricAttrs := attrs
+	attrs = attrs[:len(attrs):len(attrs)]
+	if a.Name != "" {
+		attrs = append(attrs, AgentNameKey.String(a.Name))
+	}
+	if a.ID != "" {
+		attrs = append(attrs, AgentIDKey.String(a.ID))
+	}
+	if a.Description != "" {
+		attrs = append(attrs, AgentDescriptionKey.String(a.Description))
+	}
+	if a.ConversationID != "" {
+		attrs = append(attrs, ConversationIDKey.String(a.ConversationID))
+	}
+	if in.captureContent && len(a.Messages) > 0 {
+		attrs = append(attrs, InputMessagesKey.String(messagesJSON(a.Messages, nil)))
+	}
+	kind := trace.SpanKindInternal
+	if a.Remote {
+		kind = trace.SpanKindClient
+	}
+	return in.start(ctx, OperationInvokeAgent, spanName(OperationInvokeAgent, a.Name), kind, attrs, metricAttrs)
+}
+
+// StartTool starts a tool execution: a span "execute_tool {name}" of kind
+// Internal.
+func (in *Instrumenter) StartTool(ctx context.Context, t Tool) (context.Context, *Call) {
+	attrs := []attribute.KeyValue{OperationNameKey.String(OperationExecuteTool)}
+	metricAttrs := attrs
+	attrs = attrs[:len(attrs):len(attrs)]
+	if t.Name != "" {
+		attrs = append(attrs, ToolNameKey.String(t.Name))
+	}
+	if t.CallID != "" {
+		attrs = append(attrs, ToolCallIDKey.String(t.CallID))
+	}
+	if t.Description != "" {
+		attrs = append(attrs, ToolDescriptionKey.String(t.Description))
+	}
+	if t.Type != "" {
+		attrs = append(attrs, ToolTypeKey.String(t.Type))
+	}
+	if in.captureContent && t.Arguments != nil {
+		attrs = append(attrs, ToolCallArgumentsKey.String(toJSON(t.Arguments)))
+	}
+	return in.start(ctx, OperationExecuteTool, spanName(OperationExecuteTool, t.Name), trace.SpanKindInternal, attrs, metricAttrs)
+}
+
+func spanName(op, subject string) string {
+	if subject == "" {
+		return op
+	}
+	return op + " " + subject
+}
+
+func (in *Instrumenter) start(ctx context.Context, op, name string, kind trace.SpanKind, attrs, metricAttrs []attribute.KeyValue) (context.Context, *Call) {
+	now := time.Now()
+	ctx, span := in.tracer.Start(ctx, name, trace.WithSpanKind(kind), trace.WithAttributes(attrs...), trace.WithTimestamp(now))
+	return ctx, &Call{in: in, span: span, start: now, metricAttrs: metricAttrs, op: op}
+}
+
+// Span returns the call's span, to add attributes or events of your own.
+func (c *Call) Span() trace.Span { return c.span }
+
+// SetResponse records the response of a model call or agent invocation; call
+// it before End.
+func (c *Call) SetResponse(r Response) { c.resp = r }
+
+// SetToolResult records a tool's result, as JSON, when content capture is on;
+// call it before End.
+func (c *Call) SetToolResult(result any) { c.toolResult, c.hasResult = result, true }
+
+// End ends the span and records the metrics. A non-nil err marks the span as
+// failed (status Error, the error recorded, error.type set), also on the
+// duration measurement.
+func (c *Call) End(err error) {
+	end := time.Now()
+	r := c.resp
+	var attrs []attribute.KeyValue
+	if r.ID != "" {
+		attrs = append(attrs, ResponseIDKey.String(r.ID))
+	}
+	if r.Model != "" {
+		attrs = append(attrs, ResponseModelKey.String(r.Model))
+	}
+	if len(r.FinishReasons) > 0 {
+		attrs = append(attrs, ResponseFinishReasonsKey.StringSlice(r.FinishReasons))
+	}
+	if r.HasUsage {
+		attrs = append(attrs, UsageInputTokensKey.Int64(r.InputTokens), UsageOutputTokensKey.Int64(r.OutputTokens))
+	}
+	if c.in.captureContent {
+		if len(r.Messages) > 0 {
+			attrs = append(attrs, OutputMessagesKey.String(messagesJSON(r.Messages, r.FinishReasons)))
+		}
+		if c.hasResult {
+			attrs = append(attrs, ToolCallResultKey.String(toJSON(c.toolResult)))
+		}
+	}
+	var errType attribute.KeyValue
+	if err != nil {
+		errType = errorType(err)
+		attrs = append(attrs, errType)
+		c.span.RecordError(err)
+		c.span.SetStatus(codes.Error, err.Error())
+	}
+	c.span.SetAttributes(attrs...)
+	c.span.End(trace.WithTimestamp(end))
+
+	ctx := trace.ContextWithSpan(context.Background(), c.span) // exemplars link to the span
+	base := c.metricAttrs
+	if r.Model != "" {
+		base = append(base[:len(base):len(base)], ResponseModelKey.String(r.Model))
+	}
+	if c.in.duration.Enabled(ctx) {
+		d := base
+		if err != nil {
+			d = append(d[:len(d):len(d)], errType)
+		}
+		c.in.duration.Record(ctx, end.Sub(c.start).Seconds(), metric.WithAttributes(d...))
+	}
+	if r.HasUsage && c.in.tokens.Enabled(ctx) {
+		in := append(base[:len(base):len(base)], TokenTypeKey.String("input"))
+		out := append(base[:len(base):len(base)], TokenTypeKey.String("output"))
+		c.in.tokens.Record(ctx, r.InputTokens, metric.WithAttributes(in...))
+		c.in.tokens.Record(ctx, r.OutputTokens, metric.WithAttributes(out...))
+	}
+}
+
+// errorType is error.type: "timeout" for a deadline, "canceled" for a
+// cancelled context, else what semconv.ErrorType derives (an ErrorType()
+// method or the error's type name).
+func errorType(err error) attribute.KeyValue {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return semconv.ErrorTypeKey.String("timeout")
+	case errors.Is(err, context.Canceled):
+		return semconv.ErrorTypeKey.String("canceled")
+	}
+	return semconv.ErrorType(err)
+}
+
+// messagesJSON renders messages in the conventions' structure:
+// [{"role":"user","parts":[{"type":"text","content":"..."}]}], with the
+// finish reasons on output messages.
+func messagesJSON(msgs []Message, finishReasons []string) string {
+	type part struct {
+		Type    string `json:"type"`
+		Content string `json:"content"`
+	}
+	type message struct {
+		Role         string `json:"role"`
+		Parts        []part `json:"parts"`
+		FinishReason string `json:"finish_reason,omitempty"`
+	}
+	out := make([]message, len(msgs))
+	for i, m := range msgs {
+		out[i] = message{Role: m.Role, Parts: []part{{Type: "text", Content: m.Content}}}
+		if i < len(finishReasons) {
+			out[i].FinishReason = finishReasons[i]
+		}
+	}
+	return toJSON(out)
+}
+
+func instructionsJSON(s string) string {
+	return toJSON([]map[string]string{{"type": "text", "content": s}})
+}
+
+func toJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return `"<unencodable>"`
+	}
+	return string(b)
+}

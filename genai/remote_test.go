@@ -1,0 +1,79 @@
+package genai_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/loupe-dev/loupe/genai"
+	"github.com/loupe-dev/loupe/instrumentation/loupehttp"
+)
+
+// An agent calling another agent over instrumented HTTP continues one trace:
+// invoke_agent (client) → HTTP client → HTTP server → invoke_agent (internal)
+// → chat, each the parent of the next.
+func TestAgentToAgentOverHTTP(t *testing.T) {
+	f := newFixture(t)
+	in := f.instrumenter()
+	httpOpts := []loupehttp.Option{
+		loupehttp.WithTracerProvider(f.tp), loupehttp.WithMeterProvider(f.mp),
+		loupehttp.WithPropagators(propagation.TraceContext{}),
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /agents/researcher", func(w http.ResponseWriter, r *http.Request) {
+		ctx, agent := in.StartAgent(r.Context(), genai.Agent{Name: "researcher"})
+		_, chat := in.StartChat(ctx, genai.Chat{Provider: "openai", Model: "gpt-4o"})
+		chat.End(nil)
+		agent.End(nil)
+		_, _ = io.WriteString(w, "done")
+	})
+	srv := httptest.NewServer(loupehttp.Handler(mux, httpOpts...))
+	defer srv.Close()
+	base := srv.Client().Transport.(*http.Transport)
+	defer base.CloseIdleConnections()
+	client := &http.Client{Transport: loupehttp.NewTransport(base, httpOpts...)}
+
+	ctx, caller := in.StartAgent(t.Context(), genai.Agent{Name: "researcher", Remote: true})
+	req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL+"/agents/researcher", nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	caller.End(nil)
+
+	type key struct {
+		name string
+		kind trace.SpanKind
+	}
+	spans := map[key]trace.SpanContext{}
+	parents := map[key]trace.SpanContext{}
+	for _, s := range f.spans.Ended() {
+		k := key{s.Name(), s.SpanKind()}
+		spans[k], parents[k] = s.SpanContext(), s.Parent()
+	}
+	chain := []key{
+		{"invoke_agent researcher", trace.SpanKindClient},
+		{"POST", trace.SpanKindClient},
+		{"POST /agents/researcher", trace.SpanKindServer},
+		{"invoke_agent researcher", trace.SpanKindInternal},
+		{"chat gpt-4o", trace.SpanKindClient},
+	}
+	for i, k := range chain {
+		sc, ok := spans[k]
+		if !ok {
+			t.Fatalf("no span %v; have %v", k, spans)
+		}
+		if sc.TraceID() != caller.Span().SpanContext().TraceID() {
+			t.Errorf("%v is in another trace", k)
+		}
+		if i > 0 && parents[k].SpanID() != spans[chain[i-1]].SpanID() {
+			t.Errorf("parent of %v is not %v", k, chain[i-1])
+		}
+	}
+}
