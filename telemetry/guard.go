@@ -32,6 +32,11 @@ type Stats struct {
 type guard struct {
 	warn *warner
 
+	// abandoned is cancelled when Shutdown gives up at its deadline: exports
+	// still running (and their retries) stop instead of outliving Shutdown.
+	abandoned context.Context
+	abandon   context.CancelFunc
+
 	spansExported, spansFailed, spansDropped atomic.Int64
 	logsExported, logsFailed, logsDropped    atomic.Int64
 	metricExports, metricExportsFailed       atomic.Int64
@@ -53,9 +58,24 @@ func (g *guard) track(spans bool) *atomic.Int64 {
 	return c
 }
 
-// abandonPending counts as dropped what is still queued when Shutdown gives
-// up at its deadline.
+func newGuard(w *warner) *guard {
+	g := &guard{warn: w}
+	g.abandoned, g.abandon = context.WithCancel(context.Background())
+	return g
+}
+
+// exportContext ties an export to the guard: it ends when ctx does or when
+// Shutdown abandons the exports.
+func (g *guard) exportContext(ctx context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(g.abandoned, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// abandonPending stops running exports and counts as dropped what is still
+// queued when Shutdown gives up at its deadline.
 func (g *guard) abandonPending() {
+	g.abandon()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, c := range g.pendingSpans {
@@ -134,6 +154,8 @@ type spanExporter struct {
 }
 
 func (e *spanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	ctx, done := e.g.exportContext(ctx)
+	defer done()
 	err := e.SpanExporter.ExportSpans(ctx, spans)
 	e.inflight.Add(-int64(len(spans)))
 	if err != nil {
@@ -192,6 +214,8 @@ type logExporter struct {
 }
 
 func (e *logExporter) Export(ctx context.Context, records []sdklog.Record) error {
+	ctx, done := e.g.exportContext(ctx)
+	defer done()
 	err := e.Exporter.Export(ctx, records)
 	e.inflight.Add(-int64(len(records)))
 	if err != nil {
@@ -227,6 +251,8 @@ var overflowKey = attribute.Key("otel.metric.overflow")
 
 func (e *metricExporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
 	e.checkOverflow(rm)
+	ctx, done := e.g.exportContext(ctx)
+	defer done()
 	err := e.Exporter.Export(ctx, rm)
 	e.g.metricExports.Add(1)
 	if err != nil {

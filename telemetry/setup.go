@@ -99,7 +99,7 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	for _, w := range ec.Warnings {
 		warn.Once(w, "telemetry: %s", w)
 	}
-	t := &Telemetry{cfg: ec, guard: &guard{warn: warn}}
+	t := &Telemetry{cfg: ec, guard: newGuard(warn)}
 	if err := t.build(ctx, cfg, ec, warn); err != nil {
 		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
@@ -431,6 +431,7 @@ func (t *Telemetry) shutdown(ctx context.Context) error {
 			return errors.Join(append(all, t.lossError())...)
 		}
 	}
+	t.guard.abandon() // nothing is in flight any more; release the context
 	return errors.Join(append(all, t.lossError())...)
 }
 
