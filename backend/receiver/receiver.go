@@ -1,0 +1,411 @@
+package receiver
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/encoding"
+	_ "google.golang.org/grpc/encoding/gzip" // registers the gzip compressor OTLP exporters may use
+	encproto "google.golang.org/grpc/encoding/proto"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/loupe-dev/loupe/backend/store"
+)
+
+// DefaultMaxRequestBytes is the default bound on a request's size, after
+// decompression.
+const DefaultMaxRequestBytes = 16 << 20
+
+type config struct {
+	maxBytes int64
+}
+
+// Option configures the receiver.
+type Option interface{ apply(*config) }
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// WithMaxRequestBytes bounds the size of one request after decompression
+// (zero or less means DefaultMaxRequestBytes). Larger requests get HTTP 413
+// or gRPC RESOURCE_EXHAUSTED.
+func WithMaxRequestBytes(n int64) Option {
+	return optionFunc(func(c *config) { c.maxBytes = n })
+}
+
+func newConfig(opts []Option) config {
+	var c config
+	for _, o := range opts {
+		o.apply(&c)
+	}
+	if c.maxBytes <= 0 {
+		c.maxBytes = DefaultMaxRequestBytes
+	}
+	return c
+}
+
+// Receiver writes what it receives to a store.
+type Receiver struct {
+	w   store.Writer
+	cfg config
+}
+
+// New returns a receiver writing to w. Defaults: DefaultMaxRequestBytes.
+func New(w store.Writer, opts ...Option) *Receiver {
+	return &Receiver{w: w, cfg: newConfig(opts)}
+}
+
+// RegisterRoutes registers POST /v1/traces, /v1/metrics and /v1/logs.
+func (r *Receiver) RegisterRoutes(mux *http.ServeMux) {
+	for _, sig := range r.signals() {
+		mux.HandleFunc("POST "+sig.path, func(w http.ResponseWriter, req *http.Request) { r.serveHTTP(w, req, sig) })
+	}
+}
+
+// GRPCServerOptions are the options the grpc.Server given to RegisterGRPC
+// needs: the request size bound, and a codec that hands the request bytes
+// to the receiver so that a malformed request is answered with
+// INVALID_ARGUMENT (grpc-go answers INTERNAL when its codec fails).
+func (r *Receiver) GRPCServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(int(min(r.cfg.maxBytes, 1<<31-1))),
+		grpc.ForceServerCodecV2(rawCodec{delegate: encoding.GetCodecV2(encproto.Name)}),
+	}
+}
+
+// RegisterGRPC registers the three OTLP services on s, which must have been
+// built with GRPCServerOptions.
+//
+// The services are described here rather than registered with pdata's
+// Register*GRPCServer helpers because those decode inside grpc-go, whose
+// decode errors are INTERNAL; OTLP wants INVALID_ARGUMENT. Decoding is still
+// pdata's (ExportRequest.UnmarshalProto).
+func (r *Receiver) RegisterGRPC(s *grpc.Server) {
+	for _, sig := range r.signals() {
+		desc := grpc.ServiceDesc{
+			ServiceName: sig.service,
+			HandlerType: (*any)(nil),
+			Methods:     []grpc.MethodDesc{{MethodName: "Export", Handler: sig.grpcHandler}},
+			Metadata:    sig.service,
+		}
+		s.RegisterService(&desc, struct{}{})
+	}
+}
+
+// signal is one of traces, metrics and logs.
+type signal struct {
+	path    string // OTLP/HTTP path
+	service string // OTLP gRPC service name
+	// export decodes a request and stores it; errors are gRPC statuses.
+	export func(ctx context.Context, body []byte, enc wireFormat) (marshaler, error)
+}
+
+func (r *Receiver) signals() []signal {
+	return []signal{
+		{"/v1/traces", "opentelemetry.proto.collector.trace.v1.TraceService",
+			exporter(ptraceotlp.NewExportRequest, r.exportTraces)},
+		{"/v1/metrics", "opentelemetry.proto.collector.metrics.v1.MetricsService",
+			exporter(pmetricotlp.NewExportRequest, r.exportMetrics)},
+		{"/v1/logs", "opentelemetry.proto.collector.logs.v1.LogsService",
+			exporter(plogotlp.NewExportRequest, r.exportLogs)},
+	}
+}
+
+// exporter decodes with pdata and then calls write.
+func exporter[Req message, Resp marshaler](newReq func() Req, write func(context.Context, Req) (Resp, error)) func(context.Context, []byte, wireFormat) (marshaler, error) {
+	return func(ctx context.Context, body []byte, enc wireFormat) (marshaler, error) {
+		req := newReq()
+		var err error
+		if enc == encJSON {
+			err = req.UnmarshalJSON(body)
+		} else {
+			err = req.UnmarshalProto(body)
+		}
+		if err != nil {
+			// The decoder's message may quote the input: keep it valid UTF-8,
+			// as a google.rpc.Status must be.
+			msg := strings.ToValidUTF8(fmt.Sprintf("cannot decode the %s request: %v", enc.contentType(), err), "\uFFFD")
+			return nil, status.Error(codes.InvalidArgument, msg)
+		}
+		resp, err := write(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return resp, nil
+	}
+}
+
+func (sig signal) grpcHandler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
+	in := new(rawRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	call := func(ctx context.Context, req any) (any, error) {
+		return sig.export(ctx, req.(*rawRequest).data, encProto)
+	}
+	if interceptor == nil {
+		return call(ctx, in)
+	}
+	return interceptor(ctx, in, &grpc.UnaryServerInfo{Server: srv, FullMethod: "/" + sig.service + "/Export"}, call)
+}
+
+// rawRequest is a gRPC request kept as bytes, decoded by the receiver.
+type rawRequest struct{ data []byte }
+
+// rawCodec reads requests into rawRequest and writes OTLP responses with
+// their MarshalProto; anything else goes to the standard proto codec.
+type rawCodec struct{ delegate encoding.CodecV2 }
+
+func (c rawCodec) Marshal(v any) (mem.BufferSlice, error) {
+	if m, ok := v.(marshaler); ok {
+		b, err := m.MarshalProto()
+		if err != nil {
+			return nil, err
+		}
+		return mem.BufferSlice{mem.SliceBuffer(b)}, nil
+	}
+	return c.delegate.Marshal(v)
+}
+
+func (c rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	if r, ok := v.(*rawRequest); ok {
+		r.data = data.Materialize()
+		return nil
+	}
+	return c.delegate.Unmarshal(data, v)
+}
+
+func (rawCodec) Name() string { return encproto.Name }
+
+// grpcError maps a store error to a gRPC status.
+func grpcError(err error) error {
+	switch {
+	case errors.Is(err, store.ErrTooLarge):
+		return status.Error(codes.ResourceExhausted, err.Error())
+	case errors.Is(err, store.ErrClosed):
+		return status.Error(codes.Unavailable, "shutting down")
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, err.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, err.Error())
+	}
+	return status.Error(codes.Internal, err.Error())
+}
+
+func (r *Receiver) exportTraces(ctx context.Context, req ptraceotlp.ExportRequest) (ptraceotlp.ExportResponse, error) {
+	resp := ptraceotlp.NewExportResponse()
+	res, err := r.w.WriteTraces(ctx, req.Traces())
+	if err != nil {
+		return resp, grpcError(err)
+	}
+	if res.Rejected > 0 {
+		resp.PartialSuccess().SetRejectedSpans(res.Rejected)
+		resp.PartialSuccess().SetErrorMessage(res.Message)
+	}
+	return resp, nil
+}
+
+func (r *Receiver) exportMetrics(ctx context.Context, req pmetricotlp.ExportRequest) (pmetricotlp.ExportResponse, error) {
+	resp := pmetricotlp.NewExportResponse()
+	res, err := r.w.WriteMetrics(ctx, req.Metrics())
+	if err != nil {
+		return resp, grpcError(err)
+	}
+	if res.Rejected > 0 {
+		resp.PartialSuccess().SetRejectedDataPoints(res.Rejected)
+		resp.PartialSuccess().SetErrorMessage(res.Message)
+	}
+	return resp, nil
+}
+
+func (r *Receiver) exportLogs(ctx context.Context, req plogotlp.ExportRequest) (plogotlp.ExportResponse, error) {
+	resp := plogotlp.NewExportResponse()
+	res, err := r.w.WriteLogs(ctx, req.Logs())
+	if err != nil {
+		return resp, grpcError(err)
+	}
+	if res.Rejected > 0 {
+		resp.PartialSuccess().SetRejectedLogRecords(res.Rejected)
+		resp.PartialSuccess().SetErrorMessage(res.Message)
+	}
+	return resp, nil
+}
+
+// The HTTP side.
+
+type wireFormat int
+
+const (
+	encProto wireFormat = iota
+	encJSON
+)
+
+func (e wireFormat) contentType() string {
+	if e == encJSON {
+		return "application/json"
+	}
+	return "application/x-protobuf"
+}
+
+// message is what the three request and response types have in common.
+type message interface {
+	UnmarshalProto([]byte) error
+	UnmarshalJSON([]byte) error
+}
+
+type marshaler interface {
+	MarshalProto() ([]byte, error)
+	MarshalJSON() ([]byte, error)
+}
+
+// httpError is an error with the HTTP status and gRPC code to answer with.
+type httpError struct {
+	status int
+	code   codes.Code
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) *httpError {
+	return &httpError{http.StatusBadRequest, codes.InvalidArgument, fmt.Sprintf(format, args...)}
+}
+
+// readRequest checks the content type and encoding, and reads the body.
+func (r *Receiver) readRequest(w http.ResponseWriter, req *http.Request) ([]byte, wireFormat, *httpError) {
+	enc := encProto
+	mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type"))
+	switch {
+	case err == nil && mt == "application/x-protobuf":
+	case err == nil && mt == "application/json":
+		enc = encJSON
+	default:
+		return nil, enc, &httpError{http.StatusUnsupportedMediaType, codes.InvalidArgument,
+			fmt.Sprintf("unsupported Content-Type %q: want application/x-protobuf or application/json", req.Header.Get("Content-Type"))}
+	}
+	limit := r.cfg.maxBytes
+	var body io.Reader = http.MaxBytesReader(w, req.Body, limit+1)
+	switch ce := strings.ToLower(strings.TrimSpace(req.Header.Get("Content-Encoding"))); ce {
+	case "", "identity":
+	case "gzip":
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			if tooLarge(err) {
+				return nil, enc, tooLargeError(limit)
+			}
+			return nil, enc, badRequest("invalid gzip body: %v", err)
+		}
+		defer zr.Close()
+		body = zr
+	default:
+		return nil, enc, badRequest("unsupported Content-Encoding %q: want gzip or none", ce)
+	}
+	// Read at most limit+1 bytes of the decompressed body, so that a small
+	// compressed request cannot expand without bound.
+	var buf bytes.Buffer
+	n, err := buf.ReadFrom(io.LimitReader(body, limit+1))
+	if err != nil {
+		if tooLarge(err) {
+			return nil, enc, tooLargeError(limit)
+		}
+		return nil, enc, badRequest("reading body: %v", err)
+	}
+	if n > limit {
+		return nil, enc, tooLargeError(limit)
+	}
+	return buf.Bytes(), enc, nil
+}
+
+func tooLarge(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.As(err, &mbe)
+}
+
+func tooLargeError(limit int64) *httpError {
+	return &httpError{http.StatusRequestEntityTooLarge, codes.ResourceExhausted,
+		fmt.Sprintf("request larger than %d bytes", limit)}
+}
+
+func writeError(w http.ResponseWriter, enc wireFormat, e *httpError) {
+	st := status.New(e.code, strings.ToValidUTF8(e.msg, "\uFFFD")).Proto()
+	var body []byte
+	var err error
+	if enc == encJSON {
+		body, err = protojson.Marshal(st)
+	} else {
+		body, err = proto.Marshal(st)
+	}
+	if err != nil { // cannot happen for a Status; answer in plain text then
+		http.Error(w, e.msg, e.status)
+		return
+	}
+	w.Header().Set("Content-Type", enc.contentType())
+	if e.status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	w.WriteHeader(e.status)
+	_, _ = w.Write(body)
+}
+
+func writeResponse(w http.ResponseWriter, enc wireFormat, m marshaler) {
+	var body []byte
+	var err error
+	if enc == encJSON {
+		body, err = m.MarshalJSON()
+	} else {
+		body, err = m.MarshalProto()
+	}
+	if err != nil {
+		writeError(w, enc, &httpError{http.StatusInternalServerError, codes.Internal, err.Error()})
+		return
+	}
+	w.Header().Set("Content-Type", enc.contentType())
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+// serveHTTP answers an OTLP/HTTP request with what the signal's gRPC
+// export answers, so that both transports behave alike.
+func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request, sig signal) {
+	body, enc, herr := r.readRequest(w, req)
+	if herr != nil {
+		writeError(w, enc, herr)
+		return
+	}
+	resp, err := sig.export(req.Context(), body, enc)
+	if err != nil {
+		st := status.Convert(err)
+		writeError(w, enc, &httpError{httpStatus(st.Code()), st.Code(), st.Message()})
+		return
+	}
+	writeResponse(w, enc, resp)
+}
+
+// httpStatus is the OTLP/HTTP status for a gRPC code.
+func httpStatus(c codes.Code) int {
+	switch c {
+	case codes.InvalidArgument:
+		return http.StatusBadRequest
+	case codes.ResourceExhausted:
+		return http.StatusRequestEntityTooLarge
+	case codes.Unavailable, codes.Canceled, codes.DeadlineExceeded:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
