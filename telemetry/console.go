@@ -11,6 +11,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
@@ -54,7 +56,7 @@ func (e *consoleSpanExporter) Shutdown(context.Context) error { return nil }
 
 func writeAttrs(b *strings.Builder, attrs []attribute.KeyValue) {
 	for _, kv := range attrs {
-		fmt.Fprintf(b, " %s=%s", kv.Key, quoteIfNeeded(kv.Value.Emit()))
+		fmt.Fprintf(b, " %s=%s", kv.Key, quoteIfNeeded(kv.Value.String()))
 	}
 }
 
@@ -81,12 +83,12 @@ func (e *consoleLogExporter) Export(_ context.Context, records []sdklog.Record) 
 		if sev == "" {
 			sev = r.Severity().String()
 		}
-		fmt.Fprintf(&b, "%s %s", sev, r.Body().Emit())
+		fmt.Fprintf(&b, "%s %s", sev, r.Body().String())
 		if r.TraceID().IsValid() {
 			fmt.Fprintf(&b, " [trace:%s] [span:%s]", r.TraceID(), r.SpanID())
 		}
 		r.WalkAttributes(func(kv attribute.KeyValue) bool {
-			fmt.Fprintf(&b, " %s=%s", kv.Key, quoteIfNeeded(kv.Value.Emit()))
+			fmt.Fprintf(&b, " %s=%s", kv.Key, quoteIfNeeded(kv.Value.String()))
 			return true
 		})
 		b.WriteByte('\n')
@@ -99,3 +101,87 @@ func (e *consoleLogExporter) Export(_ context.Context, records []sdklog.Record) 
 
 func (e *consoleLogExporter) Shutdown(context.Context) error   { return nil }
 func (e *consoleLogExporter) ForceFlush(context.Context) error { return nil }
+
+// consoleMetricExporter writes one readable line per data point:
+//
+//	METRIC jobs.started{region=eu} 3
+//	METRIC jobs.fetch.duration{} count=3 sum=0.0096 min=0.0011 max=0.0053 s exemplars=2
+type consoleMetricExporter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (e *consoleMetricExporter) Temporality(k sdkmetric.InstrumentKind) metricdata.Temporality {
+	return sdkmetric.DefaultTemporalitySelector(k)
+}
+
+func (e *consoleMetricExporter) Aggregation(k sdkmetric.InstrumentKind) sdkmetric.Aggregation {
+	return sdkmetric.DefaultAggregationSelector(k)
+}
+
+func (e *consoleMetricExporter) Export(_ context.Context, rm *metricdata.ResourceMetrics) error {
+	var b strings.Builder
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			writeMetric(&b, m)
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, err := io.WriteString(e.w, b.String())
+	return err
+}
+
+func writeMetric(b *strings.Builder, m metricdata.Metrics) {
+	unit := ""
+	if m.Unit != "" {
+		unit = " " + m.Unit
+	}
+	point := func(attrs attribute.Set, value string) {
+		fmt.Fprintf(b, "METRIC %s{", m.Name)
+		for i, kv := range attrs.ToSlice() {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(b, "%s=%s", kv.Key, quoteIfNeeded(kv.Value.String()))
+		}
+		fmt.Fprintf(b, "} %s%s\n", value, unit)
+	}
+	switch d := m.Data.(type) {
+	case metricdata.Sum[int64]:
+		for _, p := range d.DataPoints {
+			point(p.Attributes, fmt.Sprint(p.Value))
+		}
+	case metricdata.Sum[float64]:
+		for _, p := range d.DataPoints {
+			point(p.Attributes, fmt.Sprint(p.Value))
+		}
+	case metricdata.Gauge[int64]:
+		for _, p := range d.DataPoints {
+			point(p.Attributes, fmt.Sprint(p.Value))
+		}
+	case metricdata.Gauge[float64]:
+		for _, p := range d.DataPoints {
+			point(p.Attributes, fmt.Sprint(p.Value))
+		}
+	case metricdata.Histogram[int64]:
+		for _, p := range d.DataPoints {
+			point(p.Attributes, histogramText(p.Count, float64(p.Sum), len(p.Exemplars)))
+		}
+	case metricdata.Histogram[float64]:
+		for _, p := range d.DataPoints {
+			point(p.Attributes, histogramText(p.Count, p.Sum, len(p.Exemplars)))
+		}
+	}
+}
+
+func histogramText(count uint64, sum float64, exemplars int) string {
+	mean := 0.0
+	if count > 0 {
+		mean = sum / float64(count)
+	}
+	return fmt.Sprintf("count=%d sum=%.6g mean=%.6g exemplars=%d", count, sum, mean, exemplars)
+}
+
+func (e *consoleMetricExporter) ForceFlush(context.Context) error { return nil }
+func (e *consoleMetricExporter) Shutdown(context.Context) error   { return nil }

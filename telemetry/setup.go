@@ -15,9 +15,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/runtime"
 	"go.opentelemetry.io/otel"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
-	"go.opentelemetry.io/otel/exporters/stdout/stdoutmetric"
 	"go.opentelemetry.io/otel/log"
-	"go.opentelemetry.io/otel/log/global"
 	lognoop "go.opentelemetry.io/otel/log/noop"
 	"go.opentelemetry.io/otel/metric"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
@@ -170,11 +168,7 @@ func (t *Telemetry) build(ctx context.Context, cfg *config, ec *EffectiveConfig,
 			}
 			metricOpts = append(metricOpts, sdkmetric.WithReader(periodic(exp, ec.otlp[Metrics].target())))
 		case "console":
-			exp, err := stdoutmetric.New(stdoutmetric.WithWriter(cfg.warnWriter))
-			if err != nil {
-				return fmt.Errorf("telemetry: metrics exporter: %w", err)
-			}
-			metricOpts = append(metricOpts, sdkmetric.WithReader(periodic(exp, "console")))
+			metricOpts = append(metricOpts, sdkmetric.WithReader(periodic(&consoleMetricExporter{w: cfg.warnWriter}, "console")))
 		case "prometheus":
 			reg := prometheus.NewRegistry()
 			exp, err := otelprom.New(otelprom.WithRegisterer(reg))
@@ -194,8 +188,10 @@ func (t *Telemetry) build(ctx context.Context, cfg *config, ec *EffectiveConfig,
 			return fmt.Errorf("telemetry: runtime metrics: %w", err)
 		}
 	}
-	if err := t.registerSelfMetrics(); err != nil {
-		return err
+	if usesOTLP(ec) {
+		if err := t.registerSelfMetrics(); err != nil {
+			return err
+		}
 	}
 
 	// Logs.
@@ -244,17 +240,28 @@ func (t *Telemetry) install(st *state, cfg *config, lp log.LoggerProvider) {
 	if cfg.noGlobals {
 		return
 	}
-	prevTP, prevMP, prevLP, prevProp := otel.GetTracerProvider(), otel.GetMeterProvider(), global.GetLoggerProvider(), otel.GetTextMapPropagator()
+	prevTP, prevMP, prevLP, prevProp := otel.GetTracerProvider(), otel.GetMeterProvider(), otel.GetLoggerProvider(), otel.GetTextMapPropagator()
 	otel.SetTracerProvider(st.tp)
 	otel.SetMeterProvider(st.mp)
-	global.SetLoggerProvider(lp)
+	otel.SetLoggerProvider(lp)
 	otel.SetTextMapPropagator(st.prop)
 	t.restore = append(t.restore, func() {
 		otel.SetTracerProvider(prevTP)
 		otel.SetMeterProvider(prevMP)
-		global.SetLoggerProvider(prevLP)
+		otel.SetLoggerProvider(prevLP)
 		otel.SetTextMapPropagator(prevProp)
 	})
+}
+
+// usesOTLP reports whether any signal exports over OTLP, the only path where
+// spans and records can be dropped or fail, and so where self-metrics matter.
+func usesOTLP(ec *EffectiveConfig) bool {
+	for _, s := range signals {
+		if contains(ec.exporters[s], "otlp") {
+			return true
+		}
+	}
+	return false
 }
 
 func samplerFor(cfg *config, ec *EffectiveConfig) sdktrace.Sampler {

@@ -1,13 +1,11 @@
 package telemetry
 
 import (
-	"log/slog"
 	"sync"
 	"sync/atomic"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/log"
-	"go.opentelemetry.io/otel/log/global"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
@@ -45,7 +43,7 @@ func loadState() *state {
 		fallback = &state{
 			tp:   otel.GetTracerProvider(),
 			mp:   otel.GetMeterProvider(),
-			lp:   global.GetLoggerProvider(),
+			lp:   otel.GetLoggerProvider(),
 			prop: otel.GetTextMapPropagator(),
 			logs: &logPipeline{defaultHandler: true},
 			warn: newWarner(nil),
@@ -85,7 +83,6 @@ type scopeCache struct {
 
 	mu          sync.Mutex // serialises instrument creation
 	instruments sync.Map   // instrumentKey → instrument
-	logger      *slog.Logger
 }
 
 type instrumentKind uint8

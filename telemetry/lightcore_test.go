@@ -1,0 +1,118 @@
+package telemetry_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// heavy lists what a user who imports only the facade must not compile nor
+// download: database and Redis drivers, the backend's storage, query engine
+// and UI, and Loupe's own instrumentation packages.
+var heavy = []string{
+	"github.com/jackc/",
+	"github.com/lib/pq",
+	"github.com/redis/",
+	"github.com/XSAM/otelsql",
+	"github.com/exaring/otelpgx",
+	"github.com/cockroachdb/pebble",
+	"go.etcd.io/bbolt",
+	"modernc.org/sqlite",
+	"github.com/prometheus/prometheus",
+	"github.com/loupe-dev/loupe/backend",
+	"github.com/loupe-dev/loupe/instrumentation",
+	"github.com/loupe-dev/loupe/genai",
+	"github.com/loupe-dev/loupe/cmd",
+	"go.uber.org/zap",
+}
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(filepath.Dir(file))
+}
+
+func goTool(t *testing.T, dir string, env []string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("go", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func TestFacadeCompilesNothingHeavy(t *testing.T) {
+	deps := goTool(t, repoRoot(t), nil, "list", "-deps", "./telemetry", "./telemetry/telemetrytest")
+	for _, pkg := range strings.Fields(deps) {
+		for _, h := range heavy {
+			if strings.HasPrefix(pkg, h) {
+				t.Errorf("the facade depends on %s", pkg)
+			}
+		}
+	}
+}
+
+// TestFacadeGoSumIsLight builds a scratch module that imports only the
+// facade (through a replace directive to this checkout) and checks that its go.sum holds no module archive (an h1: line
+// without /go.mod) of a heavy dependency: with module graph pruning such
+// modules contribute at most their go.mod hash.
+func TestFacadeGoSumIsLight(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a scratch module")
+	}
+	dir := t.TempDir()
+	root := repoRoot(t)
+	write := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("go.mod", "module scratch\n\ngo 1.25.0\n\nrequire github.com/loupe-dev/loupe v0.0.0\n\nreplace github.com/loupe-dev/loupe => "+root+"\n")
+	write("main.go", `package main
+
+import (
+	"context"
+
+	"github.com/loupe-dev/loupe/telemetry"
+)
+
+func main() {
+	tel, err := telemetry.Setup(context.Background())
+	if err == nil {
+		_ = tel.Shutdown(context.Background())
+	}
+}
+`)
+	// Offline: everything needed is in the module cache already, because
+	// this repository's own build downloaded it.
+	// `go build -mod=mod` records in go.sum what building the program needs,
+	// as `go get` of the facade followed by a build would.
+	env := []string{"GOFLAGS=-mod=mod", "GOPROXY=off", "GOSUMDB=off", "GOWORK=off"}
+	goTool(t, dir, env, "build", "-o", os.DevNull, ".")
+	sum, err := os.ReadFile(filepath.Join(dir, "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var archives int
+	for _, line := range strings.Split(string(sum), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 || strings.HasSuffix(f[1], "/go.mod") {
+			continue
+		}
+		archives++
+		for _, h := range heavy {
+			if strings.HasPrefix(f[0], strings.TrimSuffix(h, "/")) {
+				t.Errorf("go.sum of a facade-only module holds the archive of %s %s", f[0], f[1])
+			}
+		}
+	}
+	if archives == 0 {
+		t.Fatalf("go.sum has no module archives at all; the check would prove nothing:\n%s", sum)
+	}
+}
