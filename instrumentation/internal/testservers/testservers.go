@@ -10,6 +10,7 @@ package testservers
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -42,6 +43,19 @@ func Unavailable(server string, err error) string {
 		os.Exit(1)
 	}
 	return msg
+}
+
+// SkipExamples makes m.Run skip the Example functions, which need the
+// server and cannot skip themselves; call it from TestMain before m.Run when
+// [Unavailable] returned (never in CI, where it exits first).
+func SkipExamples() {
+	skip := "^Example"
+	if f := flag.Lookup("test.skip"); f != nil {
+		if cur := f.Value.String(); cur != "" {
+			skip = cur + "|" + skip
+		}
+		_ = f.Value.Set(skip)
+	}
 }
 
 // freePort returns a port on 127.0.0.1 that was free a moment ago.

@@ -1,0 +1,240 @@
+package louperedis_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/loupe-dev/loupe/instrumentation/louperedis"
+)
+
+type fixture struct {
+	spans  *tracetest.SpanRecorder
+	tp     *sdktrace.TracerProvider
+	reader *sdkmetric.ManualReader
+	rdb    *redis.Client
+}
+
+func newFixture(t *testing.T, opts ...louperedis.Option) *fixture {
+	t.Helper()
+	requireRedis(t)
+	f := &fixture{spans: tracetest.NewSpanRecorder(), reader: sdkmetric.NewManualReader()}
+	f.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(f.spans))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(f.reader))
+	f.rdb = redis.NewClient(&redis.Options{Addr: redisAddr, DB: 3})
+	opts = append([]louperedis.Option{louperedis.WithTracerProvider(f.tp), louperedis.WithMeterProvider(mp)}, opts...)
+	if err := louperedis.Instrument(f.rdb, opts...); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = f.rdb.Close()
+		_ = f.tp.Shutdown(context.Background())
+		_ = mp.Shutdown(context.Background())
+	})
+	return f
+}
+
+func attrs(kvs []attribute.KeyValue) map[string]string {
+	m := map[string]string{}
+	for _, kv := range kvs {
+		m[string(kv.Key)] = kv.Value.String()
+	}
+	return m
+}
+
+// childrenOf returns the ended spans whose parent is root: the commands,
+// not the dial and connection handshake (HELLO, SELECT, CLIENT SETINFO)
+// redisotel traces under its own dial span.
+func (f *fixture) childrenOf(root trace.Span) []sdktrace.ReadOnlySpan {
+	var out []sdktrace.ReadOnlySpan
+	for _, s := range f.spans.Ended() {
+		if s.Parent().SpanID() == root.SpanContext().SpanID() {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (f *fixture) root(t *testing.T) (context.Context, trace.Span) {
+	return f.tp.Tracer("test").Start(t.Context(), "root")
+}
+
+const secretValue = "4111-1111-1111-1111"
+
+func TestCommands(t *testing.T) {
+	f := newFixture(t)
+	ctx, root := f.root(t)
+	key := "user:" + t.Name()
+	if err := f.rdb.Set(ctx, key, secretValue, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := f.rdb.Get(ctx, key).Result(); err != nil || v != secretValue {
+		t.Fatalf("get: %q %v", v, err)
+	}
+	if err := f.rdb.Get(ctx, key+":absent").Err(); !errors.Is(err, redis.Nil) {
+		t.Fatalf("missing key: %v", err)
+	}
+	if err := f.rdb.LPush(ctx, key, "x").Err(); err == nil || !strings.HasPrefix(err.Error(), "WRONGTYPE") {
+		t.Fatalf("lpush on a string: %v", err)
+	}
+	root.End()
+
+	spans := f.childrenOf(root)
+	want := []struct {
+		name, errType string
+		failed        bool
+	}{{"set", "", false}, {"get", "", false}, {"get", "", false}, {"lpush", "WRONGTYPE", true}}
+	if len(spans) != len(want) {
+		t.Fatalf("%d spans, want %d", len(spans), len(want))
+	}
+	port := redisAddr[strings.LastIndexByte(redisAddr, ':')+1:]
+	for i, w := range want {
+		s := spans[i]
+		a := attrs(s.Attributes())
+		if s.Name() != w.name || s.SpanKind() != trace.SpanKindClient {
+			t.Errorf("span %d: %q %v, want %q client", i, s.Name(), s.SpanKind(), w.name)
+		}
+		if a["db.system.name"] != "redis" || a["db.operation.name"] != w.name || a["db.namespace"] != "3" ||
+			a["server.address"] != "127.0.0.1" || a["server.port"] != port {
+			t.Errorf("span %q attributes %v", s.Name(), a)
+		}
+		if (s.Status().Code == codes.Error) != w.failed || a["error.type"] != w.errType {
+			t.Errorf("span %q status %v error.type %q", s.Name(), s.Status(), a["error.type"])
+		}
+		if _, ok := a["db.query.text"]; ok {
+			t.Errorf("span %q has db.query.text by default", s.Name())
+		}
+	}
+	// Neither the value nor the key reaches any span by default.
+	for _, s := range f.spans.Ended() {
+		dump := fmt.Sprint(s.Name(), s.Attributes(), s.Events(), s.Status())
+		if strings.Contains(dump, secretValue) || strings.Contains(dump, "user:") {
+			t.Errorf("literal leaked into span %q: %s", s.Name(), dump)
+		}
+	}
+}
+
+func TestQueryTextOptIn(t *testing.T) {
+	f := newFixture(t, louperedis.WithQueryText(true))
+	ctx, root := f.root(t)
+	if err := f.rdb.Set(ctx, "k-"+t.Name(), "v1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	spans := f.childrenOf(root)
+	if len(spans) != 1 || attrs(spans[0].Attributes())["db.query.text"] != "set k-"+t.Name()+" v1" {
+		t.Fatalf("spans %v", spans)
+	}
+}
+
+func TestCancelledContext(t *testing.T) {
+	f := newFixture(t)
+	ctx, root := f.root(t)
+	ctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := f.rdb.Get(ctx, "k").Err(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	spans := f.childrenOf(root)
+	if len(spans) != 1 {
+		t.Fatalf("%d spans", len(spans))
+	}
+	if a := attrs(spans[0].Attributes()); spans[0].Status().Code != codes.Error || a["error.type"] != "canceled" {
+		t.Errorf("status %v attributes %v", spans[0].Status(), a)
+	}
+}
+
+func TestPipeline(t *testing.T) {
+	f := newFixture(t)
+	ctx, root := f.root(t)
+	_, err := f.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i := range 3 {
+			p.Set(ctx, "p"+strconv.Itoa(i), i, 0)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Incr(ctx, "p0")
+		p.Get(ctx, "p1")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spans := f.childrenOf(root)
+	if len(spans) != 2 {
+		t.Fatalf("%d spans", len(spans))
+	}
+	for i, want := range []struct {
+		name string
+		size string
+	}{{"BATCH set", "3"}, {"PIPELINE", "4"}} { // the transaction adds MULTI and EXEC
+		a := attrs(spans[i].Attributes())
+		if spans[i].Name() != want.name || a["db.operation.name"] != want.name || a["db.operation.batch.size"] != want.size {
+			t.Errorf("pipeline span %q attributes %v, want %s of %s", spans[i].Name(), a, want.name, want.size)
+		}
+	}
+}
+
+func TestPoolMetrics(t *testing.T) {
+	f := newFixture(t)
+	for i := range 5 {
+		if err := f.rdb.Incr(t.Context(), "counter-"+t.Name()).Err(); err != nil {
+			t.Fatal(i, err)
+		}
+	}
+	var rm metricdata.ResourceMetrics
+	if err := f.reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]metricdata.Aggregation{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			got[m.Name] = m.Data
+		}
+	}
+	for _, name := range []string{"db.client.connections.usage", "db.client.connections.max", "db.client.connections.hits"} {
+		if _, ok := got[name]; !ok {
+			t.Errorf("no %s; have %v", name, keys(got))
+		}
+	}
+	if hits, ok := got["db.client.connections.hits"].(metricdata.Sum[int64]); !ok || !hits.IsMonotonic || len(hits.DataPoints) == 0 || hits.DataPoints[0].Value < 4 {
+		t.Errorf("hits %+v, want a monotonic counter ≥ 4 (5 commands, one connection)", got["db.client.connections.hits"])
+	}
+	use, ok := got["db.client.connections.use_time"].(metricdata.Histogram[float64])
+	if !ok || len(use.DataPoints) == 0 {
+		t.Fatalf("use_time %+v", got["db.client.connections.use_time"])
+	}
+	var count uint64
+	for _, dp := range use.DataPoints {
+		count += dp.Count
+		if attrs(dp.Attributes.ToSlice())["pool.name"] != redisAddr {
+			t.Errorf("use_time attributes %v", attrs(dp.Attributes.ToSlice()))
+		}
+	}
+	if count < 5 {
+		t.Errorf("use_time count %d, want ≥ 5", count)
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
