@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -64,21 +65,24 @@ func (s *Scope) StartSpan(ctx context.Context, name string, opts ...trace.SpanSt
 // Counter returns the int64 counter of that name, creating it on first use.
 // Later calls return the cached instrument and ignore opts.
 func (s *Scope) Counter(name string, opts ...metric.Int64CounterOption) metric.Int64Counter {
-	return instrument(s.cache(), kindCounter, name, func(m metric.Meter) (metric.Int64Counter, error) {
+	c := s.cache()
+	return instrument(c, &c.counters, name, func(m metric.Meter) (metric.Int64Counter, error) {
 		return m.Int64Counter(name, opts...)
 	})
 }
 
 // FloatCounter returns the float64 counter of that name, cached like [Scope.Counter].
 func (s *Scope) FloatCounter(name string, opts ...metric.Float64CounterOption) metric.Float64Counter {
-	return instrument(s.cache(), kindFloatCounter, name, func(m metric.Meter) (metric.Float64Counter, error) {
+	c := s.cache()
+	return instrument(c, &c.floatCounters, name, func(m metric.Meter) (metric.Float64Counter, error) {
 		return m.Float64Counter(name, opts...)
 	})
 }
 
 // UpDownCounter returns the int64 up-down counter of that name, cached.
 func (s *Scope) UpDownCounter(name string, opts ...metric.Int64UpDownCounterOption) metric.Int64UpDownCounter {
-	return instrument(s.cache(), kindUpDownCounter, name, func(m metric.Meter) (metric.Int64UpDownCounter, error) {
+	c := s.cache()
+	return instrument(c, &c.upDownCounters, name, func(m metric.Meter) (metric.Int64UpDownCounter, error) {
 		return m.Int64UpDownCounter(name, opts...)
 	})
 }
@@ -86,21 +90,24 @@ func (s *Scope) UpDownCounter(name string, opts ...metric.Int64UpDownCounterOpti
 // Histogram returns the float64 histogram of that name, cached. Give bucket
 // boundaries with metric.WithExplicitBucketBoundaries on first use.
 func (s *Scope) Histogram(name string, opts ...metric.Float64HistogramOption) metric.Float64Histogram {
-	return instrument(s.cache(), kindHistogram, name, func(m metric.Meter) (metric.Float64Histogram, error) {
+	c := s.cache()
+	return instrument(c, &c.histograms, name, func(m metric.Meter) (metric.Float64Histogram, error) {
 		return m.Float64Histogram(name, opts...)
 	})
 }
 
 // IntHistogram returns the int64 histogram of that name, cached.
 func (s *Scope) IntHistogram(name string, opts ...metric.Int64HistogramOption) metric.Int64Histogram {
-	return instrument(s.cache(), kindIntHistogram, name, func(m metric.Meter) (metric.Int64Histogram, error) {
+	c := s.cache()
+	return instrument(c, &c.intHistograms, name, func(m metric.Meter) (metric.Int64Histogram, error) {
 		return m.Int64Histogram(name, opts...)
 	})
 }
 
 // Gauge returns the synchronous float64 gauge of that name, cached.
 func (s *Scope) Gauge(name string, opts ...metric.Float64GaugeOption) metric.Float64Gauge {
-	return instrument(s.cache(), kindGauge, name, func(m metric.Meter) (metric.Float64Gauge, error) {
+	c := s.cache()
+	return instrument(c, &c.gauges, name, func(m metric.Meter) (metric.Float64Gauge, error) {
 		return m.Float64Gauge(name, opts...)
 	})
 }
@@ -126,21 +133,30 @@ func (s *Scope) ObservableGauge(name string, callback func(context.Context) (flo
 // once. A creation error (an invalid name, a conflicting kind) is reported
 // once as a warning; the SDK's returned no-op instrument is cached anyway so
 // that the hot path never fails.
-func instrument[T any](c *scopeCache, kind instrumentKind, name string, create func(metric.Meter) (T, error)) T {
-	key := instrumentKey{kind, name}
-	if v, ok := c.instruments.Load(key); ok {
-		return v.(T)
+func instrument[T any](c *scopeCache, slot *atomic.Pointer[map[string]T], name string, create func(metric.Meter) (T, error)) T {
+	if m := slot.Load(); m != nil {
+		if v, ok := (*m)[name]; ok {
+			return v
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if v, ok := c.instruments.Load(key); ok {
-		return v.(T)
+	old := slot.Load()
+	if old != nil {
+		if v, ok := (*old)[name]; ok {
+			return v
+		}
 	}
 	inst, err := create(c.meter)
 	if err != nil {
 		c.st.warn.Once("instrument:"+name, "telemetry: instrument %q: %v", name, err)
 	}
-	c.instruments.Store(key, inst)
+	next := make(map[string]T, 1)
+	if old != nil {
+		maps.Copy(next, *old)
+	}
+	next[name] = inst
+	slot.Store(&next)
 	return inst
 }
 

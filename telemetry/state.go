@@ -81,24 +81,16 @@ type scopeCache struct {
 	tracer trace.Tracer
 	meter  metric.Meter
 
-	mu          sync.Mutex // serialises instrument creation
-	instruments sync.Map   // instrumentKey → instrument
-}
-
-type instrumentKind uint8
-
-const (
-	kindCounter instrumentKind = iota
-	kindFloatCounter
-	kindUpDownCounter
-	kindHistogram
-	kindIntHistogram
-	kindGauge
-)
-
-type instrumentKey struct {
-	kind instrumentKind
-	name string
+	// One copy-on-write map per kind of instrument: a lookup on the hot path
+	// is an atomic load and a map read, with no lock, no composite key and
+	// no type assertion.
+	mu             sync.Mutex // serialises instrument creation
+	counters       atomic.Pointer[map[string]metric.Int64Counter]
+	floatCounters  atomic.Pointer[map[string]metric.Float64Counter]
+	upDownCounters atomic.Pointer[map[string]metric.Int64UpDownCounter]
+	histograms     atomic.Pointer[map[string]metric.Float64Histogram]
+	intHistograms  atomic.Pointer[map[string]metric.Int64Histogram]
+	gauges         atomic.Pointer[map[string]metric.Float64Gauge]
 }
 
 func (s *Scope) cache() *scopeCache {

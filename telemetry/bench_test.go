@@ -1,0 +1,218 @@
+package telemetry_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+
+	"go.opentelemetry.io/contrib/bridges/otelslog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/loupe-dev/loupe/telemetry"
+)
+
+// Each benchmark has a `baseline` (the raw SDK doing the same work, or bare
+// slog) and a `loupe` sub-benchmark, measured in the same process with the
+// same providers; compare them with benchstat (BENCHMARKS.md).
+
+func benchSetup(b *testing.B, opts ...telemetry.Option) *telemetry.Telemetry {
+	b.Helper()
+	base := []telemetry.Option{noEnv, telemetry.WithDefaultExporter("none"), telemetry.WithRuntimeMetrics(false), telemetry.WithLogWriter(io.Discard)}
+	tel, err := telemetry.Setup(context.Background(), append(base, opts...)...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
+	return tel
+}
+
+// nopProcessor receives every span, so spans are sampled and recorded, and
+// keeps nothing.
+type nopProcessor struct{}
+
+func (nopProcessor) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+func (nopProcessor) OnEnd(sdktrace.ReadOnlySpan)                     {}
+func (nopProcessor) Shutdown(context.Context) error                  { return nil }
+func (nopProcessor) ForceFlush(context.Context) error                { return nil }
+
+var fourAttrs = []attribute.KeyValue{
+	attribute.String("http.request.method", "GET"),
+	attribute.String("url.path", "/api/orders"),
+	attribute.Int("http.response.status_code", 200),
+	attribute.Bool("cache.hit", true),
+}
+
+func BenchmarkSpan(b *testing.B) {
+	tel := benchSetup(b, telemetry.WithSpanProcessor(nopProcessor{}))
+	ctx := context.Background()
+	raw := tel.TracerProvider().Tracer("bench.span")
+	scope := telemetry.Get("bench.span")
+	for _, n := range []int{0, 4} {
+		attrs := fourAttrs[:n]
+		b.Run(attrName(n)+"/baseline", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				var span trace.Span
+				if len(attrs) == 0 {
+					_, span = raw.Start(ctx, "op")
+				} else {
+					_, span = raw.Start(ctx, "op", trace.WithAttributes(attrs...))
+				}
+				span.End()
+			}
+		})
+		b.Run(attrName(n)+"/loupe", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_, span := scope.Start(ctx, "op", attrs...)
+				span.End()
+			}
+		})
+	}
+}
+
+func attrName(n int) string {
+	return map[int]string{0: "attrs=0", 3: "attrs=3", 4: "attrs=4"}[n]
+}
+
+func BenchmarkDisabledSpan(b *testing.B) {
+	benchSetup(b, telemetry.WithDisabled(true))
+	ctx := context.Background()
+	raw := tracenoop.NewTracerProvider().Tracer("bench.disabled")
+	scope := telemetry.Get("bench.disabled")
+	b.Run("baseline", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, span := raw.Start(ctx, "op")
+			span.End()
+		}
+	})
+	b.Run("loupe", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, span := scope.Start(ctx, "op")
+			span.End()
+		}
+	})
+}
+
+var threeAttrs = metric.WithAttributeSet(attribute.NewSet(
+	attribute.String("http.request.method", "GET"),
+	attribute.String("http.route", "/api/orders"),
+	attribute.Int("http.response.status_code", 200),
+))
+
+func BenchmarkCounterAdd(b *testing.B) {
+	tel := benchSetup(b)
+	ctx := context.Background()
+	raw, err := tel.MeterProvider().Meter("bench.counter.raw").Int64Counter("requests")
+	if err != nil {
+		b.Fatal(err)
+	}
+	scope := telemetry.Get("bench.counter")
+	for _, n := range []int{0, 3} {
+		var opts []metric.AddOption
+		if n == 3 {
+			opts = []metric.AddOption{threeAttrs}
+		}
+		b.Run(attrName(n)+"/baseline", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				raw.Add(ctx, 1, opts...)
+			}
+		})
+		b.Run(attrName(n)+"/loupe", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				scope.Counter("requests").Add(ctx, 1, opts...)
+			}
+		})
+	}
+}
+
+func BenchmarkHistogramRecord(b *testing.B) {
+	tel := benchSetup(b)
+	ctx := context.Background()
+	raw, err := tel.MeterProvider().Meter("bench.histogram.raw").Float64Histogram("latency")
+	if err != nil {
+		b.Fatal(err)
+	}
+	scope := telemetry.Get("bench.histogram")
+	for _, n := range []int{0, 3} {
+		var opts []metric.RecordOption
+		if n == 3 {
+			opts = []metric.RecordOption{threeAttrs}
+		}
+		b.Run(attrName(n)+"/baseline", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				raw.Record(ctx, 0.042, opts...)
+			}
+		})
+		b.Run(attrName(n)+"/loupe", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				scope.Histogram("latency").Record(ctx, 0.042, opts...)
+			}
+		})
+	}
+}
+
+// discardExporter accepts every batch of log records.
+type discardExporter struct{}
+
+func (discardExporter) Export(context.Context, []sdklog.Record) error { return nil }
+func (discardExporter) Shutdown(context.Context) error                { return nil }
+func (discardExporter) ForceFlush(context.Context) error              { return nil }
+
+// BenchmarkLog logs one record with trace correlation. baseline is bare slog
+// JSON of the same record; chained is the JSON handler and the official
+// bridge side by side (the naive way to get both destinations); loupe is the
+// scope logger sending to JSON and to the SDK's batch processor.
+func BenchmarkLog(b *testing.B) {
+	bp := sdklog.NewBatchProcessor(discardExporter{})
+	tel := benchSetup(b, telemetry.WithLogProcessor(bp), telemetry.WithSpanProcessor(nopProcessor{}))
+	ctx, span := tel.TracerProvider().Tracer("bench.log").Start(context.Background(), "request")
+	defer span.End()
+
+	bare := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	bridge := otelslog.NewHandler("bench.log", otelslog.WithLoggerProvider(tel.LoggerProvider()))
+	chained := slog.New(&chain{slog.NewJSONHandler(io.Discard, nil), bridge})
+	loupe := telemetry.Get("bench.log").Logger()
+
+	run := func(l *slog.Logger) func(*testing.B) {
+		return func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				l.InfoContext(ctx, "order placed", "order.id", "A-1042", "amount", 42.5, "items", 3)
+			}
+		}
+	}
+	b.Run("baseline", run(bare))
+	b.Run("chained", run(chained))
+	b.Run("loupe", run(loupe))
+}
+
+// chain hands each record to two handlers, adding the trace ids for the
+// first, as a user might write it without Loupe.
+type chain struct{ json, otel slog.Handler }
+
+func (c *chain) Enabled(ctx context.Context, l slog.Level) bool { return c.json.Enabled(ctx, l) }
+func (c *chain) Handle(ctx context.Context, r slog.Record) error {
+	_ = c.otel.Handle(ctx, r)
+	sc := trace.SpanContextFromContext(ctx)
+	r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
+	return c.json.Handle(ctx, r)
+}
+func (c *chain) WithAttrs(a []slog.Attr) slog.Handler {
+	return &chain{c.json.WithAttrs(a), c.otel.WithAttrs(a)}
+}
+func (c *chain) WithGroup(n string) slog.Handler {
+	return &chain{c.json.WithGroup(n), c.otel.WithGroup(n)}
+}
