@@ -1,0 +1,5 @@
+// Package telemetryzap gives zap users the correlation the telemetry
+// package gives slog users: local entries carry trace_id and span_id, and
+// the same entries go over OTLP through the official otelzap bridge. It is a
+// package of its own so that users of the facade alone never compile zap.
+package telemetryzap
