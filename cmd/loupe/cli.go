@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/loupe-dev/loupe/backend/server"
+	"github.com/loupe-dev/loupe/backend/store/memstore"
+)
+
+const usage = `usage: loupe <command> [flags]
+
+commands:
+  serve   run the local backend: OTLP in, bounded store, Jaeger query API
+  help    show this text
+
+Run 'loupe serve -h' for the flags of serve.
+`
+
+// run is main without the process: it returns the exit code. ready, when
+// not nil, is called once the server listens (for tests).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(*server.Server)) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stdout, stderr, ready)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "loupe: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+// Defaults of serve.
+const (
+	defaultMaxSize   = "256MiB"
+	defaultRetention = "24h"
+	shutdownTimeout  = 10 * time.Second
+)
+
+type serveFlags struct {
+	otlpGRPC, otlpHTTP, http string
+	dataDir                  string
+	maxSize                  int64
+	retention                time.Duration
+	token                    string
+	forward                  string
+}
+
+func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
+	f := &serveFlags{}
+	fs := flag.NewFlagSet("loupe serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.otlpGRPC, "otlp-grpc", "localhost:4317", `OTLP/gRPC listen address ("" to disable); localhost means 127.0.0.1 and ::1`)
+	fs.StringVar(&f.otlpHTTP, "otlp-http", "localhost:4318", `OTLP/HTTP listen address ("" to disable)`)
+	fs.StringVar(&f.http, "http", "localhost:16686", `query API listen address ("" to disable)`)
+	fs.StringVar(&f.dataDir, "data-dir", "", `directory of the persistent store; "" keeps data in memory only (persistence is not implemented yet)`)
+	maxSize := fs.String("max-size", defaultMaxSize, "size bound of the stored data (B, KiB, MiB, GiB, KB, MB, GB); the oldest data goes first")
+	retention := fs.String("retention", defaultRetention, `age bound of the stored data (a Go duration such as 90m, or days such as 7d)`)
+	fs.StringVar(&f.token, "token", "", "bearer token required on every listener (default: $LOUPE_TOKEN; none when both are empty)")
+	fs.StringVar(&f.forward, "forward", "", "also send everything received to this OTLP endpoint (not implemented yet)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	var err error
+	if f.maxSize, err = parseSize(*maxSize); err != nil {
+		return nil, fmt.Errorf("--max-size: %w", err)
+	}
+	if f.retention, err = parseRetention(*retention); err != nil {
+		return nil, fmt.Errorf("--retention: %w", err)
+	}
+	if f.dataDir != "" {
+		return nil, errors.New(`--data-dir: the persistent store is not implemented yet; data is kept in memory only (run without --data-dir, or with --data-dir "")`)
+	}
+	if f.forward != "" {
+		return nil, errors.New("--forward is not implemented yet")
+	}
+	if f.token == "" {
+		f.token = os.Getenv("LOUPE_TOKEN")
+	}
+	if f.otlpGRPC == "" && f.otlpHTTP == "" && f.http == "" {
+		return nil, errors.New("every listener is disabled: nothing to serve")
+	}
+	return f, nil
+}
+
+var sizeUnits = []struct {
+	suffix string
+	mult   int64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
+	{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1},
+}
+
+// parseSize reads sizes such as 512MiB, 2GB or 1048576.
+func parseSize(s string) (int64, error) {
+	num, mult := strings.TrimSpace(s), int64(1)
+	for _, u := range sizeUnits {
+		if strings.HasSuffix(strings.ToUpper(num), strings.ToUpper(u.suffix)) {
+			num, mult = strings.TrimSpace(num[:len(num)-len(u.suffix)]), u.mult
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil || f <= 0 || f*float64(mult) > 1<<62 {
+		return 0, fmt.Errorf("want a positive size such as 256MiB or 2GB, got %q", s)
+	}
+	n := int64(f * float64(mult))
+	if n < 1<<20 {
+		return 0, fmt.Errorf("%q is below the minimum of 1MiB", s)
+	}
+	return n, nil
+}
+
+// parseRetention reads Go durations, and whole days as "7d".
+func parseRetention(s string) (time.Duration, error) {
+	var d time.Duration
+	var err error
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		var n int
+		n, err = strconv.Atoi(days)
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		d, err = time.ParseDuration(s)
+	}
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("want a positive duration such as 24h or 7d, got %q", s)
+	}
+	return d, nil
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(*server.Server)) int {
+	f, err := parseServeFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "loupe serve: %v\n", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	st := memstore.New(memstore.WithMaxBytes(f.maxSize), memstore.WithRetention(f.retention))
+	defer st.Close()
+	srv, err := server.Start(ctx, server.Config{
+		OTLPGRPCAddr: f.otlpGRPC,
+		OTLPHTTPAddr: f.otlpHTTP,
+		HTTPAddr:     f.http,
+		Token:        f.token,
+		Store:        st,
+		Logger:       log,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "loupe serve: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "loupe serve: storing in memory (at most %d bytes, %v)", f.maxSize, f.retention)
+	if f.token != "" {
+		fmt.Fprint(stdout, "; bearer token required")
+	}
+	fmt.Fprintln(stdout)
+	for _, name := range []string{"otlp-grpc", "otlp-http", "http"} {
+		for _, a := range srv.Addrs(name) {
+			fmt.Fprintf(stdout, "  %-9s %s\n", name, a)
+		}
+	}
+	if ready != nil {
+		ready(srv)
+	}
+	<-ctx.Done()
+	log.Info("stopping")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Error("shutdown", "error", err)
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/loupe-dev/loupe/backend/server"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestUsageAndFlagErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want string // in stderr (stdout for help)
+	}{
+		{"no command", nil, 2, "usage: loupe"},
+		{"unknown command", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{"help", []string{"help"}, 0, "serve"},
+		{"serve help", []string{"serve", "-h"}, 0, "-otlp-grpc"},
+		{"unknown flag", []string{"serve", "--nope"}, 2, "nope"},
+		{"extra argument", []string{"serve", "now"}, 2, "unexpected arguments"},
+		{"data dir not implemented", []string{"serve", "--data-dir", "/tmp/x"}, 2, "not implemented yet"},
+		{"forward not implemented", []string{"serve", "--forward", "localhost:4317"}, 2, "--forward is not implemented yet"},
+		{"bad size", []string{"serve", "--max-size", "lots"}, 2, "--max-size"},
+		{"size too small", []string{"serve", "--max-size", "10KB"}, 2, "minimum"},
+		{"bad retention", []string{"serve", "--retention", "forever"}, 2, "--retention"},
+		{"negative retention", []string{"serve", "--retention", "-1h"}, 2, "--retention"},
+		{"nothing to serve", []string{"serve", "--otlp-grpc", "", "--otlp-http", "", "--http", ""}, 2, "nothing to serve"},
+		{"all-interfaces needs asking", []string{"serve", "--http", ":0", "--otlp-grpc", "", "--otlp-http", ""}, 1, "no host"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), tc.args, &stdout, &stderr, nil)
+			if code != tc.code {
+				t.Errorf("exit code %d, want %d; stderr: %s", code, tc.code, stderr.String())
+			}
+			if out := stdout.String() + stderr.String(); !strings.Contains(out, tc.want) {
+				t.Errorf("output does not mention %q:\n%s", tc.want, out)
+			}
+		})
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	cases := map[string]int64{"256MiB": 256 << 20, "1GiB": 1 << 30, "2GB": 2e9, "1048576": 1 << 20, "1.5 MiB": 3 << 19, "64m": 64 << 20}
+	for in, want := range cases {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "MiB", "-5MiB", "0", "1e30GB"} {
+		if _, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) succeeded", in)
+		}
+	}
+	if d, err := parseRetention("7d"); err != nil || d != 7*24*time.Hour {
+		t.Errorf("parseRetention(7d) = %v, %v", d, err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestServe runs `loupe serve` on ephemeral loopback ports with a token,
+// sends one OTLP/HTTP JSON request, reads it back from the Jaeger API, and
+// stops it by canceling the context as a signal would.
+func TestServe(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	t.Setenv("LOUPE_TOKEN", "tok")
+	var stdout, stderr syncBuffer
+	started := make(chan *server.Server, 1)
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--otlp-grpc", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0", "--http", "127.0.0.1:0",
+			"--max-size", "8MiB", "--retention", "1h"}, &stdout, &stderr, func(s *server.Server) { started <- s })
+	}()
+	var srv *server.Server
+	select {
+	case srv = <-started:
+	case code := <-done:
+		t.Fatalf("serve exited with %d: %s", code, stderr.String())
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	do := func(method, url, body string) (int, string) {
+		req, _ := http.NewRequest(method, url, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer tok")
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	const span = `{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"cli-test"}}]},
+		"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"hello",
+		"startTimeUnixNano":"1","endTimeUnixNano":"2"}]}]}]}`
+	if code, body := do("POST", "http://"+srv.Addrs("otlp-http")[0].String()+"/v1/traces", span); code != 200 {
+		t.Fatalf("OTLP/HTTP: %d %s", code, body)
+	}
+	code, body := do("GET", "http://"+srv.Addrs("http")[0].String()+"/api/traces/5b8efff798038103d269b633813fc60c", "")
+	if code != 200 || !strings.Contains(body, `"operationName":"hello"`) || !strings.Contains(body, `"serviceName":"cli-test"`) {
+		t.Fatalf("trace by id: %d %s", code, body)
+	}
+	if !strings.Contains(stdout.String(), "bearer token required") || !strings.Contains(stdout.String(), "8388608 bytes") {
+		t.Errorf("start message: %s", stdout.String())
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("exit code %d after stop: %s", code, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if !strings.Contains(stderr.String(), "stopped") {
+		t.Errorf("no stop message: %s", stderr.String())
+	}
+}
