@@ -307,9 +307,12 @@ func (s *Store) dropOldest() {
 	}
 }
 
-// rlock takes the read lock after dropping expired batches, so that age is
+// rlock checks ctx, then takes the read lock after dropping expired batches, so that age is
 // enforced even when nothing is written.
-func (s *Store) rlock() error {
+func (s *Store) rlock(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	now := s.cfg.now().UnixNano()
 	cutoff := now - int64(s.cfg.retention)
 	s.mu.RLock()
@@ -337,10 +340,7 @@ func (s *Store) rlock() error {
 
 // Trace returns one trace's spans, sorted by start time.
 func (s *Store) Trace(ctx context.Context, id store.TraceID) (store.Trace, error) {
-	if err := ctx.Err(); err != nil {
-		return store.Trace{}, err
-	}
-	if err := s.rlock(); err != nil {
+	if err := s.rlock(ctx); err != nil {
 		return store.Trace{}, err
 	}
 	t := s.traces[id]
@@ -375,11 +375,7 @@ func limitOf(n int) int {
 // FindTraces yields matching traces, most recent start first.
 func (s *Store) FindTraces(ctx context.Context, q store.TraceQuery) iter.Seq2[store.Trace, error] {
 	return func(yield func(store.Trace, error) bool) {
-		if err := ctx.Err(); err != nil {
-			yield(store.Trace{}, err)
-			return
-		}
-		if err := s.rlock(); err != nil {
+		if err := s.rlock(ctx); err != nil {
 			yield(store.Trace{}, err)
 			return
 		}
@@ -432,10 +428,7 @@ func (s *Store) FindTraces(ctx context.Context, q store.TraceQuery) iter.Seq2[st
 
 // Services lists service names, sorted.
 func (s *Store) Services(ctx context.Context) ([]string, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if err := s.rlock(); err != nil {
+	if err := s.rlock(ctx); err != nil {
 		return nil, err
 	}
 	out := make([]string, 0, len(s.services))
@@ -449,10 +442,7 @@ func (s *Store) Services(ctx context.Context) ([]string, error) {
 
 // Operations lists a service's operations, sorted by name then kind.
 func (s *Store) Operations(ctx context.Context, q store.OperationQuery) ([]store.Operation, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if err := s.rlock(); err != nil {
+	if err := s.rlock(ctx); err != nil {
 		return nil, err
 	}
 	seen := map[opKey]bool{}
@@ -484,11 +474,7 @@ func (s *Store) Operations(ctx context.Context, q store.OperationQuery) ([]store
 // arrival).
 func (s *Store) FindLogs(ctx context.Context, q store.LogQuery) iter.Seq2[*store.LogRecord, error] {
 	return func(yield func(*store.LogRecord, error) bool) {
-		if err := ctx.Err(); err != nil {
-			yield(nil, err)
-			return
-		}
-		if err := s.rlock(); err != nil {
+		if err := s.rlock(ctx); err != nil {
 			yield(nil, err)
 			return
 		}
@@ -528,11 +514,7 @@ func (s *Store) FindLogs(ctx context.Context, q store.LogQuery) iter.Seq2[*store
 // FindSeries yields matching series with their points in q's range.
 func (s *Store) FindSeries(ctx context.Context, q store.SeriesQuery) iter.Seq2[*store.Series, error] {
 	return func(yield func(*store.Series, error) bool) {
-		if err := ctx.Err(); err != nil {
-			yield(nil, err)
-			return
-		}
-		if err := s.rlock(); err != nil {
+		if err := s.rlock(ctx); err != nil {
 			yield(nil, err)
 			return
 		}
@@ -573,10 +555,7 @@ func (s *Store) FindSeries(ctx context.Context, q store.SeriesQuery) iter.Seq2[*
 
 // MetricNames lists metric names, sorted.
 func (s *Store) MetricNames(ctx context.Context) ([]string, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if err := s.rlock(); err != nil {
+	if err := s.rlock(ctx); err != nil {
 		return nil, err
 	}
 	seen := map[string]bool{}
