@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -362,5 +363,56 @@ func TestMetricsHandlerWithoutPrometheus(t *testing.T) {
 	tel.MetricsHandler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
 	if w.Code != http.StatusNotFound || !strings.Contains(w.Body.String(), "OTEL_METRICS_EXPORTER=prometheus") {
 		t.Errorf("got %d %q", w.Code, w.Body.String())
+	}
+}
+
+func TestFailureHalfWayShutsDownWhatWasBuilt(t *testing.T) {
+	env := map[string]string{
+		"OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE": filepath.Join(t.TempDir(), "missing-ca.pem"),
+	}
+	_, err := telemetry.Setup(context.Background(),
+		telemetry.WithEnvLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok }),
+		telemetry.WithOTLPEndpoint("https://127.0.0.1:1"),
+		telemetry.WithRuntimeMetrics(false),
+	)
+	if err == nil || !strings.Contains(err.Error(), "OTEL_EXPORTER_OTLP_CERTIFICATE") || !strings.Contains(err.Error(), "metrics exporter") {
+		t.Fatalf("Setup: %v, want the metrics exporter's certificate error", err)
+	}
+	// The tracer provider built before the failure was shut down (goleak
+	// checks its goroutines) and nothing is left active.
+	tel, err := telemetry.Setup(context.Background(), noEnv, telemetry.WithDefaultExporter("none"))
+	if err != nil {
+		t.Fatalf("Setup after a failed one: %v", err)
+	}
+	_ = tel.Shutdown(context.Background())
+}
+
+func TestCardinalityOverflowWarnsOnce(t *testing.T) {
+	var out syncBuffer
+	tel, err := telemetry.Setup(context.Background(), noEnv,
+		telemetry.WithExporters(telemetry.Metrics, "console"),
+		telemetry.WithExporters(telemetry.Traces, "none"),
+		telemetry.WithExporters(telemetry.Logs, "none"),
+		telemetry.WithRuntimeMetrics(false),
+		telemetry.WithCardinalityLimit(3),
+		telemetry.WithMetricInterval(20*time.Millisecond),
+		telemetry.WithWarningWriter(&out),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := telemetry.Get("cardinality").Counter("by.user")
+	for i := range 10 {
+		c.Add(context.Background(), 1, metric.WithAttributes(attribute.Int("user", i)))
+	}
+	time.Sleep(100 * time.Millisecond) // several exports
+	if err := tel.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out.String(), `metric "by.user" passed the cardinality limit`); n != 1 {
+		t.Errorf("%d overflow warnings, want 1:\n%s", n, out.String())
+	}
+	if !strings.Contains(out.String(), "otel.metric.overflow=true") {
+		t.Errorf("console output lacks the overflow series:\n%s", out.String())
 	}
 }

@@ -22,6 +22,7 @@ type logPipeline struct {
 	local          slog.Handler // nil: no local output
 	lp             log.LoggerProvider
 	level          slog.Leveler
+	worker         *logWorker // nil: hand records to the bridge synchronously
 }
 
 var fallbackLocal = slog.NewJSONHandler(os.Stderr, nil)
@@ -42,7 +43,7 @@ func (p *logPipeline) handler(scope string) slog.Handler {
 	if p.defaultHandler {
 		return &fanout{local: fallbackLocal, level: slog.LevelInfo}
 	}
-	f := &fanout{local: p.local, level: p.level}
+	f := &fanout{local: p.local, level: p.level, worker: p.worker}
 	if p.lp != nil {
 		f.otel = otelslog.NewHandler(scope, otelslog.WithLoggerProvider(p.lp), otelslog.WithSchemaURL(SchemaURL))
 	}
@@ -53,9 +54,10 @@ func (p *logPipeline) handler(scope string) slog.Handler {
 // added, and to the OpenTelemetry bridge, which carries the trace context in
 // the record itself.
 type fanout struct {
-	local slog.Handler
-	otel  slog.Handler
-	level slog.Leveler
+	local  slog.Handler
+	otel   slog.Handler
+	level  slog.Leveler
+	worker *logWorker
 }
 
 func (f *fanout) Enabled(_ context.Context, l slog.Level) bool {
@@ -64,11 +66,16 @@ func (f *fanout) Enabled(_ context.Context, l slog.Level) bool {
 
 func (f *fanout) Handle(ctx context.Context, r slog.Record) error {
 	var err error
-	if f.otel != nil {
+	switch {
+	case f.otel == nil:
+	case f.worker != nil:
+		f.worker.enqueue(ctx, f.otel, r)
+	default:
 		err = f.otel.Handle(ctx, r)
 	}
 	if f.local != nil {
-		// The bridge is done with r, so adding to it cannot be seen there.
+		// The bridge is done with r, or has a clone of it (clipped, so that
+		// appending here cannot write into the clone's attributes).
 		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
 			r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
 		}

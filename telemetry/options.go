@@ -61,6 +61,7 @@ type config struct {
 	logWriterSet      bool
 	warnWriter        io.Writer
 	noGlobals         bool
+	syncLogs          bool
 	resourceDetectTTL time.Duration
 
 	resourceOpts  []resource.Option
@@ -251,6 +252,15 @@ func WithLogWriter(w io.Writer) Option {
 // (default os.Stderr).
 func WithWarningWriter(w io.Writer) Option {
 	return optionFunc(func(c *config) { c.warnWriter = w })
+}
+
+// WithSyncLogs hands each log record to the OpenTelemetry SDK on the
+// caller's goroutine. By default a background goroutine does it, so that a
+// log call costs little more than its local JSON line; tests that read
+// exported records right after logging either use this option or call
+// [Telemetry.ForceFlush] first (telemetrytest does).
+func WithSyncLogs() Option {
+	return optionFunc(func(c *config) { c.syncLogs = true })
 }
 
 // WithEnvLookup replaces os.LookupEnv as the source of OTEL_* variables.

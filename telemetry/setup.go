@@ -37,6 +37,8 @@ type Telemetry struct {
 	guard *guard
 	prop  propagation.TextMapPropagator
 
+	logWorker      *logWorker
+
 	metricsHandler http.Handler
 	promServer     *http.Server
 	promListener   net.Listener
@@ -216,6 +218,10 @@ func (t *Telemetry) build(ctx context.Context, cfg *config, ec *EffectiveConfig,
 		t.lp = sdklog.NewLoggerProvider(append(append([]sdklog.LoggerProviderOption{sdklog.WithResource(res)}, logOpts...), cfg.logOpts...)...)
 		lp = t.lp
 		st.logs.lp = t.lp
+		if !cfg.syncLogs {
+			t.logWorker = newLogWorker(t.guard, ec.blrp.maxQueue)
+			st.logs.worker = t.logWorker
+		}
 	}
 
 	if ec.promAddr != "" && t.metricsHandler != nil {
@@ -347,6 +353,25 @@ func (t *Telemetry) listenPrometheus(addr string) error {
 	return nil
 }
 
+// ForceFlush hands every queued log record to the SDK and flushes the
+// providers' processors and push exporters, bounded by ctx.
+func (t *Telemetry) ForceFlush(ctx context.Context) error {
+	var errs []error
+	if t.logWorker != nil {
+		errs = append(errs, t.logWorker.flush(ctx))
+	}
+	if t.tp != nil {
+		errs = append(errs, t.tp.ForceFlush(ctx))
+	}
+	if t.mp != nil {
+		errs = append(errs, t.mp.ForceFlush(ctx))
+	}
+	if t.lp != nil {
+		errs = append(errs, t.lp.ForceFlush(ctx))
+	}
+	return errors.Join(errs...)
+}
+
 // Config returns the effective configuration with the source of each value.
 func (t *Telemetry) Config() *EffectiveConfig { return t.cfg }
 
@@ -418,7 +443,14 @@ func (t *Telemetry) shutdown(ctx context.Context) error {
 		parts = append(parts, t.mp.Shutdown)
 	}
 	if t.lp != nil {
-		parts = append(parts, t.lp.Shutdown)
+		parts = append(parts, func(ctx context.Context) error {
+			if t.logWorker != nil {
+				if err := t.logWorker.stop(ctx); err != nil {
+					return err
+				}
+			}
+			return t.lp.Shutdown(ctx)
+		})
 	}
 	if t.promServer != nil {
 		parts = append(parts, t.promServer.Shutdown)

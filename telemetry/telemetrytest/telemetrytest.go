@@ -52,6 +52,7 @@ func New(tb testing.TB, opts ...telemetry.Option) *Telemetry {
 		telemetry.WithSpanProcessor(t.Spans),
 		telemetry.WithMetricReader(t.Metrics),
 		telemetry.WithLogProcessor(t.Logs),
+		telemetry.WithSyncLogs(), // records are readable as soon as they are logged
 	}
 	tel, err := telemetry.Setup(context.Background(), append(base, opts...)...)
 	if err != nil {
