@@ -37,7 +37,7 @@ type Telemetry struct {
 	guard *guard
 	prop  propagation.TextMapPropagator
 
-	logWorker      *logWorker
+	logWorker *logWorker
 
 	metricsHandler http.Handler
 	promServer     *http.Server
