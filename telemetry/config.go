@@ -11,6 +11,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 // Signal names one of the three OpenTelemetry signals.
@@ -69,6 +71,9 @@ type EffectiveConfig struct {
 	logLevel       slog.Level
 	logFormat      string
 	promAddr       string
+	spanLimits     sdktrace.SpanLimits
+	logAttrCount   int
+	logAttrLength  int
 }
 
 type otlpConfig struct {
@@ -364,6 +369,8 @@ func resolve(cfg *config) (*EffectiveConfig, error) {
 		ec.promAddr = r.promAddr(cfg)
 	}
 
+	ec.spanLimits, ec.logAttrCount, ec.logAttrLength = r.limits()
+
 	levelText, src := r.raw(cfg.logLevel, []string{"LOUPE_LOG_LEVEL"}, nil, "info")
 	if err := ec.logLevel.UnmarshalText([]byte(levelText)); err != nil {
 		r.fail(src, levelText, "debug, info, warn or error (optionally with an offset, e.g. debug-4)")
@@ -376,6 +383,25 @@ func resolve(cfg *config) (*EffectiveConfig, error) {
 		return ec, joinConfigErrors(r.errs)
 	}
 	return ec, nil
+}
+
+// limits reads the attribute, event and link limits of the SDK environment
+// spec; -1 means no limit. Signal-specific variables win over the general ones.
+func (r *resolver) limits() (sdktrace.SpanLimits, int, int) {
+	limit := func(name string, def int, vars ...string) int {
+		return r.integer("limits."+name, nil, vars, def, -1)
+	}
+	spans := sdktrace.SpanLimits{
+		AttributeValueLengthLimit:   limit("span.attribute_value_length", -1, "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"),
+		AttributeCountLimit:         limit("span.attribute_count", 128, "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "OTEL_ATTRIBUTE_COUNT_LIMIT"),
+		EventCountLimit:             limit("span.event_count", 128, "OTEL_SPAN_EVENT_COUNT_LIMIT"),
+		LinkCountLimit:              limit("span.link_count", 128, "OTEL_SPAN_LINK_COUNT_LIMIT"),
+		AttributePerEventCountLimit: limit("span.event_attribute_count", 128, "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT"),
+		AttributePerLinkCountLimit:  limit("span.link_attribute_count", 128, "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT"),
+	}
+	logCount := limit("log.attribute_count", 128, "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT", "OTEL_ATTRIBUTE_COUNT_LIMIT")
+	logLength := limit("log.attribute_value_length", -1, "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT")
+	return spans, logCount, logLength
 }
 
 func joinConfigErrors(errs []error) error {

@@ -87,6 +87,9 @@ func TestConfigMatrix(t *testing.T) {
 		{"kill switch beats code", []string{"OTEL_SDK_DISABLED", "true"}, []Option{WithDisabled(false)}, "disabled", "true", "env OTEL_SDK_DISABLED"},
 		{"OTEL_ENABLED=false beats code", []string{"OTEL_ENABLED", "false"}, []Option{WithDisabled(false)}, "disabled", "true", "env OTEL_ENABLED"},
 		{"OTEL_SDK_DISABLED=false keeps code", []string{"OTEL_SDK_DISABLED", "false"}, []Option{WithDisabled(true)}, "disabled", "true", "code"},
+		{"span attribute limit falls back to general", []string{"OTEL_ATTRIBUTE_COUNT_LIMIT", "10"}, nil, "limits.span.attribute_count", "10", "env OTEL_ATTRIBUTE_COUNT_LIMIT"},
+		{"span attribute limit specific wins", []string{"OTEL_ATTRIBUTE_COUNT_LIMIT", "10", "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "5"}, nil, "limits.span.attribute_count", "5", "env OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT"},
+		{"log value length", []string{"OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT", "64"}, nil, "limits.log.attribute_value_length", "64", "env OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT"},
 		{"prometheus listener env", []string{"OTEL_METRICS_EXPORTER", "prometheus", "OTEL_EXPORTER_PROMETHEUS_PORT", "9999"}, nil, "metrics.prometheus.listen", "localhost:9999", "env OTEL_EXPORTER_PROMETHEUS_HOST/PORT"},
 	}
 	for _, tc := range tests {
@@ -157,6 +160,7 @@ func TestConfigInvalid(t *testing.T) {
 		{"batch above queue", []string{"OTEL_BSP_MAX_QUEUE_SIZE", "10", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "20"}, nil, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE="20": want at most OTEL_BSP_MAX_QUEUE_SIZE (10)`},
 		{"bad exemplar filter", []string{"OTEL_METRICS_EXEMPLAR_FILTER", "some"}, nil, `OTEL_METRICS_EXEMPLAR_FILTER="some": want one of trace_based, always_on, always_off`},
 		{"bad log level", []string{"LOUPE_LOG_LEVEL", "loud"}, nil, `LOUPE_LOG_LEVEL="loud": want debug, info, warn or error`},
+		{"bad limit", []string{"OTEL_SPAN_EVENT_COUNT_LIMIT", "many"}, nil, `OTEL_SPAN_EVENT_COUNT_LIMIT="many": want a whole number ≥ -1`},
 		{"bad resource attributes", []string{"OTEL_RESOURCE_ATTRIBUTES", "team"}, nil, `OTEL_RESOURCE_ATTRIBUTES="team": want comma-separated key=value pairs`},
 	}
 	for _, tc := range tests {

@@ -26,9 +26,14 @@ func TestLogWorkerNeverBlocksAndCountsDrops(t *testing.T) {
 	w := newLogWorker(g, 2)
 	h := &blockingHandler{Handler: slog.DiscardHandler, release: make(chan struct{}), handled: make(chan string, 100)}
 
+	rec := func(msg string) slog.Record { return slog.NewRecord(time.Now(), slog.LevelInfo, msg, 0) }
+	w.enqueue(context.Background(), h, rec("first"))
+	for deadline := time.Now().Add(5 * time.Second); len(w.ch) > 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond) // until the worker holds the first record
+	}
 	start := time.Now()
-	for i := range 10 {
-		w.enqueue(context.Background(), h, slog.NewRecord(time.Now(), slog.LevelInfo, string(rune('a'+i)), 0))
+	for i := range 9 {
+		w.enqueue(context.Background(), h, rec(string(rune('a'+i))))
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("enqueue blocked for %v", d)
@@ -46,7 +51,7 @@ func TestLogWorkerNeverBlocksAndCountsDrops(t *testing.T) {
 	if n := len(h.handled); n != 3 {
 		t.Errorf("handled %d records, want the 3 accepted", n)
 	}
-	w.enqueue(context.Background(), h, slog.NewRecord(time.Now(), slog.LevelInfo, "late", 0))
+	w.enqueue(context.Background(), h, rec("late"))
 	if got := g.logsDropped.Load(); got != 8 {
 		t.Errorf("a record after stop was not counted as dropped (%d)", got)
 	}

@@ -134,7 +134,7 @@ func (t *Telemetry) build(ctx context.Context, cfg *config, ec *EffectiveConfig,
 	}
 
 	// Traces.
-	traceOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSampler(samplerFor(cfg, ec))}
+	traceOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSampler(samplerFor(cfg, ec)), sdktrace.WithRawSpanLimits(ec.spanLimits)}
 	for _, name := range ec.exporters[Traces] {
 		switch name {
 		case "otlp":
@@ -215,7 +215,12 @@ func (t *Telemetry) build(ctx context.Context, cfg *config, ec *EffectiveConfig,
 	}
 	var lp log.LoggerProvider
 	if len(logOpts) > 0 {
-		t.lp = sdklog.NewLoggerProvider(append(append([]sdklog.LoggerProviderOption{sdklog.WithResource(res)}, logOpts...), cfg.logOpts...)...)
+		base := []sdklog.LoggerProviderOption{
+			sdklog.WithResource(res),
+			sdklog.WithAttributeCountLimit(ec.logAttrCount),
+			sdklog.WithAttributeValueLengthLimit(ec.logAttrLength),
+		}
+		t.lp = sdklog.NewLoggerProvider(append(append(base, logOpts...), cfg.logOpts...)...)
 		lp = t.lp
 		st.logs.lp = t.lp
 		if !cfg.syncLogs {

@@ -85,6 +85,66 @@ func TestSpansAttributesErrorsAndLinks(t *testing.T) {
 	}
 }
 
+func TestSpanLimitsFromEnvironment(t *testing.T) {
+	tel := telemetrytest.New(t, telemetry.WithEnvLookup(func(k string) (string, bool) {
+		v, ok := map[string]string{"OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT": "2", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "3"}[k]
+		return v, ok
+	}))
+	_, span := telemetry.Get("limits").Start(context.Background(), "limited", fourAttrs...)
+	span.End()
+	s := tel.Span("limited")
+	if n := len(s.Attributes()); n != 2 || s.DroppedAttributes() != 2 {
+		t.Errorf("%d attributes kept, %d dropped; want 2 and 2", n, s.DroppedAttributes())
+	}
+	if v := s.Attributes()[0].Value.AsString(); v != "GET" {
+		t.Errorf("first attribute %q, want it truncated to 3 characters (GET)", v)
+	}
+}
+
+func TestResourceDescribesServiceWithoutSecrets(t *testing.T) {
+	tel := telemetrytest.New(t, telemetry.WithServiceName("res"), telemetry.WithServiceVersion("1.2.3"), telemetry.WithEnvironment("staging"))
+	_, span := telemetry.Get("r").Start(context.Background(), "s")
+	span.End()
+	attrs := map[string]string{}
+	for _, kv := range tel.Span("s").Resource().Attributes() {
+		attrs[string(kv.Key)] = kv.Value.String()
+	}
+	for k, want := range map[string]string{"service.name": "res", "service.version": "1.2.3", "deployment.environment.name": "staging", "process.runtime.name": "go", "telemetry.sdk.language": "go"} {
+		if attrs[k] != want {
+			t.Errorf("resource %s = %q, want %q", k, attrs[k], want)
+		}
+	}
+	for _, k := range []string{"host.name", "process.pid", "os.type"} {
+		if attrs[k] == "" {
+			t.Errorf("resource lacks %s (detector)", k)
+		}
+	}
+	for _, k := range []string{"process.command_args", "process.command_line", "process.owner"} {
+		if _, ok := attrs[k]; ok {
+			t.Errorf("resource records %s; it may carry secrets or personal data", k)
+		}
+	}
+}
+
+func TestSetupWarnsOnceAboutPortMismatch(t *testing.T) {
+	var warn bytes.Buffer
+	tel, err := telemetry.Setup(context.Background(),
+		telemetry.WithEnvLookup(func(k string) (string, bool) {
+			v, ok := map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317", "OTEL_METRICS_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none"}[k]
+			return v, ok
+		}),
+		telemetry.WithWarningWriter(&warn),
+		telemetry.WithRuntimeMetrics(false),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = tel.Shutdown(context.Background())
+	if n := strings.Count(warn.String(), "set OTEL_EXPORTER_OTLP_PROTOCOL=grpc or use port 4318"); n != 1 {
+		t.Errorf("%d port warnings, want 1:\n%s", n, warn.String())
+	}
+}
+
 func TestTracedPanicIsRecordedAndRepanics(t *testing.T) {
 	tel := telemetrytest.New(t)
 	func() {
