@@ -19,7 +19,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -145,9 +144,7 @@ func (p *Postgres) run(ctx context.Context, bin string, args ...string) ([]byte,
 	cmd := exec.CommandContext(ctx, filepath.Join(PGBin, bin), args...)
 	cmd.Dir = p.dir
 	if p.asPG != nil {
-		uid, _ := strconv.Atoi(p.asPG.Uid)
-		gid, _ := strconv.Atoi(p.asPG.Gid)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+		runAs(cmd, p.asPG)
 		cmd.Env = append(os.Environ(), "HOME="+p.asPG.HomeDir, "USER=postgres")
 	}
 	return cmd.CombinedOutput()
@@ -233,15 +230,15 @@ func (r *Redis) stopProcess() error {
 	_ = exec.CommandContext(ctx, "redis-cli", "-h", "127.0.0.1", "-p", strconv.Itoa(r.Port), "shutdown", "nosave").Run()
 	// Wait for that process (by its PID) to be gone; signal it if it lingers.
 	for i := 0; pid > 0 && i < 100; i++ {
-		if syscall.Kill(pid, 0) != nil {
+		if !alive(pid) {
 			return nil
 		}
 		if i == 50 {
-			_ = syscall.Kill(pid, syscall.SIGTERM)
+			terminate(pid)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if pid > 0 && syscall.Kill(pid, 0) == nil {
+	if pid > 0 && alive(pid) {
 		return fmt.Errorf("redis-server pid %d did not stop", pid)
 	}
 	return nil
