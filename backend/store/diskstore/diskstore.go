@@ -1,0 +1,400 @@
+package diskstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+
+	"github.com/loupe-dev/loupe/backend/store"
+	"github.com/loupe-dev/loupe/backend/store/memstore"
+)
+
+type config struct {
+	maxBytes     int64
+	retention    time.Duration
+	now          func() time.Time
+	syncEach     bool
+	segmentBytes int64
+	log          *slog.Logger
+}
+
+// Option configures a Store.
+type Option interface{ apply(*config) }
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// WithMaxBytes bounds the data kept, in memory and on disk (zero or less:
+// memstore.DefaultMaxBytes).
+func WithMaxBytes(n int64) Option { return optionFunc(func(c *config) { c.maxBytes = n }) }
+
+// WithRetention drops data received longer ago than d (zero or less:
+// memstore.DefaultRetention).
+func WithRetention(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.retention = d })
+}
+
+// WithClock replaces time.Now, for tests.
+func WithClock(now func() time.Time) Option { return optionFunc(func(c *config) { c.now = now }) }
+
+// WithSyncEveryWrite fsyncs the segment before every write returns, so that
+// acknowledged data also survives power loss. Off by default (see the
+// package documentation).
+func WithSyncEveryWrite(on bool) Option { return optionFunc(func(c *config) { c.syncEach = on }) }
+
+// WithSegmentBytes sets the size at which a segment is closed and a new one
+// started (zero or less: a sixteenth of the size bound, between 1 and 64 MiB).
+func WithSegmentBytes(n int64) Option { return optionFunc(func(c *config) { c.segmentBytes = n }) }
+
+// WithLogger receives recovery reports (slog.Default when nil).
+func WithLogger(l *slog.Logger) Option { return optionFunc(func(c *config) { c.log = l }) }
+
+// Recovery is what Open found on disk.
+type Recovery struct {
+	Segments int      // segments read
+	Records  int      // records replayed
+	Problems []string // corrupt or cut-short data, one line each; empty when all was well
+}
+
+type segment struct {
+	seq    uint64
+	size   int64
+	lastAt int64 // newest record's receive time
+}
+
+// Store is the persistent store. Queries are served from memory.
+type Store struct {
+	*memstore.Store // reads
+	cfg             config
+	dir             string
+	unlock          func() error
+	pinned          atomic.Int64 // receive time memstore sees while a record is applied
+	recovery        Recovery
+
+	mu       sync.Mutex
+	closed   bool
+	segs     []segment // oldest first; the last is the active one
+	active   *os.File
+	dirty    bool // written since the last fsync
+	stopSync chan struct{}
+	syncDone chan struct{}
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating it if needed) the store in dir and replays what it
+// holds. Defaults: memstore's bounds, time.Now, fsync within a second.
+func Open(dir string, opts ...Option) (*Store, error) {
+	cfg := config{now: time.Now}
+	for _, o := range opts {
+		o.apply(&cfg)
+	}
+	if cfg.maxBytes <= 0 {
+		cfg.maxBytes = memstore.DefaultMaxBytes
+	}
+	if cfg.retention <= 0 {
+		cfg.retention = memstore.DefaultRetention
+	}
+	if cfg.segmentBytes <= 0 {
+		cfg.segmentBytes = min(max(cfg.maxBytes/16, 1<<20), 64<<20)
+	}
+	if cfg.log == nil {
+		cfg.log = slog.Default()
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{cfg: cfg, dir: dir, unlock: unlock}
+	s.Store = memstore.New(memstore.WithMaxBytes(cfg.maxBytes), memstore.WithRetention(cfg.retention), memstore.WithClock(s.clock))
+	if err := s.replay(); err != nil {
+		_ = s.Store.Close()
+		_ = unlock()
+		return nil, err
+	}
+	if err := s.startSegment(); err != nil {
+		_ = s.Store.Close()
+		_ = unlock()
+		return nil, err
+	}
+	s.dropOldSegments()
+	if !cfg.syncEach {
+		s.stopSync, s.syncDone = make(chan struct{}), make(chan struct{})
+		go s.syncLoop()
+	}
+	return s, nil
+}
+
+func (s *Store) clock() time.Time {
+	if t := s.pinned.Load(); t != 0 {
+		return time.Unix(0, t)
+	}
+	return s.cfg.now()
+}
+
+// Recovery reports what Open found.
+func (s *Store) Recovery() Recovery { return s.recovery }
+
+func (s *Store) problem(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	s.recovery.Problems = append(s.recovery.Problems, msg)
+	s.cfg.log.Error("diskstore: "+msg, "dir", s.dir)
+}
+
+// replay reads every segment into memory.
+func (s *Store) replay() error {
+	seqs, err := listSegments(s.dir)
+	if err != nil {
+		return err
+	}
+	for _, seq := range seqs {
+		path := segmentPath(s.dir, seq)
+		data, err := readSegment(path)
+		if err != nil {
+			return err
+		}
+		if err := checkHeader(data); err != nil {
+			if errors.Is(err, errFutureVersion) {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			s.problem("%s: %v; moved aside to %s.corrupt", path, err, path)
+			if err := os.Rename(path, path+".corrupt"); err != nil {
+				return err
+			}
+			continue
+		}
+		s.recovery.Segments++
+		seg := segment{seq: seq}
+		off := headerSize
+		for off < len(data) {
+			r, n, err := nextRecord(data[off:])
+			if err == nil {
+				err = s.apply(r)
+			}
+			if err != nil {
+				s.problem("%s at byte %d: %v; the %d bytes from there moved to %s.corrupt", path, off, err, len(data)-off, path)
+				if err := quarantine(path, data, off); err != nil {
+					return err
+				}
+				break
+			}
+			s.recovery.Records++
+			seg.lastAt = max(seg.lastAt, r.at)
+			off += n
+		}
+		seg.size = int64(min(off, len(data)))
+		s.segs = append(s.segs, seg)
+	}
+	return nil
+}
+
+// apply decodes a record and writes it to memory at its receive time.
+func (s *Store) apply(r record) error {
+	s.pinned.Store(r.at)
+	defer s.pinned.Store(0)
+	ctx := context.Background()
+	var err error
+	switch r.kind {
+	case kindTraces:
+		req := ptraceotlp.NewExportRequest()
+		if err = req.UnmarshalProto(r.payload); err == nil {
+			_, err = s.Store.WriteTraces(ctx, req.Traces())
+		}
+	case kindMetrics:
+		req := pmetricotlp.NewExportRequest()
+		if err = req.UnmarshalProto(r.payload); err == nil {
+			_, err = s.Store.WriteMetrics(ctx, req.Metrics())
+		}
+	case kindLogs:
+		req := plogotlp.NewExportRequest()
+		if err = req.UnmarshalProto(r.payload); err == nil {
+			_, err = s.Store.WriteLogs(ctx, req.Logs())
+		}
+	}
+	if errors.Is(err, store.ErrTooLarge) {
+		return nil // refused when it arrived too; nothing to restore
+	}
+	return err
+}
+
+// startSegment closes the active segment, if any, and starts the next one.
+func (s *Store) startSegment() error {
+	if s.active != nil {
+		if err := s.active.Sync(); err != nil {
+			return err
+		}
+		if err := s.active.Close(); err != nil {
+			return err
+		}
+		s.active = nil
+	}
+	seq := uint64(1)
+	if len(s.segs) > 0 {
+		seq = s.segs[len(s.segs)-1].seq + 1
+	}
+	f, err := os.OpenFile(segmentPath(s.dir, seq), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(encodeHeader()); err != nil {
+		_ = f.Close()
+		return err
+	}
+	s.active = f
+	s.segs = append(s.segs, segment{seq: seq, size: headerSize, lastAt: s.cfg.now().UnixNano()})
+	s.dirty = true
+	return syncDir(s.dir)
+}
+
+// syncDir makes a new or removed file's directory entry durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	_ = d.Sync() // not supported everywhere (Windows); best effort
+	return nil
+}
+
+// dropOldSegments deletes whole closed segments past the bounds.
+func (s *Store) dropOldSegments() {
+	cutoff := s.cfg.now().Add(-s.cfg.retention).UnixNano()
+	var total int64
+	for _, seg := range s.segs {
+		total += seg.size
+	}
+	for len(s.segs) > 1 && (total > s.cfg.maxBytes || s.segs[0].lastAt < cutoff) {
+		old := s.segs[0]
+		if err := os.Remove(segmentPath(s.dir, old.seq)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.cfg.log.Error("diskstore: removing an old segment", "error", err)
+			return
+		}
+		total -= old.size
+		s.segs = s.segs[1:]
+	}
+}
+
+func (s *Store) syncLoop() {
+	defer close(s.syncDone)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopSync:
+			return
+		case <-t.C:
+			s.mu.Lock()
+			if s.dirty && s.active != nil {
+				if err := s.active.Sync(); err != nil {
+					s.cfg.log.Error("diskstore: fsync", "error", err)
+				}
+				s.dirty = false
+			}
+			s.mu.Unlock()
+		}
+	}
+}
+
+// write appends one record, then applies it to memory at the same receive
+// time, both under s.mu so that disk order is memory order.
+func (s *Store) write(ctx context.Context, kind byte, items int, marshal func() ([]byte, error), apply func(context.Context) (store.WriteResult, error)) (store.WriteResult, error) {
+	if err := ctx.Err(); err != nil {
+		return store.WriteResult{}, err
+	}
+	if items == 0 {
+		return apply(ctx)
+	}
+	payload, err := marshal()
+	if err != nil {
+		return store.WriteResult{}, err
+	}
+	if int64(len(payload)) > maxPayload {
+		return store.WriteResult{}, store.ErrTooLarge
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return store.WriteResult{}, store.ErrClosed
+	}
+	at := s.cfg.now().UnixNano()
+	rec := appendRecord(nil, kind, at, payload)
+	if _, err := s.active.Write(rec); err != nil {
+		return store.WriteResult{}, fmt.Errorf("diskstore: %w", err)
+	}
+	if s.cfg.syncEach {
+		if err := s.active.Sync(); err != nil {
+			return store.WriteResult{}, fmt.Errorf("diskstore: fsync: %w", err)
+		}
+	} else {
+		s.dirty = true
+	}
+	seg := &s.segs[len(s.segs)-1]
+	seg.size += int64(len(rec))
+	seg.lastAt = at
+	s.pinned.Store(at)
+	res, err := apply(ctx)
+	s.pinned.Store(0)
+	if seg.size >= s.cfg.segmentBytes {
+		if err := s.startSegment(); err != nil {
+			s.cfg.log.Error("diskstore: starting a segment", "error", err)
+		}
+		s.dropOldSegments()
+	}
+	return res, err
+}
+
+// WriteTraces appends td to the log and stores it.
+func (s *Store) WriteTraces(ctx context.Context, td ptrace.Traces) (store.WriteResult, error) {
+	return s.write(ctx, kindTraces, td.SpanCount(), ptraceotlp.NewExportRequestFromTraces(td).MarshalProto,
+		func(ctx context.Context) (store.WriteResult, error) { return s.Store.WriteTraces(ctx, td) })
+}
+
+// WriteMetrics appends md to the log and stores it.
+func (s *Store) WriteMetrics(ctx context.Context, md pmetric.Metrics) (store.WriteResult, error) {
+	return s.write(ctx, kindMetrics, md.DataPointCount()+md.MetricCount(), pmetricotlp.NewExportRequestFromMetrics(md).MarshalProto,
+		func(ctx context.Context) (store.WriteResult, error) { return s.Store.WriteMetrics(ctx, md) })
+}
+
+// WriteLogs appends ld to the log and stores it.
+func (s *Store) WriteLogs(ctx context.Context, ld plog.Logs) (store.WriteResult, error) {
+	return s.write(ctx, kindLogs, ld.LogRecordCount(), plogotlp.NewExportRequestFromLogs(ld).MarshalProto,
+		func(ctx context.Context) (store.WriteResult, error) { return s.Store.WriteLogs(ctx, ld) })
+}
+
+// Close fsyncs and closes the active segment and releases the directory.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return store.ErrClosed
+	}
+	s.closed = true
+	s.mu.Unlock()
+	if s.stopSync != nil {
+		close(s.stopSync)
+		<-s.syncDone
+	}
+	var errs []error
+	if s.active != nil {
+		errs = append(errs, s.active.Sync(), s.active.Close())
+	}
+	errs = append(errs, s.Store.Close(), s.unlock())
+	return errors.Join(errs...)
+}

@@ -1,0 +1,39 @@
+// Package diskstore is the persistent implementation of [store.Store]: an
+// append-only log of the OTLP requests it accepted, in segment files, in
+// front of a [memstore.Store] that answers the queries.
+//
+// # Durability
+//
+// Every write is appended to the active segment with write(2) before the
+// write returns, so whatever was acknowledged to a client survives kill -9
+// of the server. For power loss, segments are fsynced at most a second after
+// a write (and on rotation and Close) by default; WithSyncEveryWrite fsyncs
+// before every acknowledgement instead, at the cost of one fsync per request.
+//
+// # Format
+//
+// A segment file, seg-<sequence>.loupe, starts with the 8 bytes "LOUPESEG"
+// and a little-endian uint32 format version (currently 1) and a reserved
+// uint32. Records follow: payload length (uint32), CRC-32C (Castagnoli) of
+// what follows the CRC (uint32), kind (1 traces, 2 metrics, 3 logs; one
+// byte), receive time in Unix nanoseconds (int64), then the payload: the
+// OTLP Export*ServiceRequest protobuf as received.
+//
+// # Recovery
+//
+// Open replays the segments in order into memory with their original receive
+// times, so the memory bounds evict exactly what they evicted before the
+// restart. A record that is cut short, fails its CRC or does not decode ends
+// its segment: the bytes from there on are moved to <segment>.corrupt, the
+// segment is truncated to its valid records, and the problem is logged and
+// listed in [Store.Recovery]. Corrupt data is never served. A segment of a
+// newer format version makes Open fail rather than touch it.
+//
+// # Bounds
+//
+// The memory bounds are those of memstore (WithMaxBytes, WithRetention). On
+// disk, whole segments are deleted, oldest first, once they are older than
+// the retention or the segments together exceed the size bound; the
+// protobuf form is smaller than the in-memory form, so the disk holds at
+// least what memory does.
+package diskstore
