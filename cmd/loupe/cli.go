@@ -8,11 +8,14 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/loupe-dev/loupe/backend/server"
+	"github.com/loupe-dev/loupe/backend/store"
+	"github.com/loupe-dev/loupe/backend/store/diskstore"
 	"github.com/loupe-dev/loupe/backend/store/memstore"
 )
 
@@ -66,7 +69,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.StringVar(&f.otlpGRPC, "otlp-grpc", "localhost:4317", `OTLP/gRPC listen address ("" to disable); localhost means 127.0.0.1 and ::1`)
 	fs.StringVar(&f.otlpHTTP, "otlp-http", "localhost:4318", `OTLP/HTTP listen address ("" to disable)`)
 	fs.StringVar(&f.http, "http", "localhost:16686", `query API listen address ("" to disable)`)
-	fs.StringVar(&f.dataDir, "data-dir", "", `directory of the persistent store; "" keeps data in memory only (persistence is not implemented yet)`)
+	fs.StringVar(&f.dataDir, "data-dir", defaultDataDir(), `directory of the persistent store; "" keeps data in memory only`)
 	maxSize := fs.String("max-size", defaultMaxSize, "size bound of the stored data (B, KiB, MiB, GiB, KB, MB, GB); the oldest data goes first")
 	retention := fs.String("retention", defaultRetention, `age bound of the stored data (a Go duration such as 90m, or days such as 7d)`)
 	fs.StringVar(&f.token, "token", "", "bearer token required on every listener (default: $LOUPE_TOKEN; none when both are empty)")
@@ -84,9 +87,6 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	if f.retention, err = parseRetention(*retention); err != nil {
 		return nil, fmt.Errorf("--retention: %w", err)
 	}
-	if f.dataDir != "" {
-		return nil, errors.New(`--data-dir: the persistent store is not implemented yet; data is kept in memory only (run without --data-dir, or with --data-dir "")`)
-	}
 	if f.forward != "" {
 		return nil, errors.New("--forward is not implemented yet")
 	}
@@ -97,6 +97,16 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 		return nil, errors.New("every listener is disabled: nothing to serve")
 	}
 	return f, nil
+}
+
+// defaultDataDir is loupe/data under the user's cache directory, or "" (memory
+// only) where the system has none.
+func defaultDataDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "loupe", "data")
 }
 
 var sizeUnits = []struct {
@@ -155,8 +165,25 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	st := memstore.New(memstore.WithMaxBytes(f.maxSize), memstore.WithRetention(f.retention))
-	defer st.Close()
+	var st store.Store
+	where := "in memory"
+	if f.dataDir == "" {
+		st = memstore.New(memstore.WithMaxBytes(f.maxSize), memstore.WithRetention(f.retention))
+	} else {
+		ds, err := diskstore.Open(f.dataDir, diskstore.WithMaxBytes(f.maxSize), diskstore.WithRetention(f.retention), diskstore.WithLogger(log))
+		if err != nil {
+			fmt.Fprintf(stderr, "loupe serve: --data-dir %s: %v\n", f.dataDir, err)
+			return 1
+		}
+		r := ds.Recovery()
+		log.Info("store opened", "dir", f.dataDir, "segments", r.Segments, "records", r.Records, "problems", len(r.Problems))
+		st, where = ds, "in "+f.dataDir
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Error("closing the store", "error", err)
+		}
+	}()
 	srv, err := server.Start(ctx, server.Config{
 		OTLPGRPCAddr: f.otlpGRPC,
 		OTLPHTTPAddr: f.otlpHTTP,
@@ -169,7 +196,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 		fmt.Fprintf(stderr, "loupe serve: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "loupe serve: storing in memory (at most %d bytes, %v)", f.maxSize, f.retention)
+	fmt.Fprintf(stdout, "loupe serve: storing %s (at most %d bytes, %v)", where, f.maxSize, f.retention)
 	if f.token != "" {
 		fmt.Fprint(stdout, "; bearer token required")
 	}

@@ -30,14 +30,14 @@ func TestUsageAndFlagErrors(t *testing.T) {
 		{"serve help", []string{"serve", "-h"}, 0, "-otlp-grpc"},
 		{"unknown flag", []string{"serve", "--nope"}, 2, "nope"},
 		{"extra argument", []string{"serve", "now"}, 2, "unexpected arguments"},
-		{"data dir not implemented", []string{"serve", "--data-dir", "/tmp/x"}, 2, "not implemented yet"},
+		{"data dir is a file", []string{"serve", "--data-dir", "main.go", "--http", "127.0.0.1:0"}, 1, "--data-dir main.go"},
 		{"forward not implemented", []string{"serve", "--forward", "localhost:4317"}, 2, "--forward is not implemented yet"},
 		{"bad size", []string{"serve", "--max-size", "lots"}, 2, "--max-size"},
 		{"size too small", []string{"serve", "--max-size", "10KB"}, 2, "minimum"},
 		{"bad retention", []string{"serve", "--retention", "forever"}, 2, "--retention"},
 		{"negative retention", []string{"serve", "--retention", "-1h"}, 2, "--retention"},
 		{"nothing to serve", []string{"serve", "--otlp-grpc", "", "--otlp-http", "", "--http", ""}, 2, "nothing to serve"},
-		{"all-interfaces needs asking", []string{"serve", "--http", ":0", "--otlp-grpc", "", "--otlp-http", ""}, 1, "no host"},
+		{"all-interfaces needs asking", []string{"serve", "--data-dir", "", "--http", ":0", "--otlp-grpc", "", "--otlp-http", ""}, 1, "no host"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -88,66 +88,100 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// TestServe runs `loupe serve` on ephemeral loopback ports with a token,
-// sends one OTLP/HTTP JSON request, reads it back from the Jaeger API, and
-// stops it by canceling the context as a signal would.
-func TestServe(t *testing.T) {
+type running struct {
+	srv            *server.Server
+	stdout, stderr *syncBuffer
+	stop           func() int
+}
+
+// startServe runs `loupe serve args...` until stop is called.
+func startServe(t *testing.T, args ...string) running {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	t.Setenv("LOUPE_TOKEN", "tok")
-	var stdout, stderr syncBuffer
+	r := running{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
 	started := make(chan *server.Server, 1)
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--otlp-grpc", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0", "--http", "127.0.0.1:0",
-			"--max-size", "8MiB", "--retention", "1h"}, &stdout, &stderr, func(s *server.Server) { started <- s })
+		done <- run(ctx, append([]string{"serve"}, args...), r.stdout, r.stderr, func(s *server.Server) { started <- s })
 	}()
-	var srv *server.Server
 	select {
-	case srv = <-started:
+	case r.srv = <-started:
 	case code := <-done:
-		t.Fatalf("serve exited with %d: %s", code, stderr.String())
+		cancel()
+		t.Fatalf("serve exited with %d: %s", code, r.stderr.String())
 	case <-time.After(10 * time.Second):
+		cancel()
 		t.Fatal("serve did not start")
 	}
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	do := func(method, url, body string) (int, string) {
-		req, _ := http.NewRequest(method, url, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer tok")
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
+	r.stop = func() int {
+		cancel()
+		select {
+		case code := <-done:
+			return code
+		case <-time.After(15 * time.Second):
+			t.Fatal("serve did not stop")
+			return -1
 		}
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
 	}
+	return r
+}
+
+func call(t *testing.T, method, url, body string) (int, string) {
+	t.Helper()
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer tok")
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestServe runs `loupe serve` on ephemeral loopback ports with a token and
+// a data directory, sends one OTLP/HTTP JSON request, reads it back from the
+// Jaeger API, stops it as a signal would, and finds the trace again after a
+// restart.
+func TestServe(t *testing.T) {
+	t.Setenv("LOUPE_TOKEN", "tok")
+	dataDir := t.TempDir()
+	args := []string{"--otlp-grpc", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0", "--http", "127.0.0.1:0",
+		"--max-size", "8MiB", "--retention", "1h", "--data-dir", dataDir}
 	const span = `{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"cli-test"}}]},
 		"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"hello",
 		"startTimeUnixNano":"1","endTimeUnixNano":"2"}]}]}]}`
-	if code, body := do("POST", "http://"+srv.Addrs("otlp-http")[0].String()+"/v1/traces", span); code != 200 {
+	const traceURL = "/api/traces/5b8efff798038103d269b633813fc60c"
+
+	r := startServe(t, args...)
+	if code, body := call(t, "POST", "http://"+r.srv.Addrs("otlp-http")[0].String()+"/v1/traces", span); code != 200 {
 		t.Fatalf("OTLP/HTTP: %d %s", code, body)
 	}
-	code, body := do("GET", "http://"+srv.Addrs("http")[0].String()+"/api/traces/5b8efff798038103d269b633813fc60c", "")
+	code, body := call(t, "GET", "http://"+r.srv.Addrs("http")[0].String()+traceURL, "")
 	if code != 200 || !strings.Contains(body, `"operationName":"hello"`) || !strings.Contains(body, `"serviceName":"cli-test"`) {
 		t.Fatalf("trace by id: %d %s", code, body)
 	}
-	if !strings.Contains(stdout.String(), "bearer token required") || !strings.Contains(stdout.String(), "8388608 bytes") {
-		t.Errorf("start message: %s", stdout.String())
+	if out := r.stdout.String(); !strings.Contains(out, "bearer token required") || !strings.Contains(out, "8388608 bytes") || !strings.Contains(out, dataDir) {
+		t.Errorf("start message: %s", out)
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Errorf("exit code %d after stop: %s", code, stderr.String())
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("serve did not stop")
+	if code := r.stop(); code != 0 {
+		t.Errorf("exit code %d after stop: %s", code, r.stderr.String())
 	}
-	if !strings.Contains(stderr.String(), "stopped") {
-		t.Errorf("no stop message: %s", stderr.String())
+	if !strings.Contains(r.stderr.String(), "stopped") {
+		t.Errorf("no stop message: %s", r.stderr.String())
+	}
+
+	r = startServe(t, args...)
+	defer r.stop()
+	code, body = call(t, "GET", "http://"+r.srv.Addrs("http")[0].String()+traceURL, "")
+	if code != 200 || !strings.Contains(body, `"operationName":"hello"`) {
+		t.Fatalf("after a restart: %d %s", code, body)
+	}
+	if !strings.Contains(r.stderr.String(), "records=1") {
+		t.Errorf("no recovery report: %s", r.stderr.String())
 	}
 }
