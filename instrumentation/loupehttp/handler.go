@@ -113,7 +113,7 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	start := time.Now()
-	ctx := m.propagators.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	ctx := m.propagators.Extract(r.Context(), headerCarrier(r.Header))
 
 	method := spanMethod(r.Method)
 	name, startRoute := method, route(r.Pattern)

@@ -5,7 +5,46 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/textproto"
 )
+
+// canonicalKeys are the canonical header keys of the fields the standard
+// propagators read, so that extracting them does not allocate.
+var canonicalKeys = map[string]string{
+	"traceparent":   "Traceparent",
+	"tracestate":    "Tracestate",
+	"baggage":       "Baggage",
+	"b3":            "B3",
+	"x-b3-traceid":  "X-B3-Traceid",
+	"x-b3-spanid":   "X-B3-Spanid",
+	"x-b3-sampled":  "X-B3-Sampled",
+	"uber-trace-id": "Uber-Trace-Id",
+}
+
+// headerCarrier is propagation.HeaderCarrier without the key
+// canonicalisation allocation for the usual fields.
+type headerCarrier http.Header
+
+func (h headerCarrier) Get(key string) string {
+	ck, ok := canonicalKeys[key]
+	if !ok {
+		ck = textproto.CanonicalMIMEHeaderKey(key)
+	}
+	if v := h[ck]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+func (h headerCarrier) Set(key, value string) { http.Header(h).Set(key, value) }
+
+func (h headerCarrier) Keys() []string {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	return keys
+}
 
 // responseWriter records the status code and the bytes written. It exposes
 // Flush, Hijack and ReadFrom of the writer it wraps, and Unwrap for
