@@ -394,6 +394,9 @@ func (s *Store) Close() error {
 	var errs []error
 	if s.active != nil {
 		errs = append(errs, s.active.Sync(), s.active.Close())
+		if last := s.segs[len(s.segs)-1]; last.size == headerSize { // nothing written: leave no empty segment behind
+			errs = append(errs, os.Remove(segmentPath(s.dir, last.seq)))
+		}
 	}
 	errs = append(errs, s.Store.Close(), s.unlock())
 	return errors.Join(errs...)

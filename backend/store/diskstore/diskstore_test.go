@@ -321,3 +321,22 @@ func TestDirectoryLocked(t *testing.T) {
 		t.Errorf("error %v does not say the directory is in use", err)
 	}
 }
+
+func TestIdleRestartsLeaveNoEmptySegments(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	writeShop(t, s, 1)
+	_ = s.Close()
+	for range 5 {
+		_ = open(t, dir).Close()
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, "seg-*.loupe"))
+	if len(segs) != 1 {
+		t.Errorf("%d segments after idle restarts, want 1: %v", len(segs), segs)
+	}
+	s = open(t, dir)
+	defer s.Close()
+	if !present(t, s, 1)[1] {
+		t.Error("data lost")
+	}
+}

@@ -3,6 +3,7 @@ package memstore
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"iter"
 	"slices"
 	"strings"
@@ -365,11 +366,93 @@ func sortSpans(spans []*store.Span) {
 	})
 }
 
+// compareIDs orders trace ids without slicing them (which would make the
+// sort allocate on every comparison).
+func compareIDs(a, b store.TraceID) int {
+	if c := cmp.Compare(binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(b[:8])); c != 0 {
+		return c
+	}
+	return cmp.Compare(binary.BigEndian.Uint64(a[8:]), binary.BigEndian.Uint64(b[8:]))
+}
+
 func limitOf(n int) int {
 	if n <= 0 {
 		return store.DefaultLimit
 	}
 	return n
+}
+
+type hit struct {
+	id    store.TraceID
+	start int64
+}
+
+// before reports whether a ranks before b: more recent start first, then
+// by id.
+func (a hit) before(b hit) bool {
+	if a.start != b.start {
+		return a.start > b.start
+	}
+	return compareIDs(a.id, b.id) < 0
+}
+
+// topTraces keeps the max best-ranked hits in a heap whose root is the
+// worst of them, so a search costs O(n log max) rather than a full sort.
+type topTraces struct {
+	max int
+	h   []hit
+}
+
+// wants reports whether a trace starting at start could enter the results.
+func (t *topTraces) wants(id store.TraceID, start int64) bool {
+	return len(t.h) < t.max || (hit{id, start}).before(t.h[0])
+}
+
+func (t *topTraces) add(x hit) {
+	if len(t.h) < t.max {
+		t.h = append(t.h, x)
+		for i := len(t.h) - 1; i > 0; { // sift up
+			p := (i - 1) / 2
+			if !t.h[p].before(t.h[i]) {
+				break
+			}
+			t.h[p], t.h[i] = t.h[i], t.h[p]
+			i = p
+		}
+		return
+	}
+	if !x.before(t.h[0]) {
+		return
+	}
+	t.h[0] = x
+	for i := 0; ; { // sift down: the root is the worst-ranked
+		worst, l, r := i, 2*i+1, 2*i+2
+		if l < len(t.h) && t.h[worst].before(t.h[l]) {
+			worst = l
+		}
+		if r < len(t.h) && t.h[worst].before(t.h[r]) {
+			worst = r
+		}
+		if worst == i {
+			return
+		}
+		t.h[i], t.h[worst] = t.h[worst], t.h[i]
+		i = worst
+	}
+}
+
+// sorted returns the kept hits, best first.
+func (t *topTraces) sorted() []hit {
+	slices.SortFunc(t.h, func(a, b hit) int {
+		if a.before(b) {
+			return -1
+		}
+		if b.before(a) {
+			return 1
+		}
+		return 0
+	})
+	return t.h
 }
 
 // FindTraces yields matching traces, most recent start first.
@@ -379,11 +462,8 @@ func (s *Store) FindTraces(ctx context.Context, q store.TraceQuery) iter.Seq2[st
 			yield(store.Trace{}, err)
 			return
 		}
-		type hit struct {
-			id    store.TraceID
-			start int64
-		}
-		var hits []hit
+		limit := limitOf(q.Limit)
+		top := topTraces{max: limit}
 		startMin, startMax := int64(0), int64(0)
 		if !q.StartMin.IsZero() {
 			startMin = q.StartMin.UnixNano()
@@ -392,26 +472,19 @@ func (s *Store) FindTraces(ctx context.Context, q store.TraceQuery) iter.Seq2[st
 			startMax = q.StartMax.UnixNano()
 		}
 		for id, t := range s.traces {
-			// A trace none of whose spans can fall in the range is skipped whole.
-			if startMax != 0 && t.start > startMax || startMin != 0 && t.end < startMin {
+			// A trace none of whose spans can fall in the range is skipped
+			// whole, and so is one that could not enter the results.
+			if startMax != 0 && t.start > startMax || startMin != 0 && t.end < startMin || !top.wants(id, t.start) {
 				continue
 			}
 			for _, sp := range t.spans {
 				if store.MatchSpan(sp, &q) {
-					hits = append(hits, hit{id, t.start})
+					top.add(hit{id, t.start})
 					break
 				}
 			}
 		}
-		slices.SortFunc(hits, func(a, b hit) int {
-			if c := cmp.Compare(b.start, a.start); c != 0 {
-				return c
-			}
-			return slices.Compare(a.id[:], b.id[:])
-		})
-		if l := limitOf(q.Limit); len(hits) > l {
-			hits = hits[:l]
-		}
+		hits := top.sorted()
 		out := make([]store.Trace, len(hits))
 		for i, h := range hits {
 			out[i] = store.Trace{ID: h.id, Spans: slices.Clone(s.traces[h.id].spans)}
