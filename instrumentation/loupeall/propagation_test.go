@@ -34,7 +34,7 @@ type backend struct {
 }
 
 func (b *backend) Check(ctx context.Context, _ *grpc_health_v1.HealthCheckRequest) (*grpc_health_v1.HealthCheckResponse, error) {
-	pool, err := b.inst.PgxPool(ctx, pgDSN)
+	pool, err := b.inst.PgxPool(ctx, env.PostgresDSN)
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +43,7 @@ func (b *backend) Check(ctx context.Context, _ *grpc_health_v1.HealthCheckReques
 	if err := pool.QueryRow(ctx, "SELECT count(*) FROM pg_class WHERE relname = 'pg_type'").Scan(&n); err != nil {
 		return nil, err
 	}
-	db, err := b.inst.OpenDB("pgx", pgDSN)
+	db, err := b.inst.OpenDB("pgx", env.PostgresDSN)
 	if err != nil {
 		return nil, err
 	}
@@ -61,14 +61,15 @@ func (b *backend) Check(ctx context.Context, _ *grpc_health_v1.HealthCheckReques
 // gRPC server → PostgreSQL and Redis and requires one trace with each span
 // the child of the one before.
 func TestOneTrace(t *testing.T) {
-	requireServers(t)
+	env.RequirePostgres(t)
+	env.RequireRedis(t)
 	spans := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
 	defer func() { _ = tp.Shutdown(context.Background()); _ = mp.Shutdown(context.Background()) }()
 	inst := loupeall.New(loupeall.Providers{TracerProvider: tp, MeterProvider: mp, Propagators: propagation.TraceContext{}})
 
-	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
+	rdb := redis.NewClient(&redis.Options{Addr: env.RedisAddr})
 	defer func() { _ = rdb.Close() }()
 	if err := inst.Redis(rdb); err != nil {
 		t.Fatal(err)

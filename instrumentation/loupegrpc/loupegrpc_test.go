@@ -6,13 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
@@ -21,6 +17,7 @@ import (
 	"google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
+	"github.com/loupe-dev/loupe/instrumentation/internal/sdktest"
 	"github.com/loupe-dev/loupe/instrumentation/loupegrpc"
 )
 
@@ -44,20 +41,16 @@ func (healthServer) Check(ctx context.Context, req *grpc_health_v1.HealthCheckRe
 }
 
 type fixture struct {
-	spans  *tracetest.SpanRecorder
-	tp     *sdktrace.TracerProvider
-	reader *sdkmetric.ManualReader
+	*sdktest.SDK
 	client grpc_health_v1.HealthClient
 }
 
 func start(t *testing.T, opts ...loupegrpc.Option) *fixture {
 	t.Helper()
-	f := &fixture{spans: tracetest.NewSpanRecorder(), reader: sdkmetric.NewManualReader()}
-	f.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(f.spans))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(f.reader))
+	f := &fixture{SDK: sdktest.New(t)}
 	opts = append([]loupegrpc.Option{
-		loupegrpc.WithTracerProvider(f.tp),
-		loupegrpc.WithMeterProvider(mp),
+		loupegrpc.WithTracerProvider(f.TP),
+		loupegrpc.WithMeterProvider(f.MP),
 		loupegrpc.WithPropagators(propagation.TraceContext{}),
 	}, opts...)
 
@@ -80,18 +73,8 @@ func start(t *testing.T, opts ...loupegrpc.Option) *fixture {
 		_ = conn.Close()
 		srv.Stop()
 		<-done
-		_ = f.tp.Shutdown(context.Background())
-		_ = mp.Shutdown(context.Background())
 	})
 	return f
-}
-
-func attrs(kvs []attribute.KeyValue) map[attribute.Key]string {
-	m := map[attribute.Key]string{}
-	for _, kv := range kvs {
-		m[kv.Key] = kv.Value.String()
-	}
-	return m
 }
 
 // byKind returns the one ended span of each kind, failing when one is missing.
@@ -101,7 +84,7 @@ func (f *fixture) byKind(t *testing.T) (client, server sdktrace.ReadOnlySpan) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		client, server = nil, nil
-		for _, s := range f.spans.Ended() {
+		for _, s := range f.Spans.Ended() {
 			switch s.SpanKind() {
 			case trace.SpanKindClient:
 				client = s
@@ -115,30 +98,14 @@ func (f *fixture) byKind(t *testing.T) (client, server sdktrace.ReadOnlySpan) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if client == nil || server == nil {
-		t.Fatalf("want a client and a server span, got %d spans", len(f.spans.Ended()))
+		t.Fatalf("want a client and a server span, got %d spans", len(f.Spans.Ended()))
 	}
 	return client, server
 }
 
-func (f *fixture) durationPoints(t *testing.T, name string) []metricdata.HistogramDataPoint[float64] {
-	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := f.reader.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
-	}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if h, ok := m.Data.(metricdata.Histogram[float64]); ok && m.Name == name {
-				return h.DataPoints
-			}
-		}
-	}
-	return nil
-}
-
 func TestUnaryCall(t *testing.T) {
 	f := start(t)
-	ctx, parent := f.tp.Tracer("test").Start(t.Context(), "caller")
+	ctx, parent := f.TP.Tracer("test").Start(t.Context(), "caller")
 	resp, err := f.client.Check(ctx, &grpc_health_v1.HealthCheckRequest{Service: "up"})
 	parent.End()
 	if err != nil || resp.GetStatus() != grpc_health_v1.HealthCheckResponse_SERVING {
@@ -157,7 +124,7 @@ func TestUnaryCall(t *testing.T) {
 		t.Errorf("server span parent %v, want the client span %v", server.Parent(), client.SpanContext())
 	}
 	for _, s := range []sdktrace.ReadOnlySpan{client, server} {
-		a := attrs(s.Attributes())
+		a := sdktest.Attrs(s.Attributes())
 		if a["rpc.system.name"] != "grpc" || a["rpc.method"] != name || a["rpc.response.status_code"] != "OK" {
 			t.Errorf("%v span attributes %v", s.SpanKind(), a)
 		}
@@ -166,8 +133,8 @@ func TestUnaryCall(t *testing.T) {
 		}
 	}
 	for _, metric := range []string{"rpc.client.call.duration", "rpc.server.call.duration"} {
-		dps := f.durationPoints(t, metric)
-		if len(dps) != 1 || dps[0].Count != 1 || attrs(dps[0].Attributes.ToSlice())["rpc.response.status_code"] != "OK" {
+		dps := f.Histogram(t, metric)
+		if len(dps) != 1 || dps[0].Count != 1 || sdktest.Attrs(dps[0].Attributes.ToSlice())["rpc.response.status_code"] != "OK" {
 			t.Errorf("%s: %+v", metric, dps)
 		}
 	}
@@ -187,11 +154,11 @@ func TestErrors(t *testing.T) {
 	if server.Status().Code == codes.Error {
 		t.Errorf("server status %v, want not Error", server.Status())
 	}
-	if a := attrs(server.Attributes()); a["rpc.response.status_code"] != "NOT_FOUND" {
+	if a := sdktest.Attrs(server.Attributes()); a["rpc.response.status_code"] != "NOT_FOUND" {
 		t.Errorf("server attributes %v", a)
 	}
-	dps := f.durationPoints(t, "rpc.client.call.duration")
-	if len(dps) != 1 || attrs(dps[0].Attributes.ToSlice())["error.type"] != "NOT_FOUND" {
+	dps := f.Histogram(t, "rpc.client.call.duration")
+	if len(dps) != 1 || sdktest.Attrs(dps[0].Attributes.ToSlice())["error.type"] != "NOT_FOUND" {
 		t.Errorf("client duration %+v, want error.type NOT_FOUND", dps)
 	}
 }
@@ -205,8 +172,8 @@ func TestDeadline(t *testing.T) {
 		t.Fatalf("err = %v, want DeadlineExceeded", err)
 	}
 	client, _ := f.byKind(t)
-	if client.Status().Code != codes.Error || attrs(client.Attributes())["rpc.response.status_code"] != "DEADLINE_EXCEEDED" {
-		t.Errorf("client span status %v attributes %v", client.Status(), attrs(client.Attributes()))
+	if client.Status().Code != codes.Error || sdktest.Attrs(client.Attributes())["rpc.response.status_code"] != "DEADLINE_EXCEEDED" {
+		t.Errorf("client span status %v attributes %v", client.Status(), sdktest.Attrs(client.Attributes()))
 	}
 }
 
@@ -215,7 +182,7 @@ func TestWithoutMethods(t *testing.T) {
 	if _, err := f.client.Check(t.Context(), &grpc_health_v1.HealthCheckRequest{Service: "up"}); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(f.spans.Ended()); n != 0 {
+	if n := len(f.Spans.Ended()); n != 0 {
 		t.Fatalf("%d spans for a filtered method", n)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
+	"github.com/loupe-dev/loupe/instrumentation/internal/sdktest"
 	"github.com/loupe-dev/loupe/instrumentation/loupehttp"
 )
 
@@ -90,11 +91,11 @@ func TestMatchesOtelhttp(t *testing.T) {
 	prop := propagation.TraceContext{}
 	for _, tr := range testRequests {
 		t.Run(tr.name, func(t *testing.T) {
-			ref, got := newTelemetry(t), newTelemetry(t)
+			ref, got := sdktest.New(t), sdktest.New(t)
 			refH := otelhttp.NewHandler(testMux(), "ignored",
-				otelhttp.WithTracerProvider(ref.tp), otelhttp.WithMeterProvider(ref.mp), otelhttp.WithPropagators(prop))
+				otelhttp.WithTracerProvider(ref.TP), otelhttp.WithMeterProvider(ref.MP), otelhttp.WithPropagators(prop))
 			gotH := loupehttp.Handler(testMux(),
-				loupehttp.WithTracerProvider(got.tp), loupehttp.WithMeterProvider(got.mp), loupehttp.WithPropagators(prop))
+				loupehttp.WithTracerProvider(got.TP), loupehttp.WithMeterProvider(got.MP), loupehttp.WithPropagators(prop))
 
 			refW, gotW := httptest.NewRecorder(), httptest.NewRecorder()
 			refH.ServeHTTP(refW, tr.build())
@@ -103,7 +104,7 @@ func TestMatchesOtelhttp(t *testing.T) {
 				t.Fatalf("responses differ: otelhttp %d %q, loupe %d %q", refW.Code, refW.Body, gotW.Code, gotW.Body)
 			}
 
-			refSpans, gotSpans := ref.spans.Ended(), got.spans.Ended()
+			refSpans, gotSpans := ref.Spans.Ended(), got.Spans.Ended()
 			if len(refSpans) != 1 || len(gotSpans) != 1 {
 				t.Fatalf("spans: otelhttp %d, loupe %d; want 1 each", len(refSpans), len(gotSpans))
 			}
@@ -126,11 +127,11 @@ func TestMatchesOtelhttp(t *testing.T) {
 			}
 			compareSpanAttrs(t, rs, gs, tr.wantRoute)
 
-			refDur, gotDur := ref.histogram(t, "http.server.request.duration"), got.histogram(t, "http.server.request.duration")
+			refDur, gotDur := ref.Histogram(t, "http.server.request.duration"), got.Histogram(t, "http.server.request.duration")
 			if len(refDur) != 1 || len(gotDur) != 1 {
 				t.Fatalf("duration points: otelhttp %d, loupe %d; want 1 each", len(refDur), len(gotDur))
 			}
-			if a, b := attrMap(refDur[0].Attributes.ToSlice()), attrMap(gotDur[0].Attributes.ToSlice()); !maps.Equal(a, b) {
+			if a, b := sdktest.Attrs(refDur[0].Attributes.ToSlice()), sdktest.Attrs(gotDur[0].Attributes.ToSlice()); !maps.Equal(a, b) {
 				t.Errorf("duration attributes:\notelhttp %v\nloupe    %v", a, b)
 			}
 			if !slices.Equal(refDur[0].Bounds, gotDur[0].Bounds) || gotDur[0].Count != 1 {
@@ -142,7 +143,7 @@ func TestMatchesOtelhttp(t *testing.T) {
 
 func compareSpanAttrs(t *testing.T, rs, gs sdktrace.ReadOnlySpan, wantRoute string) {
 	t.Helper()
-	ra, ga := attrMap(rs.Attributes()), attrMap(gs.Attributes())
+	ra, ga := sdktest.Attrs(rs.Attributes()), sdktest.Attrs(gs.Attributes())
 	if wantRoute != "" {
 		if ga["http.route"] != wantRoute {
 			t.Errorf("loupe http.route %q, want %q", ga["http.route"], wantRoute)

@@ -13,19 +13,20 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/loupe-dev/loupe/instrumentation/internal/sdktest"
 	"github.com/loupe-dev/loupe/instrumentation/loupehttp"
 )
 
-func opts(tel *telemetry) []loupehttp.Option {
+func opts(tel *sdktest.SDK) []loupehttp.Option {
 	return []loupehttp.Option{
-		loupehttp.WithTracerProvider(tel.tp),
-		loupehttp.WithMeterProvider(tel.mp),
+		loupehttp.WithTracerProvider(tel.TP),
+		loupehttp.WithMeterProvider(tel.MP),
 		loupehttp.WithPropagators(propagation.TraceContext{}),
 	}
 }
 
 func TestPanicRecordedAndRepanicked(t *testing.T) {
-	tel := newTelemetry(t)
+	tel := sdktest.New(t)
 	boom := errors.New("boom")
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /crash/{id}", func(http.ResponseWriter, *http.Request) { panic(boom) })
@@ -39,7 +40,7 @@ func TestPanicRecordedAndRepanicked(t *testing.T) {
 	if recovered != boom {
 		t.Fatalf("re-panicked with %v, want %v", recovered, boom)
 	}
-	spans := tel.spans.Ended()
+	spans := tel.Spans.Ended()
 	if len(spans) != 1 {
 		t.Fatalf("%d spans, want 1", len(spans))
 	}
@@ -47,7 +48,7 @@ func TestPanicRecordedAndRepanicked(t *testing.T) {
 	if s.Name() != "GET /crash/{id}" || s.Status().Code != codes.Error || !strings.Contains(s.Status().Description, "boom") {
 		t.Errorf("span %q status %+v", s.Name(), s.Status())
 	}
-	a := attrMap(s.Attributes())
+	a := sdktest.Attrs(s.Attributes())
 	if a["error.type"] != "panic" {
 		t.Errorf("error.type = %q", a["error.type"])
 	}
@@ -57,21 +58,21 @@ func TestPanicRecordedAndRepanicked(t *testing.T) {
 	var exception bool
 	for _, e := range s.Events() {
 		if e.Name == "exception" {
-			ea := attrMap(e.Attributes)
+			ea := sdktest.Attrs(e.Attributes)
 			exception = ea["exception.message"] == "boom" && strings.Contains(ea["exception.stacktrace"], "handler_test.go")
 		}
 	}
 	if !exception {
 		t.Errorf("no exception event with message and stack trace: %+v", s.Events())
 	}
-	dps := tel.histogram(t, "http.server.request.duration")
-	if len(dps) != 1 || attrMap(dps[0].Attributes.ToSlice())["error.type"] != "panic" {
+	dps := tel.Histogram(t, "http.server.request.duration")
+	if len(dps) != 1 || sdktest.Attrs(dps[0].Attributes.ToSlice())["error.type"] != "panic" {
 		t.Errorf("duration points %+v, want one with error.type=panic", dps)
 	}
 }
 
 func TestFilter(t *testing.T) {
-	tel := newTelemetry(t)
+	tel := sdktest.New(t)
 	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	h := loupehttp.Handler(ok, append(opts(tel),
 		loupehttp.WithoutPaths("/healthz", "/metrics"),
@@ -87,28 +88,28 @@ func TestFilter(t *testing.T) {
 			t.Fatalf("%s: status %d", target, w.Code)
 		}
 	}
-	spans := tel.spans.Ended()
-	if len(spans) != 1 || attrMap(spans[0].Attributes())["url.path"] != "/work" {
+	spans := tel.Spans.Ended()
+	if len(spans) != 1 || sdktest.Attrs(spans[0].Attributes())["url.path"] != "/work" {
 		t.Fatalf("want one span for /work, got %d", len(spans))
 	}
-	if dps := tel.histogram(t, "http.server.request.duration"); len(dps) != 1 || dps[0].Count != 1 {
+	if dps := tel.Histogram(t, "http.server.request.duration"); len(dps) != 1 || dps[0].Count != 1 {
 		t.Fatalf("want one measurement, got %+v", dps)
 	}
 }
 
 // A handler mounted under a route sees the pattern before it runs.
 func TestMountedUnderRoute(t *testing.T) {
-	tel := newTelemetry(t)
+	tel := sdktest.New(t)
 	mux := http.NewServeMux()
 	mux.Handle("PUT /users/{id}", loupehttp.Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusAccepted)
 	}), opts(tel)...))
 	mux.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("PUT", "/users/alice", nil))
-	spans := tel.spans.Ended()
+	spans := tel.Spans.Ended()
 	if len(spans) != 1 {
 		t.Fatalf("%d spans", len(spans))
 	}
-	a := attrMap(spans[0].Attributes())
+	a := sdktest.Attrs(spans[0].Attributes())
 	if spans[0].Name() != "PUT /users/{id}" || a["http.route"] != "/users/{id}" || a["http.response.status_code"] != "202" {
 		t.Errorf("span %q attributes %v", spans[0].Name(), a)
 	}
@@ -121,7 +122,7 @@ func TestMountedUnderRoute(t *testing.T) {
 // one trace, client span parent of server span, both durations recorded, and
 // the writer wrapper keeps Flush and ReadFrom working.
 func TestClientServer(t *testing.T) {
-	tel := newTelemetry(t)
+	tel := sdktest.New(t)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /stream/{n}", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "part1,")
@@ -136,7 +137,7 @@ func TestClientServer(t *testing.T) {
 	defer base.CloseIdleConnections()
 	client := &http.Client{Transport: loupehttp.NewTransport(base, opts(tel)...)}
 
-	ctx, parent := tel.tp.Tracer("test").Start(t.Context(), "caller")
+	ctx, parent := tel.TP.Tracer("test").Start(t.Context(), "caller")
 	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/stream/3", nil)
 	resp, err := client.Do(req)
 	if err != nil {
@@ -150,7 +151,7 @@ func TestClientServer(t *testing.T) {
 	}
 
 	var serverSpan, clientSpan sdktrace.ReadOnlySpan
-	for _, s := range tel.spans.Ended() {
+	for _, s := range tel.Spans.Ended() {
 		switch s.SpanKind() {
 		case trace.SpanKindServer:
 			serverSpan = s
@@ -159,7 +160,7 @@ func TestClientServer(t *testing.T) {
 		}
 	}
 	if serverSpan == nil || clientSpan == nil {
-		t.Fatalf("want a server and a client span, got %d spans", len(tel.spans.Ended()))
+		t.Fatalf("want a server and a client span, got %d spans", len(tel.Spans.Ended()))
 	}
 	if clientSpan.Parent().SpanID() != parent.SpanContext().SpanID() {
 		t.Error("client span is not a child of the caller")
@@ -176,11 +177,11 @@ func TestClientServer(t *testing.T) {
 	if serverSpan.Name() != "GET /stream/{n}" {
 		t.Errorf("server span %q", serverSpan.Name())
 	}
-	serverAttrs := attrMap(serverSpan.Attributes())
+	serverAttrs := sdktest.Attrs(serverSpan.Attributes())
 	if serverAttrs["http.response.body.size"] != "11" || serverAttrs["network.peer.address"] != "127.0.0.1" {
 		t.Errorf("server attributes %v", serverAttrs)
 	}
-	if len(tel.histogram(t, "http.client.request.duration")) != 1 || len(tel.histogram(t, "http.server.request.duration")) != 1 {
+	if len(tel.Histogram(t, "http.client.request.duration")) != 1 || len(tel.Histogram(t, "http.server.request.duration")) != 1 {
 		t.Error("missing client or server duration")
 	}
 }

@@ -15,8 +15,8 @@ func Example() {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
 	defer func() { _ = tp.Shutdown(context.Background()) }()
 
-	// pgDSN is the test server (TestMain starts one).
-	pool, err := loupepgx.NewPool(context.Background(), pgDSN, loupepgx.WithTracerProvider(tp), loupepgx.WithoutPoolMetrics())
+	// env.PostgresDSN is the test server (TestMain starts one).
+	pool, err := loupepgx.NewPool(context.Background(), env.PostgresDSN, loupepgx.WithTracerProvider(tp), loupepgx.WithoutPoolMetrics())
 	if err != nil {
 		fmt.Println(err)
 		return

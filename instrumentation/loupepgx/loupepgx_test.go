@@ -9,57 +9,38 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/loupe-dev/loupe/instrumentation/internal/sdktest"
 	"github.com/loupe-dev/loupe/instrumentation/loupepgx"
 )
 
 type fixture struct {
-	spans  *tracetest.SpanRecorder
-	tp     *sdktrace.TracerProvider
-	reader *sdkmetric.ManualReader
-	pool   *pgxpool.Pool
+	*sdktest.SDK
+	pool *pgxpool.Pool
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	requirePG(t)
-	f := &fixture{spans: tracetest.NewSpanRecorder(), reader: sdkmetric.NewManualReader()}
-	f.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(f.spans))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(f.reader))
-	pool, err := loupepgx.NewPool(t.Context(), pgDSN, loupepgx.WithTracerProvider(f.tp), loupepgx.WithMeterProvider(mp))
+	env.RequirePostgres(t)
+	f := &fixture{SDK: sdktest.New(t)}
+	pool, err := loupepgx.NewPool(t.Context(), env.PostgresDSN, loupepgx.WithTracerProvider(f.TP), loupepgx.WithMeterProvider(f.MP))
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.pool = pool
-	t.Cleanup(func() {
-		pool.Close()
-		_ = f.tp.Shutdown(context.Background())
-		_ = mp.Shutdown(context.Background())
-	})
+	t.Cleanup(pool.Close)
 	return f
-}
-
-func attrs(kvs []attribute.KeyValue) map[string]string {
-	m := map[string]string{}
-	for _, kv := range kvs {
-		m[string(kv.Key)] = kv.Value.String()
-	}
-	return m
 }
 
 // queriesUnder returns root's child spans that are queries (not pool
 // acquires or connects).
 func (f *fixture) queriesUnder(root trace.Span) []sdktrace.ReadOnlySpan {
 	var out []sdktrace.ReadOnlySpan
-	for _, s := range f.spans.Ended() {
-		if s.Parent().SpanID() == root.SpanContext().SpanID() && attrs(s.Attributes())["db.operation.name"] != "" {
+	for _, s := range f.ChildrenOf(root) {
+		if sdktest.Attrs(s.Attributes())["db.operation.name"] != "" {
 			out = append(out, s)
 		}
 	}
@@ -68,7 +49,7 @@ func (f *fixture) queriesUnder(root trace.Span) []sdktrace.ReadOnlySpan {
 
 func TestQueries(t *testing.T) {
 	f := newFixture(t)
-	ctx, root := f.tp.Tracer("test").Start(t.Context(), "root")
+	ctx, root := f.Root(t.Context())
 	table := "pgx_items"
 	for _, q := range []struct {
 		sql  string
@@ -98,9 +79,9 @@ func TestQueries(t *testing.T) {
 	if len(spans) != len(want) {
 		t.Fatalf("%d query spans, want %d", len(spans), len(want))
 	}
-	port := pgDSN[strings.LastIndexByte(pgDSN, ':')+1 : strings.LastIndexByte(pgDSN, '/')]
+	port := env.PostgresDSN[strings.LastIndexByte(env.PostgresDSN, ':')+1 : strings.LastIndexByte(env.PostgresDSN, '/')]
 	for i, w := range want {
-		s, a := spans[i], attrs(spans[i].Attributes())
+		s, a := spans[i], sdktest.Attrs(spans[i].Attributes())
 		if s.Name() != w.name || s.SpanKind() != trace.SpanKindClient || s.Status().Code == codes.Error {
 			t.Errorf("span %d: %q %v %v, want %q", i, s.Name(), s.SpanKind(), s.Status(), w.name)
 		}
@@ -114,7 +95,7 @@ func TestQueries(t *testing.T) {
 			t.Errorf("span %q records the user name", s.Name())
 		}
 	}
-	for _, s := range f.spans.Ended() {
+	for _, s := range f.Spans.Ended() {
 		if dump := fmt.Sprint(s.Name(), s.Attributes(), s.Events()); strings.Contains(dump, "example.com") {
 			t.Errorf("literal leaked into span %q: %s", s.Name(), dump)
 		}
@@ -123,7 +104,7 @@ func TestQueries(t *testing.T) {
 
 func TestErrors(t *testing.T) {
 	f := newFixture(t)
-	ctx, root := f.tp.Tracer("test").Start(t.Context(), "root")
+	ctx, root := f.Root(t.Context())
 	if _, err := f.pool.Exec(ctx, "UPDATE missing_table SET x = 1"); err == nil {
 		t.Fatal("no error from a missing table")
 	}
@@ -138,18 +119,18 @@ func TestErrors(t *testing.T) {
 	if len(spans) != 2 {
 		t.Fatalf("%d spans", len(spans))
 	}
-	if a := attrs(spans[0].Attributes()); spans[0].Status().Code != codes.Error || a["db.response.status_code"] != "42P01" ||
+	if a := sdktest.Attrs(spans[0].Attributes()); spans[0].Status().Code != codes.Error || a["db.response.status_code"] != "42P01" ||
 		a["error.type"] != "42P01" || spans[0].Name() != "UPDATE missing_table" {
 		t.Errorf("missing table: %q %v %v", spans[0].Name(), spans[0].Status(), a)
 	}
-	if a := attrs(spans[1].Attributes()); spans[1].Status().Code != codes.Error || a["error.type"] == "" {
+	if a := sdktest.Attrs(spans[1].Attributes()); spans[1].Status().Code != codes.Error || a["error.type"] == "" {
 		t.Errorf("deadline: %q %v %v", spans[1].Name(), spans[1].Status(), a)
 	}
 }
 
 func TestBatchAndPoolMetrics(t *testing.T) {
 	f := newFixture(t)
-	ctx, root := f.tp.Tracer("test").Start(t.Context(), "root")
+	ctx, root := f.Root(t.Context())
 	b := &pgx.Batch{}
 	b.Queue("SELECT 1")
 	b.Queue("SELECT relname FROM pg_class WHERE relname = 'pg_proc'")
@@ -158,7 +139,7 @@ func TestBatchAndPoolMetrics(t *testing.T) {
 	}
 	root.End()
 	names := map[string]bool{}
-	for _, s := range f.spans.Ended() {
+	for _, s := range f.Spans.Ended() {
 		names[s.Name()] = true
 		if dump := fmt.Sprint(s.Attributes()); strings.Contains(dump, "pg_proc") {
 			t.Errorf("literal leaked into batch span %q", s.Name())
@@ -168,15 +149,9 @@ func TestBatchAndPoolMetrics(t *testing.T) {
 		t.Errorf("no batch query span named by its summary: %v", names)
 	}
 
-	var rm metricdata.ResourceMetrics
-	if err := f.reader.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
-	}
 	got := map[string]bool{}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			got[m.Name] = true
-		}
+	for name := range f.Metrics(t) {
+		got[name] = true
 	}
 	for _, n := range []string{"pgxpool.acquires", "pgxpool.total_connections", "db.client.operation.duration"} {
 		if !got[n] {

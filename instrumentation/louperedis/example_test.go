@@ -16,8 +16,8 @@ func Example() {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
 	defer func() { _ = tp.Shutdown(context.Background()) }()
 
-	// redisAddr is the test server's address (TestMain starts one).
-	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
+	// env.RedisAddr is the test server's address (TestMain starts one).
+	rdb := redis.NewClient(&redis.Options{Addr: env.RedisAddr})
 	defer func() { _ = rdb.Close() }()
 	if err := louperedis.Instrument(rdb, louperedis.WithTracerProvider(tp), louperedis.WithoutMetrics()); err != nil {
 		fmt.Println(err)

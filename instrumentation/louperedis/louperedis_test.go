@@ -9,73 +9,36 @@ import (
 	"testing"
 
 	"github.com/redis/go-redis/v9"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/loupe-dev/loupe/instrumentation/internal/sdktest"
 	"github.com/loupe-dev/loupe/instrumentation/louperedis"
 )
 
 type fixture struct {
-	spans  *tracetest.SpanRecorder
-	tp     *sdktrace.TracerProvider
-	reader *sdkmetric.ManualReader
-	rdb    *redis.Client
+	*sdktest.SDK
+	rdb *redis.Client
 }
 
 func newFixture(t *testing.T, opts ...louperedis.Option) *fixture {
 	t.Helper()
-	requireRedis(t)
-	f := &fixture{spans: tracetest.NewSpanRecorder(), reader: sdkmetric.NewManualReader()}
-	f.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(f.spans))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(f.reader))
-	f.rdb = redis.NewClient(&redis.Options{Addr: redisAddr, DB: 3})
-	opts = append([]louperedis.Option{louperedis.WithTracerProvider(f.tp), louperedis.WithMeterProvider(mp)}, opts...)
+	env.RequireRedis(t)
+	f := &fixture{SDK: sdktest.New(t), rdb: redis.NewClient(&redis.Options{Addr: env.RedisAddr, DB: 3})}
+	t.Cleanup(func() { _ = f.rdb.Close() })
+	opts = append([]louperedis.Option{louperedis.WithTracerProvider(f.TP), louperedis.WithMeterProvider(f.MP)}, opts...)
 	if err := louperedis.Instrument(f.rdb, opts...); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = f.rdb.Close()
-		_ = f.tp.Shutdown(context.Background())
-		_ = mp.Shutdown(context.Background())
-	})
 	return f
-}
-
-func attrs(kvs []attribute.KeyValue) map[string]string {
-	m := map[string]string{}
-	for _, kv := range kvs {
-		m[string(kv.Key)] = kv.Value.String()
-	}
-	return m
-}
-
-// childrenOf returns the ended spans whose parent is root: the commands,
-// not the dial and connection handshake (HELLO, SELECT, CLIENT SETINFO)
-// redisotel traces under its own dial span.
-func (f *fixture) childrenOf(root trace.Span) []sdktrace.ReadOnlySpan {
-	var out []sdktrace.ReadOnlySpan
-	for _, s := range f.spans.Ended() {
-		if s.Parent().SpanID() == root.SpanContext().SpanID() {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func (f *fixture) root(t *testing.T) (context.Context, trace.Span) {
-	return f.tp.Tracer("test").Start(t.Context(), "root")
 }
 
 const secretValue = "4111-1111-1111-1111"
 
 func TestCommands(t *testing.T) {
 	f := newFixture(t)
-	ctx, root := f.root(t)
+	ctx, root := f.Root(t.Context())
 	key := "user:" + t.Name()
 	if err := f.rdb.Set(ctx, key, secretValue, 0).Err(); err != nil {
 		t.Fatal(err)
@@ -91,7 +54,7 @@ func TestCommands(t *testing.T) {
 	}
 	root.End()
 
-	spans := f.childrenOf(root)
+	spans := f.ChildrenOf(root)
 	want := []struct {
 		name, errType string
 		failed        bool
@@ -99,10 +62,10 @@ func TestCommands(t *testing.T) {
 	if len(spans) != len(want) {
 		t.Fatalf("%d spans, want %d", len(spans), len(want))
 	}
-	port := redisAddr[strings.LastIndexByte(redisAddr, ':')+1:]
+	port := env.RedisAddr[strings.LastIndexByte(env.RedisAddr, ':')+1:]
 	for i, w := range want {
 		s := spans[i]
-		a := attrs(s.Attributes())
+		a := sdktest.Attrs(s.Attributes())
 		if s.Name() != w.name || s.SpanKind() != trace.SpanKindClient {
 			t.Errorf("span %d: %q %v, want %q client", i, s.Name(), s.SpanKind(), w.name)
 		}
@@ -118,7 +81,7 @@ func TestCommands(t *testing.T) {
 		}
 	}
 	// Neither the value nor the key reaches any span by default.
-	for _, s := range f.spans.Ended() {
+	for _, s := range f.Spans.Ended() {
 		dump := fmt.Sprint(s.Name(), s.Attributes(), s.Events(), s.Status())
 		if strings.Contains(dump, secretValue) || strings.Contains(dump, "user:") {
 			t.Errorf("literal leaked into span %q: %s", s.Name(), dump)
@@ -128,36 +91,36 @@ func TestCommands(t *testing.T) {
 
 func TestQueryTextOptIn(t *testing.T) {
 	f := newFixture(t, louperedis.WithQueryText(true))
-	ctx, root := f.root(t)
+	ctx, root := f.Root(t.Context())
 	if err := f.rdb.Set(ctx, "k-"+t.Name(), "v1", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	spans := f.childrenOf(root)
-	if len(spans) != 1 || attrs(spans[0].Attributes())["db.query.text"] != "set k-"+t.Name()+" v1" {
+	spans := f.ChildrenOf(root)
+	if len(spans) != 1 || sdktest.Attrs(spans[0].Attributes())["db.query.text"] != "set k-"+t.Name()+" v1" {
 		t.Fatalf("spans %v", spans)
 	}
 }
 
 func TestCancelledContext(t *testing.T) {
 	f := newFixture(t)
-	ctx, root := f.root(t)
+	ctx, root := f.Root(t.Context())
 	ctx, cancel := context.WithCancel(ctx)
 	cancel()
 	if err := f.rdb.Get(ctx, "k").Err(); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
-	spans := f.childrenOf(root)
+	spans := f.ChildrenOf(root)
 	if len(spans) != 1 {
 		t.Fatalf("%d spans", len(spans))
 	}
-	if a := attrs(spans[0].Attributes()); spans[0].Status().Code != codes.Error || a["error.type"] != "canceled" {
+	if a := sdktest.Attrs(spans[0].Attributes()); spans[0].Status().Code != codes.Error || a["error.type"] != "canceled" {
 		t.Errorf("status %v attributes %v", spans[0].Status(), a)
 	}
 }
 
 func TestPipeline(t *testing.T) {
 	f := newFixture(t)
-	ctx, root := f.root(t)
+	ctx, root := f.Root(t.Context())
 	_, err := f.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i := range 3 {
 			p.Set(ctx, "p"+strconv.Itoa(i), i, 0)
@@ -175,7 +138,7 @@ func TestPipeline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spans := f.childrenOf(root)
+	spans := f.ChildrenOf(root)
 	if len(spans) != 2 {
 		t.Fatalf("%d spans", len(spans))
 	}
@@ -183,7 +146,7 @@ func TestPipeline(t *testing.T) {
 		name string
 		size string
 	}{{"BATCH set", "3"}, {"PIPELINE", "4"}} { // the transaction adds MULTI and EXEC
-		a := attrs(spans[i].Attributes())
+		a := sdktest.Attrs(spans[i].Attributes())
 		if spans[i].Name() != want.name || a["db.operation.name"] != want.name || a["db.operation.batch.size"] != want.size {
 			t.Errorf("pipeline span %q attributes %v, want %s of %s", spans[i].Name(), a, want.name, want.size)
 		}
@@ -197,15 +160,9 @@ func TestPoolMetrics(t *testing.T) {
 			t.Fatal(i, err)
 		}
 	}
-	var rm metricdata.ResourceMetrics
-	if err := f.reader.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
-	}
 	got := map[string]metricdata.Aggregation{}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			got[m.Name] = m.Data
-		}
+	for name, m := range f.Metrics(t) {
+		got[name] = m.Data
 	}
 	for _, name := range []string{"db.client.connections.usage", "db.client.connections.max", "db.client.connections.hits"} {
 		if _, ok := got[name]; !ok {
@@ -222,8 +179,8 @@ func TestPoolMetrics(t *testing.T) {
 	var count uint64
 	for _, dp := range use.DataPoints {
 		count += dp.Count
-		if attrs(dp.Attributes.ToSlice())["pool.name"] != redisAddr {
-			t.Errorf("use_time attributes %v", attrs(dp.Attributes.ToSlice()))
+		if sdktest.Attrs(dp.Attributes.ToSlice())["pool.name"] != env.RedisAddr {
+			t.Errorf("use_time attributes %v", sdktest.Attrs(dp.Attributes.ToSlice()))
 		}
 	}
 	if count < 5 {

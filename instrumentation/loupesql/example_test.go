@@ -16,8 +16,8 @@ func Example() {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
 	defer func() { _ = tp.Shutdown(context.Background()) }()
 
-	// pgDSN is the test server (TestMain starts one); any driver works.
-	db, err := loupesql.Open("pgx", pgDSN, loupesql.WithTracerProvider(tp), loupesql.WithoutPoolMetrics())
+	// env.PostgresDSN is the test server (TestMain starts one); any driver works.
+	db, err := loupesql.Open("pgx", env.PostgresDSN, loupesql.WithTracerProvider(tp), loupesql.WithoutPoolMetrics())
 	if err != nil {
 		fmt.Println(err)
 		return

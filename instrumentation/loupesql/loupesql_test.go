@@ -9,69 +9,45 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/loupe-dev/loupe/instrumentation/internal/sdktest"
 	"github.com/loupe-dev/loupe/instrumentation/loupesql"
 )
 
 type fixture struct {
-	spans  *tracetest.SpanRecorder
-	tp     *sdktrace.TracerProvider
-	reader *sdkmetric.ManualReader
-	db     *sql.DB
+	*sdktest.SDK
+	db *sql.DB
 }
 
 func newFixture(t *testing.T, opts ...loupesql.Option) *fixture {
 	t.Helper()
-	requirePG(t)
-	f := &fixture{spans: tracetest.NewSpanRecorder(), reader: sdkmetric.NewManualReader()}
-	f.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(f.spans))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(f.reader))
-	db, err := loupesql.Open("pgx", pgDSN, append([]loupesql.Option{
-		loupesql.WithTracerProvider(f.tp), loupesql.WithMeterProvider(mp)}, opts...)...)
+	env.RequirePostgres(t)
+	f := &fixture{SDK: sdktest.New(t)}
+	db, err := loupesql.Open("pgx", env.PostgresDSN, append([]loupesql.Option{
+		loupesql.WithTracerProvider(f.TP), loupesql.WithMeterProvider(f.MP)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.db = db
-	t.Cleanup(func() {
-		_ = db.Close()
-		_ = f.tp.Shutdown(context.Background())
-		_ = mp.Shutdown(context.Background())
-	})
+	t.Cleanup(func() { _ = db.Close() })
 	return f
-}
-
-func attrs(kvs []attribute.KeyValue) map[string]string {
-	m := map[string]string{}
-	for _, kv := range kvs {
-		m[string(kv.Key)] = kv.Value.String()
-	}
-	return m
 }
 
 // childrenOf returns root's child spans but the connection's (a query on a
 // new pool connects first).
 func (f *fixture) childrenOf(root trace.Span) []sdktrace.ReadOnlySpan {
-	var out []sdktrace.ReadOnlySpan
-	for _, s := range f.spans.Ended() {
-		if s.Parent().SpanID() == root.SpanContext().SpanID() && s.Name() != "sql.connector.connect" {
-			out = append(out, s)
-		}
-	}
-	return out
+	return f.ChildrenOf(root, "sql.connector.connect")
 }
 
 const secret = "alice@example.com"
 
 func TestQueries(t *testing.T) {
 	f := newFixture(t)
-	ctx, root := f.tp.Tracer("test").Start(t.Context(), "root")
+	ctx, root := f.Root(t.Context())
 	table := "items_" + strings.ToLower(t.Name())
 	steps := []struct {
 		query string
@@ -101,14 +77,14 @@ func TestQueries(t *testing.T) {
 	spans := f.childrenOf(root)
 	if len(spans) != len(want) {
 		var names []string
-		for _, s := range f.spans.Ended() {
+		for _, s := range f.Spans.Ended() {
 			names = append(names, s.Name())
 		}
 		t.Fatalf("%d child spans, want %d: %v", len(spans), len(want), names)
 	}
-	port := pgDSN[strings.LastIndexByte(pgDSN, ':')+1 : strings.LastIndexByte(pgDSN, '/')]
+	port := env.PostgresDSN[strings.LastIndexByte(env.PostgresDSN, ':')+1 : strings.LastIndexByte(env.PostgresDSN, '/')]
 	for i, w := range want {
-		s, a := spans[i], attrs(spans[i].Attributes())
+		s, a := spans[i], sdktest.Attrs(spans[i].Attributes())
 		if s.Name() != w.name || s.SpanKind() != trace.SpanKindClient || s.Status().Code == codes.Error {
 			t.Errorf("span %d: %q %v %v, want %q", i, s.Name(), s.SpanKind(), s.Status(), w.name)
 		}
@@ -118,7 +94,7 @@ func TestQueries(t *testing.T) {
 			t.Errorf("span %q attributes %v", s.Name(), a)
 		}
 	}
-	for _, s := range f.spans.Ended() {
+	for _, s := range f.Spans.Ended() {
 		dump := fmt.Sprint(s.Name(), s.Attributes(), s.Events())
 		if strings.Contains(dump, "alice") || strings.Contains(dump, "4111") {
 			t.Errorf("literal leaked into span %q: %s", s.Name(), dump)
@@ -128,7 +104,7 @@ func TestQueries(t *testing.T) {
 
 func TestFailingQuery(t *testing.T) {
 	f := newFixture(t)
-	ctx, root := f.tp.Tracer("test").Start(t.Context(), "root")
+	ctx, root := f.Root(t.Context())
 	_, err := f.db.ExecContext(ctx, "DELETE FROM no_such_table WHERE id = 7")
 	root.End()
 	if err == nil {
@@ -138,15 +114,15 @@ func TestFailingQuery(t *testing.T) {
 	if len(spans) != 1 {
 		t.Fatalf("%d spans", len(spans))
 	}
-	a := attrs(spans[0].Attributes())
+	a := sdktest.Attrs(spans[0].Attributes())
 	if spans[0].Status().Code != codes.Error || a["db.response.status_code"] != "42P01" || a["error.type"] != "42P01" ||
 		spans[0].Name() != "DELETE no_such_table" {
 		t.Errorf("span %q status %v attributes %v", spans[0].Name(), spans[0].Status(), a)
 	}
-	dps := f.durations(t)
+	dps := f.Histogram(t, "db.client.operation.duration")
 	found := false
 	for _, dp := range dps {
-		da := attrs(dp.Attributes.ToSlice())
+		da := sdktest.Attrs(dp.Attributes.ToSlice())
 		// otelsql sets the measurement's error.type to the Go error type
 		// after ours; the SQLSTATE stays in db.response.status_code.
 		found = found || (da["db.response.status_code"] == "42P01" && da["error.type"] != "" &&
@@ -159,7 +135,7 @@ func TestFailingQuery(t *testing.T) {
 
 func TestCancelledContext(t *testing.T) {
 	f := newFixture(t)
-	ctx, root := f.tp.Tracer("test").Start(t.Context(), "root")
+	ctx, root := f.Root(t.Context())
 	qctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
 	_, err := f.db.ExecContext(qctx, "SELECT pg_sleep(10)")
@@ -178,7 +154,7 @@ func TestCancelledContext(t *testing.T) {
 
 func TestTransactionAndPoolMetrics(t *testing.T) {
 	f := newFixture(t)
-	ctx, root := f.tp.Tracer("test").Start(t.Context(), "root")
+	ctx, root := f.Root(t.Context())
 	tx, err := f.db.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -191,7 +167,7 @@ func TestTransactionAndPoolMetrics(t *testing.T) {
 	}
 	root.End()
 	names := map[string]bool{}
-	for _, s := range f.spans.Ended() {
+	for _, s := range f.Spans.Ended() {
 		names[s.Name()] = true
 	}
 	for _, n := range []string{"sql.connector.connect", "sql.conn.begin_tx", "SELECT", "sql.tx.commit"} {
@@ -200,38 +176,13 @@ func TestTransactionAndPoolMetrics(t *testing.T) {
 		}
 	}
 
-	var rm metricdata.ResourceMetrics
-	if err := f.reader.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
-	}
 	open := map[string]int64{}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name != "db.sql.connection.open" {
-				continue
-			}
-			for _, dp := range m.Data.(metricdata.Gauge[int64]).DataPoints {
-				open[attrs(dp.Attributes.ToSlice())["status"]] = dp.Value
-			}
+	if m, ok := f.Metrics(t)["db.sql.connection.open"]; ok {
+		for _, dp := range m.Data.(metricdata.Gauge[int64]).DataPoints {
+			open[sdktest.Attrs(dp.Attributes.ToSlice())["status"]] = dp.Value
 		}
 	}
 	if open["idle"]+open["inuse"] < 1 {
 		t.Errorf("db.sql.connection.open %v, want a connection", open)
 	}
-}
-
-func (f *fixture) durations(t *testing.T) []metricdata.HistogramDataPoint[float64] {
-	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := f.reader.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
-	}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name == "db.client.operation.duration" {
-				return m.Data.(metricdata.Histogram[float64]).DataPoints
-			}
-		}
-	}
-	return nil
 }
