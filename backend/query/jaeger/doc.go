@@ -6,6 +6,7 @@
 //	GET /api/operations?service=&spanKind=
 //	GET /api/traces?service=&operation=&tags=&tag=&start=&end=&minDuration=&maxDuration=&limit=&lookback=&traceID=
 //	GET /api/traces/{traceID}
+//	GET /api/dependencies?endTs=&lookback=
 //
 // Responses have Jaeger's shapes: the {"data","total","limit","offset",
 // "errors"} envelope; traces with their processes (p1, p2, … in order of

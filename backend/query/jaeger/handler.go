@@ -57,6 +57,7 @@ func (h *Handler) RegisterRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/operations", h.operations)
 	mux.HandleFunc("GET /api/traces", h.search)
 	mux.HandleFunc("GET /api/traces/{traceID}", h.trace)
+	mux.HandleFunc("GET /api/dependencies", h.dependencies)
 }
 
 func writeJSON(w http.ResponseWriter, r *http.Request, status int, resp *response) {
