@@ -1,7 +1,6 @@
 package loupehttp_test
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -9,30 +8,10 @@ import (
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/propagation"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
+	"github.com/loupe-dev/loupe/instrumentation/internal/sdktest"
 	"github.com/loupe-dev/loupe/instrumentation/loupehttp"
 )
-
-// discard is a span processor that keeps nothing: spans are sampled and
-// recorded, as in production, without the benchmark growing a recorder.
-type discard struct{}
-
-func (discard) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
-func (discard) OnEnd(sdktrace.ReadOnlySpan)                     {}
-func (discard) Shutdown(context.Context) error                  { return nil }
-func (discard) ForceFlush(context.Context) error                { return nil }
-
-func benchProviders(b *testing.B) (*sdktrace.TracerProvider, *sdkmetric.MeterProvider) {
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(discard{}))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
-	b.Cleanup(func() {
-		_ = tp.Shutdown(context.Background())
-		_ = mp.Shutdown(context.Background())
-	})
-	return tp, mp
-}
 
 // BenchmarkServer compares a trivial routed handler bare, under otelhttp and
 // under loupehttp, with the SDK sampling every span (recorder) and a manual
@@ -58,12 +37,12 @@ func BenchmarkServer(b *testing.B) {
 	}
 	b.Run("bare", func(b *testing.B) { run(b, newMux()) })
 	b.Run("otelhttp", func(b *testing.B) {
-		tp, mp := benchProviders(b)
+		tp, mp := sdktest.Bench(b)
 		run(b, otelhttp.NewHandler(newMux(), "server",
 			otelhttp.WithTracerProvider(tp), otelhttp.WithMeterProvider(mp), otelhttp.WithPropagators(prop)))
 	})
 	b.Run("loupe", func(b *testing.B) {
-		tp, mp := benchProviders(b)
+		tp, mp := sdktest.Bench(b)
 		run(b, loupehttp.Handler(newMux(),
 			loupehttp.WithTracerProvider(tp), loupehttp.WithMeterProvider(mp), loupehttp.WithPropagators(prop)))
 	})

@@ -100,3 +100,24 @@ func Attrs(kvs []attribute.KeyValue) map[string]string {
 	}
 	return m
 }
+
+// discard is a span processor that keeps nothing: spans are sampled and
+// recorded as in production, without a benchmark growing a recorder.
+type discard struct{}
+
+func (discard) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+func (discard) OnEnd(sdktrace.ReadOnlySpan)                     {}
+func (discard) Shutdown(context.Context) error                  { return nil }
+func (discard) ForceFlush(context.Context) error                { return nil }
+
+// Bench returns providers for benchmarks: every span sampled and recorded
+// then dropped, metrics aggregated by a manual reader nobody reads.
+func Bench(b testing.TB) (*sdktrace.TracerProvider, *sdkmetric.MeterProvider) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(discard{}))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	b.Cleanup(func() {
+		_ = tp.Shutdown(context.Background())
+		_ = mp.Shutdown(context.Background())
+	})
+	return tp, mp
+}
