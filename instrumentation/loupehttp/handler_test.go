@@ -15,6 +15,7 @@ import (
 
 	"github.com/loupe-dev/loupe/instrumentation/internal/sdktest"
 	"github.com/loupe-dev/loupe/instrumentation/loupehttp"
+	"net"
 )
 
 func opts(tel *sdktest.SDK) []loupehttp.Option {
@@ -183,5 +184,33 @@ func TestClientServer(t *testing.T) {
 	}
 	if len(tel.Histogram(t, "http.client.request.duration")) != 1 || len(tel.Histogram(t, "http.server.request.duration")) != 1 {
 		t.Error("missing client or server duration")
+	}
+}
+
+// A request that never reaches a server: the client span and the client
+// duration record the error.
+func TestClientTransportError(t *testing.T) {
+	tel := sdktest.New(t)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	_ = lis.Close() // nothing listens there now
+	base := &http.Transport{}
+	defer base.CloseIdleConnections()
+	client := &http.Client{Transport: loupehttp.NewTransport(base, opts(tel)...)}
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", "http://"+addr+"/x", nil)
+	if resp, err := client.Do(req); err == nil {
+		_ = resp.Body.Close()
+		t.Fatal("request to a closed port succeeded")
+	}
+	spans := tel.Spans.Ended()
+	if len(spans) != 1 || spans[0].SpanKind() != trace.SpanKindClient || spans[0].Status().Code != codes.Error {
+		t.Fatalf("spans %v", spans)
+	}
+	dps := tel.Histogram(t, "http.client.request.duration")
+	if len(dps) != 1 || sdktest.Attrs(dps[0].Attributes.ToSlice())["error.type"] == "" {
+		t.Errorf("client duration %+v, want one point with error.type", dps)
 	}
 }
