@@ -146,7 +146,9 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		p := recover()
 		m.end(ctx, span, r, r2, st, start, startRoute, p)
-		panic(p)
+		if p != nil { // nil: runtime.Goexit, which carries on by itself
+			panic(p)
+		}
 	}()
 	m.next.ServeHTTP(&st.rw, r2)
 	panicked = false

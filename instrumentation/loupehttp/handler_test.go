@@ -16,6 +16,7 @@ import (
 	"github.com/loupe-dev/loupe/instrumentation/internal/sdktest"
 	"github.com/loupe-dev/loupe/instrumentation/loupehttp"
 	"net"
+	"runtime"
 )
 
 func opts(tel *sdktest.SDK) []loupehttp.Option {
@@ -212,5 +213,24 @@ func TestClientTransportError(t *testing.T) {
 	dps := tel.Histogram(t, "http.client.request.duration")
 	if len(dps) != 1 || sdktest.Attrs(dps[0].Attributes.ToSlice())["error.type"] == "" {
 		t.Errorf("client duration %+v, want one point with error.type", dps)
+	}
+}
+
+// runtime.Goexit in a handler is not a panic: the span ends without error
+// and Goexit goes on.
+func TestGoexitIsNotAPanic(t *testing.T) {
+	tel := sdktest.New(t)
+	h := loupehttp.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { runtime.Goexit() }), opts(tel)...)
+	done := make(chan any)
+	go func() {
+		defer func() { done <- recover() }()
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	}()
+	if p := <-done; p != nil {
+		t.Fatalf("Goexit turned into a panic: %v", p)
+	}
+	spans := tel.Spans.Ended()
+	if len(spans) != 1 || spans[0].Status().Code == codes.Error {
+		t.Fatalf("spans %v", spans)
 	}
 }
