@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -116,6 +117,7 @@ type Call struct {
 	toolResult  any
 	hasResult   bool
 	op          string
+	ended       atomic.Bool
 }
 
 // StartChat starts a model call: a span "chat {model}" of kind Client, child
@@ -252,7 +254,12 @@ func (c *Call) SetToolResult(result any) { c.toolResult, c.hasResult = result, t
 // End ends the span and records the metrics. A non-nil err marks the span as
 // failed (status Error, the error recorded, error.type set), also on the
 // duration measurement.
+//
+// Only the first End counts; later ones do nothing.
 func (c *Call) End(err error) {
+	if c.ended.Swap(true) {
+		return
+	}
 	end := time.Now()
 	r := c.resp
 	var attrs []attribute.KeyValue

@@ -281,3 +281,14 @@ func mapsEqual(a, b map[string]string) bool {
 	}
 	return true
 }
+
+func TestEndTwice(t *testing.T) {
+	f := newFixture(t)
+	_, call := f.instrumenter().StartTool(t.Context(), genai.Tool{Name: "t"})
+	call.End(nil)
+	call.End(errors.New("late"))
+	dps := f.metric(t, genai.OperationDurationMetric).Data.(metricdata.Histogram[float64]).DataPoints
+	if len(f.spans.Ended()) != 1 || len(dps) != 1 || dps[0].Count != 1 || f.spans.Ended()[0].Status().Code == codes.Error {
+		t.Fatalf("second End counted: %d spans, %+v", len(f.spans.Ended()), dps)
+	}
+}
