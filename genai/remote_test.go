@@ -1,15 +1,22 @@
 package genai_test
 
 import (
+	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/loupe-dev/loupe/genai"
+	"github.com/loupe-dev/loupe/instrumentation/loupegrpc"
 	"github.com/loupe-dev/loupe/instrumentation/loupehttp"
 )
 
@@ -73,6 +80,80 @@ func TestAgentToAgentOverHTTP(t *testing.T) {
 			t.Errorf("%v is in another trace", k)
 		}
 		if i > 0 && parents[k].SpanID() != spans[chain[i-1]].SpanID() {
+			t.Errorf("parent of %v is not %v", k, chain[i-1])
+		}
+	}
+}
+
+// agentServer runs the "researcher" agent behind a gRPC method.
+type agentServer struct {
+	grpc_health_v1.UnimplementedHealthServer
+	in *genai.Instrumenter
+}
+
+func (s agentServer) Check(ctx context.Context, _ *grpc_health_v1.HealthCheckRequest) (*grpc_health_v1.HealthCheckResponse, error) {
+	ctx, agent := s.in.StartAgent(ctx, genai.Agent{Name: "researcher"})
+	_, chat := s.in.StartChat(ctx, genai.Chat{Provider: "openai", Model: "gpt-4o"})
+	chat.End(nil)
+	agent.End(nil)
+	return &grpc_health_v1.HealthCheckResponse{Status: grpc_health_v1.HealthCheckResponse_SERVING}, nil
+}
+
+// The same over instrumented gRPC.
+func TestAgentToAgentOverGRPC(t *testing.T) {
+	f := newFixture(t)
+	in := f.instrumenter()
+	grpcOpts := []loupegrpc.Option{
+		loupegrpc.WithTracerProvider(f.tp), loupegrpc.WithMeterProvider(f.mp),
+		loupegrpc.WithPropagators(propagation.TraceContext{}),
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(loupegrpc.ServerOption(grpcOpts...))
+	grpc_health_v1.RegisterHealthServer(srv, agentServer{in: in})
+	served := make(chan struct{})
+	go func() { defer close(served); _ = srv.Serve(lis) }()
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()), loupegrpc.DialOption(grpcOpts...))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, caller := in.StartAgent(t.Context(), genai.Agent{Name: "researcher", Remote: true})
+	_, err = grpc_health_v1.NewHealthClient(conn).Check(ctx, &grpc_health_v1.HealthCheckRequest{})
+	caller.End(nil)
+	_ = conn.Close()
+	srv.GracefulStop() // every server span has ended once it returns
+	<-served
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	type key struct {
+		name string
+		kind trace.SpanKind
+	}
+	spans := map[key]sdktrace.ReadOnlySpan{}
+	for _, s := range f.spans.Ended() {
+		spans[key{s.Name(), s.SpanKind()}] = s
+	}
+	chain := []key{
+		{"invoke_agent researcher", trace.SpanKindClient},
+		{"grpc.health.v1.Health/Check", trace.SpanKindClient},
+		{"grpc.health.v1.Health/Check", trace.SpanKindServer},
+		{"invoke_agent researcher", trace.SpanKindInternal},
+		{"chat gpt-4o", trace.SpanKindClient},
+	}
+	for i, k := range chain {
+		s, ok := spans[k]
+		if !ok {
+			t.Fatalf("no span %v", k)
+		}
+		if s.SpanContext().TraceID() != caller.Span().SpanContext().TraceID() {
+			t.Errorf("%v is in another trace", k)
+		}
+		if i > 0 && s.Parent().SpanID() != spans[chain[i-1]].SpanContext().SpanID() {
 			t.Errorf("parent of %v is not %v", k, chain[i-1])
 		}
 	}

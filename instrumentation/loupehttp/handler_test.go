@@ -3,8 +3,10 @@ package loupehttp_test
 import (
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -15,8 +17,6 @@ import (
 
 	"github.com/loupe-dev/loupe/instrumentation/internal/sdktest"
 	"github.com/loupe-dev/loupe/instrumentation/loupehttp"
-	"net"
-	"runtime"
 )
 
 func opts(tel *sdktest.SDK) []loupehttp.Option {
