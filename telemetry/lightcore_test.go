@@ -4,9 +4,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/loupe-dev/loupe/telemetry"
 )
 
 // heavy lists what a user who imports only the facade must not compile nor
@@ -114,5 +117,45 @@ func main() {
 	}
 	if archives == 0 {
 		t.Fatalf("go.sum has no module archives at all; the check would prove nothing:\n%s", sum)
+	}
+}
+
+var semconvImport = regexp.MustCompile(`"(go\.opentelemetry\.io/otel/semconv/v[0-9][0-9.]*[^"]*)"`)
+
+// TestOneSemanticConventionsVersion keeps every package of the repository
+// on the semantic-conventions version the facade pins (SchemaURL).
+func TestOneSemanticConventionsVersion(t *testing.T) {
+	want := "go.opentelemetry.io/otel/semconv/" + strings.TrimPrefix(telemetry.SchemaURL, "https://opentelemetry.io/schemas/")
+	want = strings.Replace(want, "semconv/1.", "semconv/v1.", 1)
+	root := repoRoot(t)
+	var checked int
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range semconvImport.FindAllStringSubmatch(string(src), -1) {
+			checked++
+			if imp := m[1]; imp != want && !strings.HasPrefix(imp, want+"/") {
+				rel, _ := filepath.Rel(root, path)
+				t.Errorf("%s imports %s; the project pins %s", rel, imp, want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked == 0 {
+		t.Fatal("no semconv import found: the check would prove nothing")
 	}
 }
