@@ -14,6 +14,11 @@
 //     index), server.address, server.port, db.operation.batch.size;
 //   - no command arguments by default: keys and values may hold personal
 //     data. [WithQueryText](true) records the full command as db.query.text;
+//   - no spans for dials and the connection handshake (HELLO, SELECT, CLIENT
+//     SETNAME/SETINFO/MAINT_NOTIFICATIONS), which go-redis runs outside any
+//     request: they would start a trace per new connection (with an error
+//     span on servers older than Redis 7.2); the create_time metric covers
+//     them, as AUTH stays untraced as in redisotel;
 //   - a Redis error reply sets status Error, error.type and
 //     db.response.status_code (its prefix, such as "WRONGTYPE"); a missing
 //     key (redis.Nil) is not an error;

@@ -82,6 +82,13 @@ func Instrument(rdb redis.UniversalClient, opts ...Option) error {
 		redisotel.WithTracerProvider(c.tracerProvider),
 		redisotel.WithDBStatement(false), // values never go out in the legacy db.statement
 		redisotel.WithCallerEnabled(false),
+		// Dials and the connection handshake run outside any request (go-redis
+		// dials with its own context): they would make a trace per new
+		// connection, with an error span wherever the server predates CLIENT
+		// SETINFO (Redis < 7.2). The pool metrics cover them.
+		redisotel.WithDialFilter(true),
+		redisotel.WithCommandFilter(skipCommand),
+		redisotel.WithCommandsFilter(skipPipeline),
 	}
 	// The semantic-convention hook must run inside redisotel's: registered
 	// after it, per node.
@@ -131,13 +138,50 @@ func newHook(o *redis.Options, queryText bool) *hook {
 	return &hook{base: base, queryText: queryText}
 }
 
+// skipCommand leaves out what redisotel's default filter does (AUTH, HELLO
+// with credentials) and the handshake commands.
+func skipCommand(cmd redis.Cmder) bool {
+	return redisotel.DefaultCommandFilter(cmd) || handshake(cmd)
+}
+
+// skipPipeline leaves out pipelines holding a filtered command and the
+// handshake's own pipelines.
+func skipPipeline(cmds []redis.Cmder) bool {
+	all := len(cmds) > 0
+	for _, cmd := range cmds {
+		if redisotel.DefaultCommandFilter(cmd) {
+			return true
+		}
+		all = all && (handshake(cmd) || cmd.Name() == "select")
+	}
+	return all
+}
+
+// handshake reports the commands go-redis sends to set a new connection up.
+func handshake(cmd redis.Cmder) bool {
+	switch cmd.Name() {
+	case "hello":
+		return true
+	case "client":
+		args := cmd.Args()
+		if len(args) > 1 {
+			sub, _ := args[1].(string)
+			switch strings.ToLower(sub) {
+			case "setinfo", "setname", "maint_notifications":
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func (h *hook) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (h *hook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		// redisotel starts no span for the commands its filter skips (AUTH,
-		// HELLO…): leave the caller's span alone then.
-		if redisotel.DefaultCommandFilter(cmd) {
+		// redisotel starts no span for the commands the filter skips: leave
+		// the caller's span alone then.
+		if skipCommand(cmd) {
 			return next(ctx, cmd)
 		}
 		span := trace.SpanFromContext(ctx)
@@ -158,11 +202,7 @@ func (h *hook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 
 func (h *hook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		skip := false
-		for _, cmd := range cmds {
-			skip = skip || redisotel.DefaultCommandFilter(cmd)
-		}
-		if skip {
+		if skipPipeline(cmds) {
 			return next(ctx, cmds)
 		}
 		span := trace.SpanFromContext(ctx)
