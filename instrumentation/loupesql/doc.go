@@ -10,7 +10,14 @@
 // db.collection.name, db.query.summary, server.address and server.port, and
 // db.query.text with every literal value replaced by "?" — never the
 // arguments, and never the raw text unless [WithRawQueryText] asks for it.
-// Statements with several tables carry no db.collection.name.
+// Statements with several tables carry no db.collection.name. A failed
+// statement's SQLSTATE, when the driver reports one, is its
+// db.response.status_code and the span's error.type.
+//
+// In the metrics otelsql has the last word: db.operation.name is its method
+// ("sql.conn.query") and error.type the Go error type; loupesql adds
+// db.system.name, server.* and db.collection.name. The pool metrics are
+// otelsql's db.sql.connection.* instruments.
 //
 // [WithTracerProvider] and [WithMeterProvider] default to the OpenTelemetry
 // globals at the time of the call. [WithPropagators] is used only with
