@@ -88,14 +88,24 @@ func (tr testRequest) build() *http.Request {
 // the span but does not add http.route to it; loupehttp does (the semantic
 // conventions require http.route whenever it is available).
 func TestMatchesOtelhttp(t *testing.T) {
+	for _, serverName := range []string{"", "api.example.com:8443", "front.example.com"} {
+		t.Run("server="+serverName, func(t *testing.T) { matchOtelhttp(t, serverName) })
+	}
+}
+
+func matchOtelhttp(t *testing.T, serverName string) {
 	prop := propagation.TraceContext{}
 	for _, tr := range testRequests {
 		t.Run(tr.name, func(t *testing.T) {
 			ref, got := sdktest.New(t), sdktest.New(t)
-			refH := otelhttp.NewHandler(testMux(), "ignored",
-				otelhttp.WithTracerProvider(ref.TP), otelhttp.WithMeterProvider(ref.MP), otelhttp.WithPropagators(prop))
-			gotH := loupehttp.Handler(testMux(),
-				loupehttp.WithTracerProvider(got.TP), loupehttp.WithMeterProvider(got.MP), loupehttp.WithPropagators(prop))
+			refOpts := []otelhttp.Option{otelhttp.WithTracerProvider(ref.TP), otelhttp.WithMeterProvider(ref.MP), otelhttp.WithPropagators(prop)}
+			gotOpts := []loupehttp.Option{loupehttp.WithTracerProvider(got.TP), loupehttp.WithMeterProvider(got.MP), loupehttp.WithPropagators(prop)}
+			if serverName != "" {
+				refOpts = append(refOpts, otelhttp.WithServerName(serverName))
+				gotOpts = append(gotOpts, loupehttp.WithServerName(serverName))
+			}
+			refH := otelhttp.NewHandler(testMux(), "ignored", refOpts...)
+			gotH := loupehttp.Handler(testMux(), gotOpts...)
 
 			refW, gotW := httptest.NewRecorder(), httptest.NewRecorder()
 			refH.ServeHTTP(refW, tr.build())
