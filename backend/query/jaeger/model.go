@@ -168,13 +168,27 @@ func micros(ns int64) uint64 {
 	return uint64(ns / 1000)
 }
 
+// references converts the parent and the links as Jaeger's OTLP translator
+// does: the parent comes first as CHILD_OF; a link is FOLLOWS_FROM unless its
+// opentracing.ref_type attribute says child_of; a link to the parent itself
+// only sets the parent reference's type (checked against Jaeger in
+// backend/peer).
 func references(s *store.Span) []reference {
 	refs := make([]reference, 0, len(s.Links)+1)
-	if !s.ParentSpanID.IsEmpty() {
+	hasParent := !s.ParentSpanID.IsEmpty()
+	if hasParent {
 		refs = append(refs, reference{"CHILD_OF", traceIDString(s.TraceID), spanIDString(s.ParentSpanID)})
 	}
 	for _, l := range s.Links {
-		refs = append(refs, reference{"FOLLOWS_FROM", traceIDString(l.TraceID), spanIDString(l.SpanID)})
+		refType := "FOLLOWS_FROM"
+		if v, ok := store.Lookup(l.Attributes, "opentracing.ref_type"); ok && v.Str() == "child_of" {
+			refType = "CHILD_OF"
+		}
+		if hasParent && l.TraceID == s.TraceID && l.SpanID == s.ParentSpanID {
+			refs[0].RefType = refType
+			continue
+		}
+		refs = append(refs, reference{refType, traceIDString(l.TraceID), spanIDString(l.SpanID)})
 	}
 	return refs
 }
