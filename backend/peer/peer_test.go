@@ -304,7 +304,9 @@ func firstDiff(want, got string) string {
 		i++
 	}
 	from, to := max(0, i-12), i+6
-	window := func(lines []string) string { return strings.Join(lines[min(from, len(lines)):min(to, len(lines))], "\n") }
+	window := func(lines []string) string {
+		return strings.Join(lines[min(from, len(lines)):min(to, len(lines))], "\n")
+	}
 	return fmt.Sprintf("--- jaeger (line %d)\n%s\n--- loupe\n%s", i+1, window(wl), window(gl))
 }
 
