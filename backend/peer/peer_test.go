@@ -33,7 +33,7 @@ func peersDir() string {
 	return filepath.Join(cache, "loupe", "peers")
 }
 
-func peer(t *testing.T, name string) string {
+func peer(t testing.TB, name string) string {
 	t.Helper()
 	bin := filepath.Join(peersDir(), name)
 	if _, err := os.Stat(bin); err != nil {
@@ -46,7 +46,7 @@ func peer(t *testing.T, name string) string {
 	return bin
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -57,7 +57,7 @@ func freeAddr(t *testing.T) string {
 }
 
 // startProcess runs a peer until the test ends, its output kept for failures.
-func startProcess(t *testing.T, name, bin string, args ...string) {
+func startProcess(t testing.TB, name, bin string, args ...string) int {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, args...)
@@ -77,6 +77,7 @@ func startProcess(t *testing.T, name, bin string, args ...string) {
 			t.Logf("%s output:\n%s", name, tail(out.String(), 3000))
 		}
 	})
+	return cmd.Process.Pid
 }
 
 func tail(s string, n int) string {
@@ -86,7 +87,7 @@ func tail(s string, n int) string {
 	return s
 }
 
-func writeFile(t *testing.T, name, content string) string {
+func writeFile(t testing.TB, name, content string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
@@ -96,7 +97,7 @@ func writeFile(t *testing.T, name, content string) string {
 }
 
 // waitFor polls until ok returns true, at most for d.
-func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
+func waitFor(t testing.TB, d time.Duration, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !ok() {

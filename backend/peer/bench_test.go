@@ -1,0 +1,343 @@
+package peer_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+)
+
+// The benchmarks here measure Loupe's backend side by side with Jaeger v2's
+// memory store in the same run, both as separate processes fed over
+// OTLP/HTTP by a load client that replays pre-encoded 512-span batches and
+// waits for each answer (telemetrygen is CPU-bound on 2 cores). Server CPU
+// comes from /proc/<pid>/stat, memory from /proc/<pid>/status. See
+// BENCHMARKS.md for the command and the figures.
+
+const (
+	batchSpans    = 512
+	spansPerTrace = 8
+	services      = 5
+	operations    = 20
+)
+
+// batches pre-encodes n OTLP/protobuf export requests of 512 spans each,
+// every trace id unique across all of them. start is the newest span's time.
+func batches(tb testing.TB, n int, start time.Time) [][]byte {
+	tb.Helper()
+	out := make([][]byte, n)
+	var seq uint64
+	for i := range out {
+		td := ptrace.NewTraces()
+		for s := 0; s < services; s++ {
+			rs := td.ResourceSpans().AppendEmpty()
+			rs.Resource().Attributes().PutStr("service.name", fmt.Sprintf("svc-%d", s))
+			rs.Resource().Attributes().PutStr("host.name", "bench-host")
+			ss := rs.ScopeSpans().AppendEmpty()
+			ss.Scope().SetName("bench")
+			per := batchSpans / services
+			if s == services-1 {
+				per = batchSpans - per*(services-1)
+			}
+			var tid pcommon.TraceID
+			var root pcommon.SpanID
+			for k := 0; k < per; k++ {
+				seq++
+				if k%spansPerTrace == 0 {
+					binary.BigEndian.PutUint64(tid[:8], uint64(i)+1)
+					binary.BigEndian.PutUint64(tid[8:], seq)
+				}
+				var sid pcommon.SpanID
+				binary.BigEndian.PutUint64(sid[:], seq)
+				sp := ss.Spans().AppendEmpty()
+				sp.SetTraceID(tid)
+				sp.SetSpanID(sid)
+				if k%spansPerTrace == 0 {
+					root = sid
+				} else {
+					sp.SetParentSpanID(root)
+				}
+				sp.SetName(fmt.Sprintf("op-%d", seq%operations))
+				sp.SetKind(ptrace.SpanKindServer)
+				end := start.Add(-time.Duration(n-i) * time.Millisecond)
+				sp.SetStartTimestamp(pcommon.NewTimestampFromTime(end.Add(-time.Duration(1+seq%50) * time.Millisecond)))
+				sp.SetEndTimestamp(pcommon.NewTimestampFromTime(end))
+				sp.Attributes().PutStr("http.request.method", "GET")
+				sp.Attributes().PutInt("http.response.status_code", 200)
+				sp.Attributes().PutStr("url.path", "/api/items/"+strconv.FormatUint(seq%1000, 10))
+			}
+		}
+		b, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out[i] = b
+	}
+	return out
+}
+
+// target is a running backend process under load.
+type target struct {
+	name     string
+	pid      int
+	otlpHTTP string // host:port
+	query    string // base URL of the Jaeger query API
+}
+
+func startJaegerTarget(tb testing.TB) target {
+	jq, jg, jotlp, jhttp := freeAddr(tb), freeAddr(tb), freeAddr(tb), freeAddr(tb)
+	cfg := strings.Replace(fill(jaegerConfig, map[string]string{"QUERY_HTTP": jq, "QUERY_GRPC": jg, "OTLP_GRPC": jotlp}),
+		"      grpc:\n        endpoint: "+jotlp, "      grpc:\n        endpoint: "+jotlp+"\n      http:\n        endpoint: "+jhttp, 1)
+	cfg = strings.Replace(cfg, "max_traces: 100000", "max_traces: 10000000", 1)
+	pid := startProcess(tb, "jaeger", peer(tb, "jaeger"), "--config", writeFile(tb, "jaeger.yaml", cfg))
+	t := target{name: "jaeger", pid: pid, otlpHTTP: jhttp, query: "http://" + jq}
+	waitReady(tb, t)
+	return t
+}
+
+var (
+	loupeBinOnce sync.Once
+	loupeBin     string
+	loupeBinErr  error
+)
+
+func buildLoupe(tb testing.TB) string {
+	loupeBinOnce.Do(func() {
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		dir, err := os.MkdirTemp("", "loupe-bench")
+		if err != nil {
+			loupeBinErr = err
+			return
+		}
+		loupeBin = filepath.Join(dir, "loupe")
+		cmd := exec.Command("go", "build", "-o", loupeBin, "./cmd/loupe")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			loupeBinErr = fmt.Errorf("%v\n%s", err, out)
+		}
+	})
+	if loupeBinErr != nil {
+		tb.Fatal(loupeBinErr)
+	}
+	return loupeBin
+}
+
+func startLoupeTarget(tb testing.TB, name, dataDir string) target {
+	otlp, api := freeAddr(tb), freeAddr(tb)
+	pid := startProcess(tb, name, buildLoupe(tb), "serve", "--otlp-grpc", "", "--otlp-http", otlp, "--http", api,
+		"--data-dir", dataDir, "--max-size", "16GiB", "--retention", "24h")
+	t := target{name: name, pid: pid, otlpHTTP: otlp, query: "http://" + api}
+	waitReady(tb, t)
+	return t
+}
+
+func waitReady(tb testing.TB, t target) {
+	waitFor(tb, 90*time.Second, t.name+"'s query API", func() bool {
+		code, _, err := get(t.query + "/api/services")
+		return err == nil && code == http.StatusOK
+	})
+}
+
+// send posts every batch, one at a time per client, waiting for each answer.
+func send(tb testing.TB, t target, data [][]byte, clients int) {
+	tb.Helper()
+	c := &http.Client{Timeout: time.Minute}
+	url := "http://" + t.otlpHTTP + "/v1/traces"
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for w := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(data); i += clients {
+				resp, err := c.Post(url, "application/x-protobuf", bytes.NewReader(data[i]))
+				if err != nil {
+					errs <- err
+					return
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					errs <- fmt.Errorf("%s answered %d", t.name, resp.StatusCode)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		tb.Fatal(err)
+	}
+}
+
+// cpuTime is the process's user+system CPU time so far.
+func cpuTime(tb testing.TB, pid int) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fields := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	const ticks = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticks
+}
+
+func rss(tb testing.TB, pid int) int64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			kb, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
+			return kb << 10
+		}
+	}
+	tb.Fatal("no VmRSS")
+	return 0
+}
+
+func targets() map[string]func(testing.TB) target {
+	return map[string]func(testing.TB) target{
+		"jaeger":     startJaegerTarget,
+		"loupe-mem":  func(tb testing.TB) target { return startLoupeTarget(tb, "loupe-mem", "") },
+		"loupe-disk": func(tb testing.TB) target { return startLoupeTarget(tb, "loupe-disk", tb.TempDir()) },
+	}
+}
+
+// BenchmarkIngest: spans per second and server CPU per span, with two
+// clients each waiting for its answers.
+func BenchmarkIngest(b *testing.B) {
+	data := batches(b, 400, time.Now())
+	for _, impl := range []string{"jaeger", "loupe-mem", "loupe-disk"} {
+		b.Run("impl="+impl, func(b *testing.B) {
+			t := targets()[impl](b)
+			send(b, t, data[:20], 2) // warm up
+			cpu0 := cpuTime(b, t.pid)
+			b.ResetTimer()
+			start := time.Now()
+			batchesToSend := make([][]byte, b.N)
+			for i := range batchesToSend {
+				batchesToSend[i] = data[i%len(data)]
+			}
+			send(b, t, batchesToSend, 2)
+			elapsed := time.Since(start)
+			b.StopTimer()
+			spans := float64(b.N * batchSpans)
+			b.ReportMetric(spans/elapsed.Seconds(), "spans/s")
+			b.ReportMetric(float64(cpuTime(b, t.pid)-cpu0)/spans, "cpu-ns/span")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// BenchmarkMillionSpans loads 1,000,000 spans into each backend, then
+// reports RSS per stored span and the p50/p99 latency of a trace by id and a
+// service+operation search over the last hour; for loupe-disk also the time
+// a restarted server takes to answer again.
+func BenchmarkMillionSpans(b *testing.B) {
+	const total = 1_000_000
+	data := batches(b, (total+batchSpans-1)/batchSpans, time.Now())
+	for _, impl := range []string{"jaeger", "loupe-mem", "loupe-disk"} {
+		b.Run("impl="+impl, func(b *testing.B) {
+			dir := b.TempDir()
+			start := targets()[impl]
+			if impl == "loupe-disk" {
+				start = func(tb testing.TB) target { return startLoupeTarget(tb, "loupe-disk", dir) }
+			}
+			t := start(b)
+			base := rss(b, t.pid)
+			send(b, t, data, 2)
+			runtime.GC()
+			time.Sleep(2 * time.Second) // let the server settle
+			rssPerSpan := float64(rss(b, t.pid)-base) / total
+
+			ids := traceIDs(b, t, 200)
+			byID := latencies(b, len(ids)*2, func(i int) string { return t.query + "/api/traces/" + ids[i%len(ids)] })
+			search := latencies(b, 100, func(i int) string {
+				return fmt.Sprintf("%s/api/traces?service=svc-%d&operation=op-%d&lookback=1h&limit=20", t.query, i%services, i%operations)
+			})
+			b.ReportMetric(rssPerSpan, "rss-B/span")
+			b.ReportMetric(pct(byID, 50), "byid-p50-ms")
+			b.ReportMetric(pct(byID, 99), "byid-p99-ms")
+			b.ReportMetric(pct(search, 50), "search-p50-ms")
+			b.ReportMetric(pct(search, 99), "search-p99-ms")
+			b.ReportMetric(0, "ns/op")
+
+			if impl == "loupe-disk" {
+				restart := startLoupeAfter(b, dir)
+				b.ReportMetric(restart.Seconds(), "restart-s")
+			}
+		})
+	}
+}
+
+// startLoupeAfter stops nothing (the first server is still running on its
+// own ports, sharing no listener); it measures how long a second server on
+// a copy of the data directory takes until the API answers.
+func startLoupeAfter(b *testing.B, dir string) time.Duration {
+	cp := b.TempDir()
+	if out, err := exec.Command("cp", "-a", dir+"/.", cp).CombinedOutput(); err != nil {
+		b.Fatalf("copy data dir: %v %s", err, out)
+	}
+	start := time.Now()
+	startLoupeTarget(b, "loupe-restart", cp)
+	return time.Since(start)
+}
+
+func traceIDs(b *testing.B, t target, n int) []string {
+	var ids []string
+	for s := 0; s < services && len(ids) < n; s++ {
+		code, body, err := get(fmt.Sprintf("%s/api/traces?service=svc-%d&lookback=1h&limit=%d", t.query, s, n/services))
+		if err != nil || code != http.StatusOK {
+			b.Fatalf("search: %d %v", code, err)
+		}
+		var res struct{ Data []struct{ TraceID string } }
+		if err := json.Unmarshal(body, &res); err != nil {
+			b.Fatal(err)
+		}
+		for _, d := range res.Data {
+			ids = append(ids, d.TraceID)
+		}
+	}
+	if len(ids) == 0 {
+		b.Fatalf("%s found no traces", t.name)
+	}
+	return ids
+}
+
+func latencies(b *testing.B, n int, url func(int) string) []time.Duration {
+	out := make([]time.Duration, n)
+	for i := range out {
+		start := time.Now()
+		code, _, err := get(url(i))
+		out[i] = time.Since(start)
+		if err != nil || code != http.StatusOK {
+			b.Fatalf("GET %s: %d %v", url(i), code, err)
+		}
+	}
+	return out
+}
+
+func pct(d []time.Duration, p int) float64 {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return float64(s[(len(s)-1)*p/100]) / float64(time.Millisecond)
+}
