@@ -63,6 +63,8 @@ var testRequests = []testRequest{
 	{name: "port and forwarded", method: "GET", target: "http://api.test:8080/items/9",
 		header:   map[string]string{"X-Forwarded-For": "203.0.113.9, 10.0.0.1", "User-Agent": "loupe-test/1"},
 		wantName: "GET /items/{id}", wantRoute: "/items/{id}"},
+	{name: "tls default port", method: "GET", target: "https://secure.example.com/items/3", wantName: "GET /items/{id}", wantRoute: "/items/{id}"},
+	{name: "tls other port", method: "PATCH", target: "https://secure.example.com:8443/any", wantName: "PATCH /any", wantRoute: "/any"},
 	{name: "remote parent", method: "GET", target: "/items/5",
 		header:   map[string]string{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
 		wantName: "GET /items/{id}", wantRoute: "/items/{id}"},
