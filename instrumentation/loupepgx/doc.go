@@ -1,7 +1,7 @@
 // Package loupepgx instruments pgx v5 connections and pgxpool pools through
-// otelpgx (github.com/exaring/otelpgx): a span per query, batch, prepare,
-// connect and pool acquire, the db.client.operation.duration histogram and
-// the pgxpool.* pool metrics.
+// otelpgx (github.com/exaring/otelpgx): a span per query, batch, prepare and
+// connect (pool acquires too with [WithAcquireSpans]), the
+// db.client.operation.duration histogram and the pgxpool.* pool metrics.
 //
 // [NewPool] replaces pgxpool.New; [NewTracer] gives the tracer to set as
 // pgx.ConnConfig.Tracer for single connections. On top of otelpgx, query

@@ -37,6 +37,7 @@ type config struct {
 	tracerProvider trace.TracerProvider
 	meterProvider  metric.MeterProvider
 	noPoolMetrics  bool
+	acquireSpans   bool
 }
 
 // WithTracerProvider sets the tracer provider (default: the global one).
@@ -52,6 +53,14 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 // WithoutPoolMetrics makes [NewPool] leave out the pgxpool.* metrics.
 func WithoutPoolMetrics() Option {
 	return optionFunc(func(c *config) { c.noPoolMetrics = true })
+}
+
+// WithAcquireSpans adds otelpgx's "pool.acquire" span before each query that
+// takes a connection from the pool. Off by default: it doubles the spans per
+// query, and the pgxpool.acquire_duration and empty_acquire metrics already
+// show waiting for connections.
+func WithAcquireSpans() Option {
+	return optionFunc(func(c *config) { c.acquireSpans = true })
 }
 
 func newConfig(opts []Option) config {
@@ -88,17 +97,18 @@ func NewTracer(opts ...Option) *Tracer {
 		}
 		return "query"
 	}
-	return &Tracer{
-		parser: p,
-		Tracer: otelpgx.NewTracer(
-			otelpgx.WithTracerProvider(c.tracerProvider),
-			otelpgx.WithMeterProvider(c.meterProvider),
-			otelpgx.WithDisableSQLStatementInAttributes(),      // raw text: ours is sanitized
-			otelpgx.WithDisableConnectionDetailsInAttributes(), // it includes user.name
-			otelpgx.WithSpanNameCtxFunc(summary),
-			otelpgx.WithMetricOperationName(func(_ context.Context, sql string) string { return p.Parse(sql).Operation }),
-		),
+	oo := []otelpgx.Option{
+		otelpgx.WithTracerProvider(c.tracerProvider),
+		otelpgx.WithMeterProvider(c.meterProvider),
+		otelpgx.WithDisableSQLStatementInAttributes(),      // raw text: ours is sanitized
+		otelpgx.WithDisableConnectionDetailsInAttributes(), // it includes user.name
+		otelpgx.WithSpanNameCtxFunc(summary),
+		otelpgx.WithMetricOperationName(func(_ context.Context, sql string) string { return p.Parse(sql).Operation }),
 	}
+	if !c.acquireSpans {
+		oo = append(oo, otelpgx.WithDisableAcquireTracer())
+	}
+	return &Tracer{parser: p, Tracer: otelpgx.NewTracer(oo...)}
 }
 
 // TraceQueryStart starts otelpgx's span and adds the query attributes.

@@ -22,11 +22,12 @@ type fixture struct {
 	pool *pgxpool.Pool
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, opts ...loupepgx.Option) *fixture {
 	t.Helper()
 	env.RequirePostgres(t)
 	f := &fixture{SDK: sdktest.New(t)}
-	pool, err := loupepgx.NewPool(t.Context(), env.PostgresDSN, loupepgx.WithTracerProvider(f.TP), loupepgx.WithMeterProvider(f.MP))
+	opts = append([]loupepgx.Option{loupepgx.WithTracerProvider(f.TP), loupepgx.WithMeterProvider(f.MP)}, opts...)
+	pool, err := loupepgx.NewPool(t.Context(), env.PostgresDSN, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,6 +157,30 @@ func TestBatchAndPoolMetrics(t *testing.T) {
 	for _, n := range []string{"pgxpool.acquires", "pgxpool.total_connections", "db.client.operation.duration"} {
 		if !got[n] {
 			t.Errorf("no %s metric; have %v", n, got)
+		}
+	}
+}
+
+func TestAcquireSpansOptIn(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		var opts []loupepgx.Option
+		if on {
+			opts = append(opts, loupepgx.WithAcquireSpans())
+		}
+		f := newFixture(t, opts...)
+		ctx, root := f.Root(t.Context())
+		if _, err := f.pool.Exec(ctx, "SELECT 1"); err != nil {
+			t.Fatal(err)
+		}
+		root.End()
+		acquires := 0
+		for _, s := range f.ChildrenOf(root) {
+			if s.Name() == "pool.acquire" {
+				acquires++
+			}
+		}
+		if (acquires > 0) != on {
+			t.Errorf("WithAcquireSpans %v: %d pool.acquire spans", on, acquires)
 		}
 	}
 }
