@@ -8,6 +8,7 @@ import (
 
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/goleak"
@@ -103,6 +104,20 @@ func (f *fixture) byKind(t *testing.T) (client, server sdktrace.ReadOnlySpan) {
 	return client, server
 }
 
+// histogramEventually waits for the named histogram: the server records its
+// duration just after it ends its span, possibly after the client returned.
+func (f *fixture) histogramEventually(t *testing.T, name string) []metricdata.HistogramDataPoint[float64] {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		dps := f.Histogram(t, name)
+		if len(dps) > 0 || time.Now().After(deadline) {
+			return dps
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func TestUnaryCall(t *testing.T) {
 	f := start(t)
 	ctx, parent := f.TP.Tracer("test").Start(t.Context(), "caller")
@@ -133,7 +148,7 @@ func TestUnaryCall(t *testing.T) {
 		}
 	}
 	for _, metric := range []string{"rpc.client.call.duration", "rpc.server.call.duration"} {
-		dps := f.Histogram(t, metric)
+		dps := f.histogramEventually(t, metric)
 		if len(dps) != 1 || dps[0].Count != 1 || sdktest.Attrs(dps[0].Attributes.ToSlice())["rpc.response.status_code"] != "OK" {
 			t.Errorf("%s: %+v", metric, dps)
 		}
@@ -157,7 +172,7 @@ func TestErrors(t *testing.T) {
 	if a := sdktest.Attrs(server.Attributes()); a["rpc.response.status_code"] != "NOT_FOUND" {
 		t.Errorf("server attributes %v", a)
 	}
-	dps := f.Histogram(t, "rpc.client.call.duration")
+	dps := f.histogramEventually(t, "rpc.client.call.duration")
 	if len(dps) != 1 || sdktest.Attrs(dps[0].Attributes.ToSlice())["error.type"] != "NOT_FOUND" {
 		t.Errorf("client duration %+v, want error.type NOT_FOUND", dps)
 	}
