@@ -52,6 +52,7 @@ func TestQueries(t *testing.T) {
 	f := newFixture(t)
 	ctx, root := f.Root(t.Context())
 	table := "pgx_items"
+	t.Cleanup(func() { _, _ = f.pool.Exec(context.Background(), "DROP TABLE IF EXISTS "+table) })
 	for _, q := range []struct {
 		sql  string
 		args []any

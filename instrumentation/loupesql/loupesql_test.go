@@ -49,6 +49,7 @@ func TestQueries(t *testing.T) {
 	f := newFixture(t)
 	ctx, root := f.Root(t.Context())
 	table := "items_" + strings.ToLower(t.Name())
+	t.Cleanup(func() { _, _ = f.db.ExecContext(context.Background(), "DROP TABLE IF EXISTS "+table) })
 	steps := []struct {
 		query string
 		args  []any
