@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/loupe-dev/loupe/backend/query/apiv3"
 	"github.com/loupe-dev/loupe/backend/query/jaeger"
 	"github.com/loupe-dev/loupe/backend/receiver"
 	"github.com/loupe-dev/loupe/backend/store"
@@ -123,6 +124,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 				recv.RegisterRoutes(mux)
 			} else {
 				jaeger.New(cfg.Store).RegisterRoutes(mux)
+				apiv3.New(cfg.Store).RegisterRoutes(mux)
 			}
 			hs := &http.Server{
 				Handler:           requireToken(cfg.Token, mux),

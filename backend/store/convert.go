@@ -121,7 +121,7 @@ func FromTraces(td ptrace.Traces) Converted {
 				if n := sp.Links().Len(); n > 0 {
 					s.Links = make([]Link, 0, n)
 					for _, l := range sp.Links().All() {
-						s.Links = append(s.Links, Link{TraceID: l.TraceID(), SpanID: l.SpanID(), TraceState: l.TraceState().AsRaw(), Attributes: convertAttrs(l.Attributes())})
+						s.Links = append(s.Links, Link{TraceID: l.TraceID(), SpanID: l.SpanID(), Flags: l.Flags(), TraceState: l.TraceState().AsRaw(), Attributes: convertAttrs(l.Attributes())})
 					}
 				}
 				c.Spans = append(c.Spans, s)

@@ -160,6 +160,7 @@ type Event struct {
 type Link struct {
 	TraceID    TraceID
 	SpanID     SpanID
+	Flags      uint32
 	TraceState string
 	Attributes []KeyValue
 }
