@@ -490,7 +490,7 @@ func (r *resolver) exporters(cfg *config, s Signal) []string {
 		code = &joined
 	}
 	def, defSrc := "otlp", "default"
-	if fb, ok := cfg.fallbackExporters[s]; ok {
+	if fb, ok := cfg.fallbackExporters[s]; ok && !r.endpointSet(s) {
 		def, defSrc = fb, "code fallback"
 	}
 	v, src := r.raw(code, []string{std}, nil, def)
@@ -522,6 +522,22 @@ func (r *resolver) exporters(cfg *config, s Signal) []string {
 	}
 	r.note(string(s)+".exporter", strings.Join(orNone(out), ","), src)
 	return out
+}
+
+// endpointSet reports whether the environment names an OTLP endpoint for the
+// signal: a clear wish to export over OTLP, which a code fallback exporter
+// must not override.
+func (r *resolver) endpointSet(s Signal) bool {
+	names := []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_" + strings.ToUpper(string(s)) + "_ENDPOINT", "OTEL_EXPORTER_ENDPOINT"}
+	if s == Traces {
+		names = append(names, "OTEL_EXPORTER_JAEGER_ENDPOINT")
+	}
+	for _, n := range names {
+		if _, ok := r.env(n); ok {
+			return true
+		}
+	}
+	return false
 }
 
 func orNone(list []string) []string {

@@ -122,8 +122,10 @@ func WithExporters(s Signal, names ...string) Option {
 }
 
 // WithDefaultExporter replaces the spec's default exporter ("otlp") for every
-// signal with name, used only when neither code nor the environment chose one.
-// Examples use "console" so that they show something with no collector running.
+// signal with name, used only when neither code nor the environment chose one
+// and the environment names no OTLP endpoint for the signal (setting
+// OTEL_EXPORTER_OTLP_ENDPOINT alone is enough to export over OTLP). Examples
+// use "console" so that they show something with no collector running.
 func WithDefaultExporter(name string) Option {
 	return optionFunc(func(c *config) {
 		for _, s := range signals {
