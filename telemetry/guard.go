@@ -37,26 +37,15 @@ type guard struct {
 	abandoned context.Context
 	abandon   context.CancelFunc
 
-	spansExported, spansFailed, spansDropped atomic.Int64
-	logsExported, logsFailed, logsDropped    atomic.Int64
-	metricExports, metricExportsFailed       atomic.Int64
+	spans, logs                        counts
+	metricExports, metricExportsFailed atomic.Int64
 
-	mu           sync.Mutex
-	pendingSpans []*atomic.Int64 // one per gated span processor
-	pendingLogs  []*atomic.Int64 // one per gated log processor
+	mu    sync.Mutex
+	gates []*queueGate // every bounded queue, for abandonPending
 }
 
-func (g *guard) track(spans bool) *atomic.Int64 {
-	c := new(atomic.Int64)
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if spans {
-		g.pendingSpans = append(g.pendingSpans, c)
-	} else {
-		g.pendingLogs = append(g.pendingLogs, c)
-	}
-	return c
-}
+// counts is what happened to the items of one signal.
+type counts struct{ exported, failed, dropped atomic.Int64 }
 
 func newGuard(w *warner) *guard {
 	g := &guard{warn: w}
@@ -78,22 +67,15 @@ func (g *guard) abandonPending() {
 	g.abandon()
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for _, c := range g.pendingSpans {
-		if n := c.Swap(0); n > 0 {
-			g.spansDropped.Add(n)
-		}
-	}
-	for _, c := range g.pendingLogs {
-		if n := c.Swap(0); n > 0 {
-			g.logsDropped.Add(n)
-		}
+	for _, q := range g.gates {
+		q.abandon()
 	}
 }
 
 func (g *guard) stats() Stats {
 	return Stats{
-		SpansExported: g.spansExported.Load(), SpansFailed: g.spansFailed.Load(), SpansDropped: g.spansDropped.Load(),
-		LogsExported: g.logsExported.Load(), LogsFailed: g.logsFailed.Load(), LogsDropped: g.logsDropped.Load(),
+		SpansExported: g.spans.exported.Load(), SpansFailed: g.spans.failed.Load(), SpansDropped: g.spans.dropped.Load(),
+		LogsExported: g.logs.exported.Load(), LogsFailed: g.logs.failed.Load(), LogsDropped: g.logs.dropped.Load(),
 		MetricExports: g.metricExports.Load(), MetricExportsFailed: g.metricExportsFailed.Load(),
 	}
 }
@@ -112,131 +94,140 @@ func (s Stats) lost() bool {
 	return s.SpansDropped+s.SpansFailed+s.LogsDropped+s.LogsFailed+s.MetricExportsFailed > 0
 }
 
-// spanGate bounds the spans handed to a batch span processor. inflight counts
-// spans enqueued and not yet exported; since the SDK's queue never holds more
-// than that, it never overflows (and so never drops uncounted).
+// queueGate bounds the items handed to one of the SDK's batch processors.
+// inflight counts items admitted and not yet exported; since the SDK's queue
+// never holds more than that, it never overflows (and so never drops
+// uncounted). The processor side calls admit, the exporter side done.
+type queueGate struct {
+	g        *guard
+	c        *counts
+	what     string // "span" or "log record", for warnings
+	name     string // the destination
+	limit    int64
+	inflight atomic.Int64
+}
+
+func (g *guard) newGate(c *counts, what, name string, limit int) *queueGate {
+	q := &queueGate{g: g, c: c, what: what, name: name, limit: int64(limit)}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.gates = append(g.gates, q)
+	return q
+}
+
+// admit reports whether one more item fits; if not, it is counted as dropped.
+func (q *queueGate) admit() bool {
+	if q.inflight.Add(1) <= q.limit {
+		return true
+	}
+	q.inflight.Add(-1)
+	q.c.dropped.Add(1)
+	q.g.warn.Limited("drop:"+q.what+":"+q.name, "telemetry: %s queue for %s is full (%d): dropping %ss; is the collector down or slow?", q.what, q.name, q.limit, q.what)
+	return false
+}
+
+// export runs one export of n items, bounded by the guard, and counts the
+// outcome. Errors are counted and reported here, rate-limited, and not
+// returned: the SDK would log every failed batch.
+func (q *queueGate) export(ctx context.Context, n int, do func(context.Context) error) {
+	ctx, done := q.g.exportContext(ctx)
+	defer done()
+	err := do(ctx)
+	q.inflight.Add(-int64(n))
+	if err != nil {
+		q.c.failed.Add(int64(n))
+		q.g.warn.Limited("fail:"+q.what+":"+q.name, "telemetry: %d %ss could not be exported to %s: %v", n, q.what, q.name, err)
+		return
+	}
+	q.c.exported.Add(int64(n))
+}
+
+// abandon counts as dropped whatever is still queued.
+func (q *queueGate) abandon() {
+	if left := q.inflight.Swap(0); left > 0 {
+		q.c.dropped.Add(left)
+	}
+}
+
+// spanGate and spanExporter put a queueGate around a batch span processor.
 type spanGate struct {
 	sdktrace.SpanProcessor
-	g        *guard
-	limit    int64
-	inflight *atomic.Int64
-	name     string
+	q *queueGate
 }
 
 func (p *spanGate) OnEnd(s sdktrace.ReadOnlySpan) {
-	if !s.SpanContext().IsSampled() {
-		return
+	if s.SpanContext().IsSampled() && p.q.admit() {
+		p.SpanProcessor.OnEnd(s)
 	}
-	if p.inflight.Add(1) > p.limit {
-		p.inflight.Add(-1)
-		p.g.spansDropped.Add(1)
-		p.g.warn.Limited("drop:spans:"+p.name, "telemetry: span queue for %s is full (%d spans): dropping spans; is the collector down or slow?", p.name, p.limit)
-		return
-	}
-	p.SpanProcessor.OnEnd(s)
 }
 
 // Shutdown counts as dropped whatever the processor could not export before
 // the deadline.
 func (p *spanGate) Shutdown(ctx context.Context) error {
 	err := p.SpanProcessor.Shutdown(ctx)
-	if left := p.inflight.Swap(0); left > 0 {
-		p.g.spansDropped.Add(left)
-	}
+	p.q.abandon()
 	return err
 }
 
 type spanExporter struct {
 	sdktrace.SpanExporter
-	g        *guard
-	inflight *atomic.Int64
-	name     string
+	q *queueGate
 }
 
 func (e *spanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
-	ctx, done := e.g.exportContext(ctx)
-	defer done()
-	err := e.SpanExporter.ExportSpans(ctx, spans)
-	e.inflight.Add(-int64(len(spans)))
-	if err != nil {
-		e.g.spansFailed.Add(int64(len(spans)))
-		e.g.warn.Limited("fail:spans:"+e.name, "telemetry: %d spans could not be exported to %s: %v", len(spans), e.name, err)
-		return nil // counted and reported here; the SDK would log every batch
-	}
-	e.g.spansExported.Add(int64(len(spans)))
+	e.q.export(ctx, len(spans), func(ctx context.Context) error { return e.SpanExporter.ExportSpans(ctx, spans) })
 	return nil
 }
 
 func gatedSpanProcessor(g *guard, exp sdktrace.SpanExporter, name string, b batchConfig) sdktrace.SpanProcessor {
-	inflight := g.track(true)
-	wrapped := &spanExporter{SpanExporter: exp, g: g, inflight: inflight, name: name}
-	bsp := sdktrace.NewBatchSpanProcessor(wrapped,
+	q := g.newGate(&g.spans, "span", name, b.maxQueue)
+	bsp := sdktrace.NewBatchSpanProcessor(&spanExporter{SpanExporter: exp, q: q},
 		sdktrace.WithBatchTimeout(b.delay),
 		sdktrace.WithExportTimeout(b.timeout),
 		sdktrace.WithMaxQueueSize(b.maxQueue),
 		sdktrace.WithMaxExportBatchSize(b.maxExport),
 	)
-	return &spanGate{SpanProcessor: bsp, g: g, limit: int64(b.maxQueue), inflight: inflight, name: name}
+	return &spanGate{SpanProcessor: bsp, q: q}
 }
 
-// logGate does for log records what spanGate does for spans.
+// logGate and logExporter do the same for log records.
 type logGate struct {
 	sdklog.Processor
-	g        *guard
-	limit    int64
-	inflight *atomic.Int64
-	name     string
+	q *queueGate
 }
 
 func (p *logGate) OnEmit(ctx context.Context, r *sdklog.Record) error {
-	if p.inflight.Add(1) > p.limit {
-		p.inflight.Add(-1)
-		p.g.logsDropped.Add(1)
-		p.g.warn.Limited("drop:logs:"+p.name, "telemetry: log queue for %s is full (%d records): dropping records; is the collector down or slow?", p.name, p.limit)
-		return nil
+	if p.q.admit() {
+		return p.Processor.OnEmit(ctx, r)
 	}
-	return p.Processor.OnEmit(ctx, r)
+	return nil
 }
 
 func (p *logGate) Shutdown(ctx context.Context) error {
 	err := p.Processor.Shutdown(ctx)
-	if left := p.inflight.Swap(0); left > 0 {
-		p.g.logsDropped.Add(left)
-	}
+	p.q.abandon()
 	return err
 }
 
 type logExporter struct {
 	sdklog.Exporter
-	g        *guard
-	inflight *atomic.Int64
-	name     string
+	q *queueGate
 }
 
 func (e *logExporter) Export(ctx context.Context, records []sdklog.Record) error {
-	ctx, done := e.g.exportContext(ctx)
-	defer done()
-	err := e.Exporter.Export(ctx, records)
-	e.inflight.Add(-int64(len(records)))
-	if err != nil {
-		e.g.logsFailed.Add(int64(len(records)))
-		e.g.warn.Limited("fail:logs:"+e.name, "telemetry: %d log records could not be exported to %s: %v", len(records), e.name, err)
-		return nil
-	}
-	e.g.logsExported.Add(int64(len(records)))
+	e.q.export(ctx, len(records), func(ctx context.Context) error { return e.Exporter.Export(ctx, records) })
 	return nil
 }
 
 func gatedLogProcessor(g *guard, exp sdklog.Exporter, name string, b batchConfig) sdklog.Processor {
-	inflight := g.track(false)
-	wrapped := &logExporter{Exporter: exp, g: g, inflight: inflight, name: name}
-	bp := sdklog.NewBatchProcessor(wrapped,
+	q := g.newGate(&g.logs, "log record", name, b.maxQueue)
+	bp := sdklog.NewBatchProcessor(&logExporter{Exporter: exp, q: q},
 		sdklog.WithExportInterval(b.delay),
 		sdklog.WithExportTimeout(b.timeout),
 		sdklog.WithMaxQueueSize(b.maxQueue),
 		sdklog.WithExportMaxBatchSize(b.maxExport),
 	)
-	return &logGate{Processor: bp, g: g, limit: int64(b.maxQueue), inflight: inflight, name: name}
+	return &logGate{Processor: bp, q: q}
 }
 
 // metricExporter counts failed pushes and warns once when an instrument

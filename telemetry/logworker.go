@@ -70,13 +70,13 @@ func (w *logWorker) handle(it logItem) {
 // enqueue never blocks: with the queue full, the record is dropped and counted.
 func (w *logWorker) enqueue(ctx context.Context, h slog.Handler, r slog.Record) {
 	if w.stopped.Load() {
-		w.g.logsDropped.Add(1)
+		w.g.logs.dropped.Add(1)
 		return
 	}
 	select {
 	case w.ch <- logItem{h: h, r: r.Clone(), sc: trace.SpanContextFromContext(ctx)}:
 	default:
-		w.g.logsDropped.Add(1)
+		w.g.logs.dropped.Add(1)
 		w.g.warn.Limited("drop:logs:bridge", "telemetry: log bridge queue is full (%d records): dropping records", cap(w.ch))
 	}
 }

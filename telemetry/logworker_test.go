@@ -39,7 +39,7 @@ func TestLogWorkerNeverBlocksAndCountsDrops(t *testing.T) {
 		t.Fatalf("enqueue blocked for %v", d)
 	}
 	// One record is held by the handler, two wait in the queue: seven dropped.
-	if got := g.logsDropped.Load(); got != 7 {
+	if got := g.logs.dropped.Load(); got != 7 {
 		t.Errorf("dropped %d, want 7", got)
 	}
 	close(h.release)
@@ -52,7 +52,7 @@ func TestLogWorkerNeverBlocksAndCountsDrops(t *testing.T) {
 		t.Errorf("handled %d records, want the 3 accepted", n)
 	}
 	w.enqueue(context.Background(), h, rec("late"))
-	if got := g.logsDropped.Load(); got != 8 {
+	if got := g.logs.dropped.Load(); got != 8 {
 		t.Errorf("a record after stop was not counted as dropped (%d)", got)
 	}
 }
