@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
@@ -31,8 +32,17 @@ import (
 // decompression.
 const DefaultMaxRequestBytes = 16 << 20
 
+// DefaultMaxConcurrentRequests is the default number of requests decoded
+// and stored at once; others wait up to DefaultQueueWait for their turn.
+const (
+	DefaultMaxConcurrentRequests = 4
+	DefaultQueueWait             = 5 * time.Second
+)
+
 type config struct {
-	maxBytes int64
+	maxBytes      int64
+	maxConcurrent int
+	queueWait     time.Duration
 }
 
 // Option configures the receiver.
@@ -49,6 +59,15 @@ func WithMaxRequestBytes(n int64) Option {
 	return optionFunc(func(c *config) { c.maxBytes = n })
 }
 
+// WithMaxConcurrentRequests bounds how many requests are read, decoded and
+// stored at once (zero or less: DefaultMaxConcurrentRequests), so that the
+// memory requests take in flight stays bounded too. A request that waits
+// longer than wait (zero or less: DefaultQueueWait) for its turn gets HTTP
+// 503 or gRPC UNAVAILABLE, which OTLP clients retry.
+func WithMaxConcurrentRequests(n int, wait time.Duration) Option {
+	return optionFunc(func(c *config) { c.maxConcurrent, c.queueWait = n, wait })
+}
+
 func newConfig(opts []Option) config {
 	var c config
 	for _, o := range opts {
@@ -57,19 +76,49 @@ func newConfig(opts []Option) config {
 	if c.maxBytes <= 0 {
 		c.maxBytes = DefaultMaxRequestBytes
 	}
+	if c.maxConcurrent <= 0 {
+		c.maxConcurrent = DefaultMaxConcurrentRequests
+	}
+	if c.queueWait <= 0 {
+		c.queueWait = DefaultQueueWait
+	}
 	return c
 }
 
 // Receiver writes what it receives to a store.
 type Receiver struct {
-	w   store.Writer
-	cfg config
+	w     store.Writer
+	cfg   config
+	slots chan struct{} // one token per request in progress
 }
 
-// New returns a receiver writing to w. Defaults: DefaultMaxRequestBytes.
+// New returns a receiver writing to w. Defaults: DefaultMaxRequestBytes,
+// DefaultMaxConcurrentRequests, DefaultQueueWait.
 func New(w store.Writer, opts ...Option) *Receiver {
-	return &Receiver{w: w, cfg: newConfig(opts)}
+	cfg := newConfig(opts)
+	return &Receiver{w: w, cfg: cfg, slots: make(chan struct{}, cfg.maxConcurrent)}
 }
+
+// acquire waits for a turn to process a request; release gives it back.
+func (r *Receiver) acquire(ctx context.Context) error {
+	select {
+	case r.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(r.cfg.queueWait)
+	defer t.Stop()
+	select {
+	case r.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return status.Error(codes.Unavailable, "request canceled while waiting for its turn")
+	case <-t.C:
+		return status.Errorf(codes.Unavailable, "busy: %d requests in progress; retry later", r.cfg.maxConcurrent)
+	}
+}
+
+func (r *Receiver) release() { <-r.slots }
 
 // RegisterRoutes registers POST /v1/traces, /v1/metrics and /v1/logs.
 func (r *Receiver) RegisterRoutes(mux *http.ServeMux) {
@@ -110,6 +159,7 @@ func (r *Receiver) RegisterGRPC(s *grpc.Server) {
 
 // signal is one of traces, metrics and logs.
 type signal struct {
+	r       *Receiver
 	path    string // OTLP/HTTP path
 	service string // OTLP gRPC service name
 	// export decodes a request and stores it; errors are gRPC statuses.
@@ -118,11 +168,11 @@ type signal struct {
 
 func (r *Receiver) signals() []signal {
 	return []signal{
-		{"/v1/traces", "opentelemetry.proto.collector.trace.v1.TraceService",
+		{r, "/v1/traces", "opentelemetry.proto.collector.trace.v1.TraceService",
 			exporter(ptraceotlp.NewExportRequest, r.exportTraces)},
-		{"/v1/metrics", "opentelemetry.proto.collector.metrics.v1.MetricsService",
+		{r, "/v1/metrics", "opentelemetry.proto.collector.metrics.v1.MetricsService",
 			exporter(pmetricotlp.NewExportRequest, r.exportMetrics)},
-		{"/v1/logs", "opentelemetry.proto.collector.logs.v1.LogsService",
+		{r, "/v1/logs", "opentelemetry.proto.collector.logs.v1.LogsService",
 			exporter(plogotlp.NewExportRequest, r.exportLogs)},
 	}
 }
@@ -157,6 +207,10 @@ func (sig signal) grpcHandler(srv any, ctx context.Context, dec func(any) error,
 		return nil, err
 	}
 	call := func(ctx context.Context, req any) (any, error) {
+		if err := sig.r.acquire(ctx); err != nil {
+			return nil, err
+		}
+		defer sig.r.release()
 		return sig.export(ctx, req.(*rawRequest).data, encProto)
 	}
 	if interceptor == nil {
@@ -383,6 +437,15 @@ func writeResponse(w http.ResponseWriter, enc wireFormat, m marshaler) {
 // serveHTTP answers an OTLP/HTTP request with what the signal's gRPC
 // export answers, so that both transports behave alike.
 func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request, sig signal) {
+	if err := r.acquire(req.Context()); err != nil {
+		enc := encProto
+		if strings.HasPrefix(req.Header.Get("Content-Type"), "application/json") {
+			enc = encJSON
+		}
+		writeError(w, enc, &httpError{http.StatusServiceUnavailable, codes.Unavailable, status.Convert(err).Message()})
+		return
+	}
+	defer r.release()
 	body, enc, herr := r.readRequest(w, req)
 	if herr != nil {
 		writeError(w, enc, herr)
