@@ -14,6 +14,7 @@ import (
 
 	"github.com/loupe-dev/loupe/backend/query/apiv3"
 	"github.com/loupe-dev/loupe/backend/query/jaeger"
+	"github.com/loupe-dev/loupe/backend/query/logs"
 	"github.com/loupe-dev/loupe/backend/receiver"
 	"github.com/loupe-dev/loupe/backend/store"
 )
@@ -125,6 +126,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			} else {
 				jaeger.New(cfg.Store).RegisterRoutes(mux)
 				apiv3.New(cfg.Store).RegisterRoutes(mux)
+				logs.New(cfg.Store).RegisterRoutes(mux)
 			}
 			hs := &http.Server{
 				Handler:           requireToken(cfg.Token, mux),
