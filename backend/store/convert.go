@@ -14,6 +14,39 @@ import (
 // as the OpenTelemetry SDKs name it.
 const UnknownService = "unknown_service"
 
+// interner stores each distinct short string of one write once, and counts
+// the bytes of the strings it keeps. Keys, names and repeated values (an
+// HTTP method, a route, a host) then cost their bytes once per write rather
+// than once per item.
+type interner struct {
+	m     map[string]string
+	bytes int64
+}
+
+const (
+	internMaxLen     = 256     // longer strings are kept as they are
+	internMaxEntries = 1 << 14 // per write; past it strings are kept as they are
+)
+
+func (in *interner) str(s string) string {
+	if s == "" {
+		return ""
+	}
+	if len(s) <= internMaxLen {
+		if v, ok := in.m[s]; ok {
+			return v
+		}
+		if in.m == nil {
+			in.m = make(map[string]string)
+		}
+		if len(in.m) < internMaxEntries {
+			in.m[s] = s
+		}
+	}
+	in.bytes += int64(len(s))
+	return s
+}
+
 // Converted is the model form of one write, ready to store.
 type Converted struct {
 	Spans  []Span
@@ -21,8 +54,10 @@ type Converted struct {
 	Points []SeriesPoint
 	Result WriteResult
 	// Bytes is the approximate size of everything above, shared resources,
-	// scopes and series descriptions included (once each).
+	// scopes, series descriptions and strings included (once each).
 	Bytes int64
+
+	in interner
 }
 
 // SeriesPoint is a point with the description of the series it belongs to.
@@ -32,21 +67,21 @@ type SeriesPoint struct {
 	Point  Point
 }
 
-func convertAttrs(m pcommon.Map) []KeyValue {
+func (c *Converted) convertAttrs(m pcommon.Map) []KeyValue {
 	if m.Len() == 0 {
 		return nil
 	}
 	kvs := make([]KeyValue, 0, m.Len())
 	for k, v := range m.All() {
-		kvs = append(kvs, KeyValue{Key: k, Value: convertValue(v)})
+		kvs = append(kvs, KeyValue{Key: c.in.str(k), Value: c.convertValue(v)})
 	}
 	return kvs
 }
 
-func convertValue(v pcommon.Value) Value {
+func (c *Converted) convertValue(v pcommon.Value) Value {
 	switch v.Type() {
 	case pcommon.ValueTypeStr:
-		return StrValue(v.Str())
+		return StrValue(c.in.str(v.Str()))
 	case pcommon.ValueTypeInt:
 		return IntValue(v.Int())
 	case pcommon.ValueTypeDouble:
@@ -54,27 +89,38 @@ func convertValue(v pcommon.Value) Value {
 	case pcommon.ValueTypeBool:
 		return BoolValue(v.Bool())
 	case pcommon.ValueTypeBytes:
-		return BytesValue(v.Bytes().AsRaw())
+		return Value{typ: ValueBytes, s: c.in.str(string(v.Bytes().AsRaw()))}
 	case pcommon.ValueTypeSlice:
-		return Value{typ: ValueSlice, s: v.AsString()}
+		return Value{typ: ValueSlice, s: c.in.str(v.AsString())}
 	case pcommon.ValueTypeMap:
-		return Value{typ: ValueMap, s: v.AsString()}
+		return Value{typ: ValueMap, s: c.in.str(v.AsString())}
 	}
 	return Value{}
 }
 
-func convertResource(r pcommon.Resource) *Resource {
+// resource converts a resource and counts it.
+func (c *Converted) resource(r pcommon.Resource) *Resource {
 	res := &Resource{ServiceName: UnknownService}
 	attrs := r.Attributes()
 	if v, ok := attrs.Get("service.name"); ok && v.AsString() != "" {
-		res.ServiceName = v.AsString()
+		res.ServiceName = c.in.str(v.AsString())
 	}
-	res.Attributes = convertAttrs(attrs)
+	res.Attributes = c.convertAttrs(attrs)
+	c.Bytes += resourceSizeOf(res)
 	return res
 }
 
-func convertScope(s pcommon.InstrumentationScope) *Scope {
-	return &Scope{Name: s.Name(), Version: s.Version()}
+// scope converts a scope and counts it.
+func (c *Converted) scope(s pcommon.InstrumentationScope) *Scope {
+	c.Bytes += scopeSize
+	return &Scope{Name: c.in.str(s.Name()), Version: c.in.str(s.Version())}
+}
+
+// finish adds the bytes of the strings kept.
+func (c *Converted) finish() Converted {
+	c.Bytes += c.in.bytes
+	c.in = interner{}
+	return *c
 }
 
 // FromTraces converts traces to the model. Spans with an all-zero trace or
@@ -83,11 +129,9 @@ func FromTraces(td ptrace.Traces) Converted {
 	var c Converted
 	c.Spans = make([]Span, 0, td.SpanCount())
 	for _, rs := range td.ResourceSpans().All() {
-		res := convertResource(rs.Resource())
-		c.Bytes += ResourceSize(res, nil)
+		res := c.resource(rs.Resource())
 		for _, ss := range rs.ScopeSpans().All() {
-			sc := convertScope(ss.Scope())
-			c.Bytes += ResourceSize(nil, sc)
+			sc := c.scope(ss.Scope())
 			for _, sp := range ss.Spans().All() {
 				if sp.TraceID().IsEmpty() || sp.SpanID().IsEmpty() {
 					c.Result.Rejected++
@@ -100,12 +144,12 @@ func FromTraces(td ptrace.Traces) Converted {
 					Flags:         sp.Flags(),
 					Kind:          sp.Kind(),
 					Status:        sp.Status().Code(),
-					StatusMessage: sp.Status().Message(),
+					StatusMessage: c.in.str(sp.Status().Message()),
 					Start:         int64(sp.StartTimestamp()),
 					End:           int64(sp.EndTimestamp()),
-					Name:          sp.Name(),
-					TraceState:    sp.TraceState().AsRaw(),
-					Attributes:    convertAttrs(sp.Attributes()),
+					Name:          c.in.str(sp.Name()),
+					TraceState:    c.in.str(sp.TraceState().AsRaw()),
+					Attributes:    c.convertAttrs(sp.Attributes()),
 					Resource:      res,
 					Scope:         sc,
 				}
@@ -115,24 +159,24 @@ func FromTraces(td ptrace.Traces) Converted {
 				if n := sp.Events().Len(); n > 0 {
 					s.Events = make([]Event, 0, n)
 					for _, e := range sp.Events().All() {
-						s.Events = append(s.Events, Event{Time: int64(e.Timestamp()), Name: e.Name(), Attributes: convertAttrs(e.Attributes())})
+						s.Events = append(s.Events, Event{Time: int64(e.Timestamp()), Name: c.in.str(e.Name()), Attributes: c.convertAttrs(e.Attributes())})
 					}
 				}
 				if n := sp.Links().Len(); n > 0 {
 					s.Links = make([]Link, 0, n)
 					for _, l := range sp.Links().All() {
-						s.Links = append(s.Links, Link{TraceID: l.TraceID(), SpanID: l.SpanID(), Flags: l.Flags(), TraceState: l.TraceState().AsRaw(), Attributes: convertAttrs(l.Attributes())})
+						s.Links = append(s.Links, Link{TraceID: l.TraceID(), SpanID: l.SpanID(), Flags: l.Flags(), TraceState: c.in.str(l.TraceState().AsRaw()), Attributes: c.convertAttrs(l.Attributes())})
 					}
 				}
 				c.Spans = append(c.Spans, s)
-				c.Bytes += SpanSize(&c.Spans[len(c.Spans)-1])
+				c.Bytes += spanSize(&c.Spans[len(c.Spans)-1])
 			}
 		}
 	}
 	if c.Result.Rejected > 0 {
 		c.Result.Message = fmt.Sprintf("%d span(s) rejected: trace id and span id must not be all zero", c.Result.Rejected)
 	}
-	return c
+	return c.finish()
 }
 
 // FromLogs converts logs to the model. Every log record is valid.
@@ -140,11 +184,9 @@ func FromLogs(ld plog.Logs) Converted {
 	var c Converted
 	c.Logs = make([]LogRecord, 0, ld.LogRecordCount())
 	for _, rl := range ld.ResourceLogs().All() {
-		res := convertResource(rl.Resource())
-		c.Bytes += ResourceSize(res, nil)
+		res := c.resource(rl.Resource())
 		for _, sl := range rl.ScopeLogs().All() {
-			sc := convertScope(sl.Scope())
-			c.Bytes += ResourceSize(nil, sc)
+			sc := c.scope(sl.Scope())
 			for _, lr := range sl.LogRecords().All() {
 				r := LogRecord{
 					Time:         int64(lr.Timestamp()),
@@ -153,10 +195,10 @@ func FromLogs(ld plog.Logs) Converted {
 					SpanID:       lr.SpanID(),
 					Flags:        uint32(lr.Flags()),
 					Severity:     lr.SeverityNumber(),
-					SeverityText: lr.SeverityText(),
-					EventName:    lr.EventName(),
-					Body:         convertValue(lr.Body()),
-					Attributes:   convertAttrs(lr.Attributes()),
+					SeverityText: c.in.str(lr.SeverityText()),
+					EventName:    c.in.str(lr.EventName()),
+					Body:         c.convertValue(lr.Body()),
+					Attributes:   c.convertAttrs(lr.Attributes()),
 					Resource:     res,
 					Scope:        sc,
 				}
@@ -164,11 +206,11 @@ func FromLogs(ld plog.Logs) Converted {
 					r.Time = r.ObservedTime
 				}
 				c.Logs = append(c.Logs, r)
-				c.Bytes += LogSize(&c.Logs[len(c.Logs)-1])
+				c.Bytes += logSize(&c.Logs[len(c.Logs)-1])
 			}
 		}
 	}
-	return c
+	return c.finish()
 }
 
 // FromMetrics converts metrics to the model. Metrics without a name or
@@ -177,11 +219,9 @@ func FromMetrics(md pmetric.Metrics) Converted {
 	var c Converted
 	var rejected []string
 	for _, rm := range md.ResourceMetrics().All() {
-		res := convertResource(rm.Resource())
-		c.Bytes += ResourceSize(res, nil)
+		res := c.resource(rm.Resource())
 		for _, sm := range rm.ScopeMetrics().All() {
-			sc := convertScope(sm.Scope())
-			c.Bytes += ResourceSize(nil, sc)
+			sc := c.scope(sm.Scope())
 			for _, m := range sm.Metrics().All() {
 				n := dataPointCount(m)
 				if m.Name() == "" || m.Type() == pmetric.MetricTypeEmpty {
@@ -202,7 +242,7 @@ func FromMetrics(md pmetric.Metrics) Converted {
 		}
 		c.Result.Message = "metrics without a name or data rejected: " + strings.Join(rejected, ", ")
 	}
-	return c
+	return c.finish()
 }
 
 func dataPointCount(m pmetric.Metric) int {
@@ -225,11 +265,12 @@ func (c *Converted) convertMetric(m pmetric.Metric, res *Resource, sc *Scope) {
 	// One *Series per distinct attribute set within this metric.
 	series := map[string]*Series{}
 	get := func(attrs pcommon.Map) *Series {
-		key := SeriesKey(m.Name(), nil, nil, convertAttrs(attrs))
+		kvs := c.convertAttrs(attrs)
+		key := SeriesKey(m.Name(), nil, nil, kvs)
 		s, ok := series[key]
 		if !ok {
-			s = &Series{Name: m.Name(), Description: m.Description(), Unit: m.Unit(), Type: m.Type(),
-				Resource: res, Scope: sc, Attributes: convertAttrs(attrs)}
+			s = &Series{Name: c.in.str(m.Name()), Description: c.in.str(m.Description()), Unit: c.in.str(m.Unit()), Type: m.Type(),
+				Resource: res, Scope: sc, Attributes: kvs}
 			switch m.Type() {
 			case pmetric.MetricTypeSum:
 				s.Temporality = m.Sum().AggregationTemporality()
@@ -240,18 +281,18 @@ func (c *Converted) convertMetric(m pmetric.Metric, res *Resource, sc *Scope) {
 				s.Temporality = m.ExponentialHistogram().AggregationTemporality()
 			}
 			series[key] = s
-			c.Bytes += SeriesSize(s)
+			c.Bytes += seriesSize(s)
 		}
 		return s
 	}
 	add := func(s *Series, p Point) {
 		c.Points = append(c.Points, SeriesPoint{Series: s, Point: p})
-		c.Bytes += PointSize(&p) + 16 // plus the series' pointer to it
+		c.Bytes += pointSize(&p) + 16 // plus the series' pointer to it
 	}
 	number := func(dps pmetric.NumberDataPointSlice) {
 		for _, dp := range dps.All() {
 			p := Point{Start: int64(dp.StartTimestamp()), Time: int64(dp.Timestamp()),
-				NoRecorded: dp.Flags().NoRecordedValue(), Exemplars: convertExemplars(dp.Exemplars())}
+				NoRecorded: dp.Flags().NoRecordedValue(), Exemplars: c.convertExemplars(dp.Exemplars())}
 			if dp.ValueType() == pmetric.NumberDataPointValueTypeInt {
 				p.Value = float64(dp.IntValue())
 			} else {
@@ -271,14 +312,14 @@ func (c *Converted) convertMetric(m pmetric.Metric, res *Resource, sc *Scope) {
 				Min: dp.Min(), Max: dp.Max(), HasMinMax: dp.HasMin() && dp.HasMax(),
 				NoRecorded: dp.Flags().NoRecordedValue(),
 				Bounds:     dp.ExplicitBounds().AsRaw(), BucketCounts: dp.BucketCounts().AsRaw(),
-				Exemplars: convertExemplars(dp.Exemplars())}
+				Exemplars: c.convertExemplars(dp.Exemplars())}
 			add(get(dp.Attributes()), p)
 		}
 	case pmetric.MetricTypeExponentialHistogram:
 		for _, dp := range m.ExponentialHistogram().DataPoints().All() {
 			p := Point{Start: int64(dp.StartTimestamp()), Time: int64(dp.Timestamp()), Count: dp.Count(), Sum: dp.Sum(),
 				Min: dp.Min(), Max: dp.Max(), HasMinMax: dp.HasMin() && dp.HasMax(),
-				NoRecorded: dp.Flags().NoRecordedValue(), Exemplars: convertExemplars(dp.Exemplars())}
+				NoRecorded: dp.Flags().NoRecordedValue(), Exemplars: c.convertExemplars(dp.Exemplars())}
 			add(get(dp.Attributes()), p)
 		}
 	case pmetric.MetricTypeSummary:
@@ -290,14 +331,14 @@ func (c *Converted) convertMetric(m pmetric.Metric, res *Resource, sc *Scope) {
 	}
 }
 
-func convertExemplars(es pmetric.ExemplarSlice) []Exemplar {
+func (c *Converted) convertExemplars(es pmetric.ExemplarSlice) []Exemplar {
 	if es.Len() == 0 {
 		return nil
 	}
 	out := make([]Exemplar, 0, es.Len())
 	for _, e := range es.All() {
 		x := Exemplar{Time: int64(e.Timestamp()), TraceID: e.TraceID(), SpanID: e.SpanID(),
-			Attributes: convertAttrs(e.FilteredAttributes())}
+			Attributes: c.convertAttrs(e.FilteredAttributes())}
 		if e.ValueType() == pmetric.ExemplarValueTypeInt {
 			x.Value = float64(e.IntValue())
 		} else {

@@ -6,7 +6,7 @@
 // into the model of this package ([Span], [LogRecord], [Series]), which holds
 // only plain Go values: no pdata or protobuf object stays referenced after a
 // write returns, so the size of what is stored can be accounted for
-// (see [SpanSize] and friends) and bounded.
+// (see [Converted]) and bounded.
 //
 // Values returned by a [Reader] are shared with the store and must not be
 // modified. Every implementation passes the suite in the storetest package.

@@ -224,10 +224,11 @@ type Exemplar struct {
 	Attributes []KeyValue
 }
 
-// Approximate sizes of the model, used to bound memory. They count each
-// struct's own size and the bytes its strings and slices point to; they do
-// not count map and allocator overhead, which the implementations add per
-// index entry (see memstore's documentation for measured figures).
+// Approximate sizes of the model, used to bound memory. The functions
+// below count each struct's own size and the slices it owns, but no string
+// bytes: strings are counted by the interner that stored them, once per
+// distinct string of a write (see [Converted.Bytes]). They do not count map
+// and allocator overhead, which the implementations add per index entry.
 var (
 	spanStructSize   = int64(unsafe.Sizeof(Span{}))
 	kvSize           = int64(unsafe.Sizeof(KeyValue{}))
@@ -241,59 +242,30 @@ var (
 	scopeSize        = int64(unsafe.Sizeof(Scope{}))
 )
 
-func attrsSize(kvs []KeyValue) int64 {
-	n := int64(len(kvs)) * kvSize
-	for _, kv := range kvs {
-		n += int64(len(kv.Key) + len(kv.Value.s))
-	}
-	return n
-}
-
-// SpanSize is the approximate number of bytes s occupies, not counting its
-// shared Resource and Scope.
-func SpanSize(s *Span) int64 {
-	n := spanStructSize + int64(len(s.Name)+len(s.TraceState)+len(s.StatusMessage)) + attrsSize(s.Attributes)
+func spanSize(s *Span) int64 {
+	n := spanStructSize + int64(len(s.Attributes))*kvSize
 	n += int64(len(s.Events)) * eventSize
 	for _, e := range s.Events {
-		n += int64(len(e.Name)) + attrsSize(e.Attributes)
+		n += int64(len(e.Attributes)) * kvSize
 	}
 	n += int64(len(s.Links)) * linkSize
 	for _, l := range s.Links {
-		n += int64(len(l.TraceState)) + attrsSize(l.Attributes)
+		n += int64(len(l.Attributes)) * kvSize
 	}
 	return n
 }
 
-// LogSize is the approximate number of bytes r occupies, not counting its
-// shared Resource and Scope.
-func LogSize(r *LogRecord) int64 {
-	return logStructSize + int64(len(r.SeverityText)+len(r.EventName)+len(r.Body.s)) + attrsSize(r.Attributes)
-}
+func logSize(r *LogRecord) int64 { return logStructSize + int64(len(r.Attributes))*kvSize }
 
-// PointSize is the approximate number of bytes p occupies.
-func PointSize(p *Point) int64 {
+func pointSize(p *Point) int64 {
 	n := pointStructSize + int64(len(p.Bounds))*8 + int64(len(p.BucketCounts))*8
 	n += int64(len(p.Exemplars)) * exemplarSize
 	for _, e := range p.Exemplars {
-		n += attrsSize(e.Attributes)
+		n += int64(len(e.Attributes)) * kvSize
 	}
 	return n
 }
 
-// SeriesSize is the approximate number of bytes a series' description
-// occupies, without its points.
-func SeriesSize(s *Series) int64 {
-	return seriesStructSize + int64(len(s.Name)+len(s.Description)+len(s.Unit)) + attrsSize(s.Attributes)
-}
+func seriesSize(s *Series) int64 { return seriesStructSize + int64(len(s.Attributes))*kvSize }
 
-// ResourceSize is the approximate size of a resource and a scope.
-func ResourceSize(r *Resource, sc *Scope) int64 {
-	n := int64(0)
-	if r != nil {
-		n += resourceSize + int64(len(r.ServiceName)) + attrsSize(r.Attributes)
-	}
-	if sc != nil {
-		n += scopeSize + int64(len(sc.Name)+len(sc.Version))
-	}
-	return n
-}
+func resourceSizeOf(r *Resource) int64 { return resourceSize + int64(len(r.Attributes))*kvSize }

@@ -9,6 +9,7 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
 	"github.com/loupe-dev/loupe/backend/store/memstore"
 	"github.com/loupe-dev/loupe/backend/store/storetest"
@@ -47,6 +48,20 @@ func realisticBatch(seq, n int) ptrace.Traces {
 	return td
 }
 
+// decoded round-trips td through OTLP protobuf, as the receiver gets it:
+// every string is then its own allocation, as in production.
+func decoded(t testing.TB, td ptrace.Traces) ptrace.Traces {
+	b, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := ptraceotlp.NewExportRequest()
+	if err := req.UnmarshalProto(b); err != nil {
+		t.Fatal(err)
+	}
+	return req.Traces()
+}
+
 func heap() uint64 {
 	runtime.GC()
 	runtime.GC()
@@ -63,7 +78,7 @@ func TestAccountedSizeTracksHeap(t *testing.T) {
 	before := heap()
 	s := memstore.New(memstore.WithMaxBytes(1 << 30))
 	for i := range batches {
-		if _, err := s.WriteTraces(context.Background(), realisticBatch(i, perBatch)); err != nil {
+		if _, err := s.WriteTraces(context.Background(), decoded(t, realisticBatch(i, perBatch))); err != nil {
 			t.Fatal(err)
 		}
 	}
