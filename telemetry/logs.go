@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -69,7 +70,7 @@ func (f *fanout) Handle(ctx context.Context, r slog.Record) error {
 	switch {
 	case f.otel == nil:
 	case f.worker != nil:
-		f.worker.enqueue(ctx, f.otel, r)
+		err = f.worker.enqueue(ctx, f.otel, r)
 	default:
 		err = f.otel.Handle(ctx, r)
 	}
@@ -77,11 +78,22 @@ func (f *fanout) Handle(ctx context.Context, r slog.Record) error {
 		// The bridge is done with r, or has a clone of it (clipped, so that
 		// appending here cannot write into the clone's attributes).
 		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-			r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
+			traceID, spanID := hexIDs(sc)
+			r.AddAttrs(slog.String("trace_id", traceID), slog.String("span_id", spanID))
 		}
 		err = errors.Join(err, f.local.Handle(ctx, r))
 	}
 	return err
+}
+
+// hexIDs formats the trace and span ids with one allocation instead of two.
+func hexIDs(sc trace.SpanContext) (traceID, spanID string) {
+	var buf [48]byte
+	tid, sid := sc.TraceID(), sc.SpanID()
+	hex.Encode(buf[:32], tid[:])
+	hex.Encode(buf[32:], sid[:])
+	s := string(buf[:])
+	return s[:32], s[32:]
 }
 
 func (f *fanout) WithAttrs(attrs []slog.Attr) slog.Handler {

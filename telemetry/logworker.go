@@ -12,8 +12,8 @@ import (
 // logWorker takes the OpenTelemetry half of each log record off the caller's
 // path: converting a record for the SDK costs more than writing it as JSON
 // (BENCHMARKS.md), so the caller only copies the record into a bounded queue
-// and one goroutine hands it to the official bridge. A full queue drops the
-// record and counts it, as the span and log export queues do.
+// and one goroutine hands it to the official bridge. When the queue is full
+// the caller does that work itself: nothing is dropped, nothing waits.
 type logWorker struct {
 	ch       chan logItem
 	quit     chan struct{}
@@ -67,17 +67,21 @@ func (w *logWorker) handle(it logItem) {
 	_ = it.h.Handle(ctx, it.r)
 }
 
-// enqueue never blocks: with the queue full, the record is dropped and counted.
-func (w *logWorker) enqueue(ctx context.Context, h slog.Handler, r slog.Record) {
+// enqueue never blocks and loses nothing: with the queue full, the caller
+// hands the record to the SDK itself, as it would without the worker
+// ("caller runs"), so a flood of records costs the caller time, not data or
+// memory. Records handled that way may reach the SDK before older queued
+// ones; their timestamps keep the true order.
+func (w *logWorker) enqueue(ctx context.Context, h slog.Handler, r slog.Record) error {
 	if w.stopped.Load() {
 		w.g.logs.dropped.Add(1)
-		return
+		return nil
 	}
 	select {
 	case w.ch <- logItem{h: h, r: r.Clone(), sc: trace.SpanContextFromContext(ctx)}:
+		return nil
 	default:
-		w.g.logs.dropped.Add(1)
-		w.g.warn.Limited("drop:logs:bridge", "telemetry: log bridge queue is full (%d records): dropping records", cap(w.ch))
+		return h.Handle(ctx, r)
 	}
 }
 
