@@ -15,6 +15,7 @@ import (
 	"github.com/loupe-dev/loupe/backend/query/apiv3"
 	"github.com/loupe-dev/loupe/backend/query/jaeger"
 	"github.com/loupe-dev/loupe/backend/query/logs"
+	"github.com/loupe-dev/loupe/backend/query/prom"
 	"github.com/loupe-dev/loupe/backend/receiver"
 	"github.com/loupe-dev/loupe/backend/store"
 )
@@ -126,6 +127,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			} else {
 				jaeger.New(cfg.Store).RegisterRoutes(mux)
 				apiv3.New(cfg.Store).RegisterRoutes(mux)
+				prom.New(cfg.Store).RegisterRoutes(mux)
 				logs.New(cfg.Store).RegisterRoutes(mux)
 			}
 			hs := &http.Server{

@@ -1,0 +1,61 @@
+// Package prom serves the metrics of a store through a subset of the
+// Prometheus HTTP API: enough for Grafana's Prometheus data source to draw
+// request-rate, error-rate and latency-percentile panels and to show
+// exemplars.
+//
+// Queries run on the Prometheus project's own PromQL engine
+// (github.com/prometheus/prometheus/promql) over a [storage.Queryable] that
+// reads the store. Routes: /api/v1/query and /api/v1/query_range,
+// /api/v1/labels, /api/v1/label/{name}/values, /api/v1/series (GET and POST
+// form where Prometheus accepts both), /api/v1/metadata,
+// /api/v1/query_exemplars and /api/v1/status/buildinfo. Answers use
+// Prometheus' envelope, {"status":"success","data":…} or
+// {"status":"error","errorType":"bad_data","error":…}, with its status
+// codes: 400 for bad parameters and bad PromQL, 422 when a query fails or
+// exceeds a limit, 503 on timeout or a closed store.
+//
+// # Names
+//
+// Each OpenTelemetry series appears under the names the OpenTelemetry Go
+// SDK's Prometheus exporter gives it (go.opentelemetry.io/otel/exporters/prometheus,
+// default translation strategy UnderscoreEscapingWithSuffixes of
+// github.com/prometheus/otlptranslator), so that one query works against
+// Loupe, against that exporter scraped by Prometheus, and against the
+// Collector's Prometheus exporters:
+//
+//   - a histogram http.server.request.duration in unit "s" becomes
+//     http_server_request_duration_seconds_bucket (with le),
+//     http_server_request_duration_seconds_sum and
+//     http_server_request_duration_seconds_count;
+//   - a monotonic sum app.jobs.processed in unit "{job}" becomes
+//     app_jobs_processed_total; a non-monotonic sum or a gauge keeps no
+//     _total suffix (system.memory.usage in "By" becomes
+//     system_memory_usage_bytes);
+//   - attribute names are escaped (http.route becomes http_route; values of
+//     attributes whose escaped names collide are sorted and joined with ";");
+//   - the scope is otel_scope_name and otel_scope_version, and the resource
+//     gives job (service.namespace/service.name, or service.name) and
+//     instance (service.instance.id), as a Prometheus scrape of the
+//     exporter or the Collector's exporters would add them.
+//
+// Delta sums and histograms are accumulated, from the first point of the
+// queried range, into cumulative series, so that rate(), increase() and
+// histogram_quantile() answer as for cumulative data. Exponential histograms
+// and summaries expose their _count and _sum only, the parts the store keeps.
+// A point flagged "no recorded value" is a stale marker.
+//
+// Exemplars are those of the stored points, with trace_id and span_id
+// labels in hex and their filtered attributes; a histogram's exemplar is on
+// the _bucket series whose le holds its value, as the Prometheus client puts it.
+//
+// # Cost
+//
+// A query holds at most WithMaxSamples samples at once, runs at most
+// WithTimeout, and each of its selectors may match at most WithMaxSeries
+// series; the querier behind a query reads the store once, and fails when
+// more than ten times that many stored series have points in its range.
+package prom
+
+import "github.com/prometheus/prometheus/storage"
+
+var _ storage.Queryable = (*queryable)(nil)

@@ -1,0 +1,334 @@
+package prom
+
+import (
+	"cmp"
+	"encoding/hex"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/otlptranslator"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/loupe-dev/loupe/backend/store"
+)
+
+// The translation the OpenTelemetry Go SDK's Prometheus exporter uses by
+// default (go.opentelemetry.io/otel/exporters/prometheus v0.69.0): names
+// escaped to the classic character set, unit and _total suffixes added.
+var (
+	metricNamer = otlptranslator.NewMetricNamer("", otlptranslator.UnderscoreEscapingWithSuffixes)
+	labelNamer  = otlptranslator.LabelNamer{UTF8Allowed: false}
+)
+
+// Labels added from the resource, as the Collector's Prometheus exporters
+// and Prometheus' own OTLP receiver add them.
+const (
+	jobLabel      = "job"
+	instanceLabel = "instance"
+	leLabel       = "le"
+)
+
+// family is the Prometheus type of a translated metric, as /api/v1/metadata
+// reports it.
+type family struct {
+	Type string `json:"type"`
+	Help string `json:"help"`
+	Unit string `json:"unit"`
+}
+
+// promSeries is one Prometheus series made from a store series.
+type promSeries struct {
+	lset      labels.Labels
+	ts        []int64 // milliseconds, strictly increasing
+	vs        []float64
+	exemplars []promExemplar
+}
+
+type promExemplar struct {
+	lset labels.Labels
+	v    float64
+	t    int64 // milliseconds
+}
+
+// metricType is the otlptranslator type of s, chosen as the exporter chooses it.
+func metricType(s *store.Series) otlptranslator.MetricType {
+	switch s.Type {
+	case pmetric.MetricTypeGauge:
+		return otlptranslator.MetricTypeGauge
+	case pmetric.MetricTypeSum:
+		if s.Monotonic {
+			return otlptranslator.MetricTypeMonotonicCounter
+		}
+		return otlptranslator.MetricTypeNonMonotonicCounter
+	case pmetric.MetricTypeHistogram, pmetric.MetricTypeExponentialHistogram:
+		return otlptranslator.MetricTypeHistogram
+	case pmetric.MetricTypeSummary:
+		return otlptranslator.MetricTypeSummary
+	}
+	return otlptranslator.MetricTypeUnknown
+}
+
+// promName is the Prometheus name of s, without the _bucket, _sum and _count
+// suffixes of histograms and summaries.
+func promName(s *store.Series) (string, error) {
+	return metricNamer.Build(otlptranslator.Metric{Name: s.Name, Unit: s.Unit, Type: metricType(s)})
+}
+
+// familyOf is the Prometheus metadata of s.
+func familyOf(s *store.Series) family {
+	f := family{Help: s.Description}
+	switch metricType(s) {
+	case otlptranslator.MetricTypeMonotonicCounter:
+		f.Type = "counter"
+	case otlptranslator.MetricTypeNonMonotonicCounter, otlptranslator.MetricTypeGauge:
+		f.Type = "gauge"
+	case otlptranslator.MetricTypeHistogram:
+		f.Type = "histogram"
+	case otlptranslator.MetricTypeSummary:
+		f.Type = "summary"
+	default:
+		f.Type = "unknown"
+	}
+	un := otlptranslator.UnitNamer{}
+	f.Unit = un.Build(s.Unit)
+	return f
+}
+
+// baseLabels are the labels every Prometheus series of s carries, besides
+// __name__ (and le): the point attributes with their names escaped (values of
+// attributes whose names collide are sorted and joined with ";", as the
+// exporter does), the scope as otel_scope_name and otel_scope_version, and
+// job and instance from the resource. Empty values are left out, as
+// Prometheus leaves them out.
+func baseLabels(s *store.Series) map[string]string {
+	m := make(map[string]string, len(s.Attributes)+4)
+	multi := map[string][]string{}
+	for _, kv := range s.Attributes {
+		name, err := labelNamer.Build(kv.Key)
+		if err != nil {
+			continue
+		}
+		multi[name] = append(multi[name], kv.Value.AsString())
+	}
+	for name, vals := range multi {
+		slices.Sort(vals)
+		m[name] = strings.Join(vals, ";")
+	}
+	if s.Scope != nil {
+		m[otlptranslator.ScopeNameLabelKey] = s.Scope.Name
+		m[otlptranslator.ScopeVersionLabelKey] = s.Scope.Version
+	}
+	if s.Resource != nil {
+		job := s.Resource.ServiceName
+		if ns, ok := store.Lookup(s.Resource.Attributes, "service.namespace"); ok && ns.AsString() != "" {
+			job = ns.AsString() + "/" + job
+		}
+		m[jobLabel] = job
+		if id, ok := store.Lookup(s.Resource.Attributes, "service.instance.id"); ok {
+			m[instanceLabel] = id.AsString()
+		}
+	}
+	for k, v := range m {
+		if v == "" {
+			delete(m, k)
+		}
+	}
+	return m
+}
+
+func withLabel(base map[string]string, kv ...string) labels.Labels {
+	b := labels.NewScratchBuilder(len(base) + len(kv)/2)
+	for k, v := range base {
+		b.Add(k, v)
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		b.Add(kv[i], kv[i+1])
+	}
+	b.Sort()
+	return b.Labels()
+}
+
+// formatLe formats a bucket bound as the Collector's Prometheus exporters do.
+func formatLe(b float64) string {
+	if math.IsInf(b, 1) {
+		return "+Inf"
+	}
+	return strconv.FormatFloat(b, 'f', -1, 64)
+}
+
+// translate turns one store series into its Prometheus series. Delta sums
+// and histograms are accumulated from their first point, so that rate() and
+// increase() see a counter; points are ordered by time and, for equal
+// times, the last one wins. Points flagged "no recorded value" become
+// Prometheus stale markers.
+func translate(s *store.Series) ([]*promSeries, error) {
+	name, err := promName(s)
+	if err != nil {
+		return nil, err
+	}
+	base := baseLabels(s)
+	pts := slices.Clone(s.Points)
+	slices.SortStableFunc(pts, func(a, b *store.Point) int { return cmp.Compare(a.Time, b.Time) })
+	delta := s.Temporality == pmetric.AggregationTemporalityDelta
+
+	switch s.Type {
+	case pmetric.MetricTypeGauge, pmetric.MetricTypeSum:
+		out := &promSeries{lset: withLabel(base, model.MetricNameLabel, name)}
+		var total float64
+		for _, p := range pts {
+			v := p.Value
+			if delta && s.Type == pmetric.MetricTypeSum && !p.NoRecorded {
+				total += v
+				v = total
+			}
+			if p.NoRecorded {
+				v = math.Float64frombits(value.StaleNaN)
+			}
+			out.add(p.Time, v)
+			out.addExemplars(p.Exemplars)
+		}
+		return []*promSeries{out}, nil
+
+	case pmetric.MetricTypeHistogram:
+		return translateHistogram(name, base, pts, delta), nil
+
+	case pmetric.MetricTypeExponentialHistogram, pmetric.MetricTypeSummary:
+		// The store keeps only the count and sum of these.
+		count := &promSeries{lset: withLabel(base, model.MetricNameLabel, name+"_count")}
+		sum := &promSeries{lset: withLabel(base, model.MetricNameLabel, name+"_sum")}
+		var c, sm float64
+		for _, p := range pts {
+			if p.NoRecorded {
+				count.add(p.Time, math.Float64frombits(value.StaleNaN))
+				sum.add(p.Time, math.Float64frombits(value.StaleNaN))
+				continue
+			}
+			if !delta {
+				c, sm = 0, 0
+			}
+			c += float64(p.Count)
+			sm += p.Sum
+			count.add(p.Time, c)
+			sum.add(p.Time, sm)
+		}
+		return []*promSeries{count, sum}, nil
+	}
+	return nil, nil
+}
+
+func translateHistogram(name string, base map[string]string, pts []*store.Point, delta bool) []*promSeries {
+	count := &promSeries{lset: withLabel(base, model.MetricNameLabel, name+"_count")}
+	sum := &promSeries{lset: withLabel(base, model.MetricNameLabel, name+"_sum")}
+	out := []*promSeries{count, sum}
+	buckets := map[string]*promSeries{} // by le
+	bucket := func(le string) *promSeries {
+		b := buckets[le]
+		if b == nil {
+			b = &promSeries{lset: withLabel(base, model.MetricNameLabel, name+"_bucket", leLabel, le)}
+			buckets[le] = b
+			out = append(out, b)
+		}
+		return b
+	}
+	var (
+		bounds []float64
+		acc    []uint64 // accumulated per-bucket counts of delta points
+		c      uint64
+		sm     float64
+	)
+	stale := math.Float64frombits(value.StaleNaN)
+	for _, p := range pts {
+		if p.NoRecorded {
+			count.add(p.Time, stale)
+			sum.add(p.Time, stale)
+			for _, b := range buckets {
+				b.add(p.Time, stale)
+			}
+			continue
+		}
+		counts := p.BucketCounts
+		if len(counts) != len(p.Bounds)+1 {
+			counts = nil // malformed: keep count and sum only
+		}
+		if delta {
+			if !slices.Equal(bounds, p.Bounds) || len(acc) != len(counts) {
+				// New bounds start a new counter, as a reset would.
+				bounds, acc, c, sm = p.Bounds, make([]uint64, len(counts)), 0, 0
+			}
+			for i, n := range counts {
+				acc[i] += n
+			}
+			c += p.Count
+			sm += p.Sum
+			counts = acc
+		} else {
+			c, sm = p.Count, p.Sum
+		}
+		count.add(p.Time, float64(c))
+		sum.add(p.Time, sm)
+		var cum uint64
+		for i, n := range counts {
+			cum += n
+			bound := math.Inf(1)
+			if i < len(p.Bounds) {
+				bound = p.Bounds[i]
+			}
+			b := bucket(formatLe(bound))
+			b.add(p.Time, float64(cum))
+		}
+		// Each exemplar goes to the bucket that holds its value, as the
+		// Prometheus client puts it.
+		for _, e := range p.Exemplars {
+			i, _ := slices.BinarySearch(p.Bounds, e.Value)
+			bound := math.Inf(1)
+			if i < len(p.Bounds) {
+				bound = p.Bounds[i]
+			}
+			bucket(formatLe(bound)).addExemplars([]store.Exemplar{e})
+		}
+	}
+	slices.SortFunc(out, func(a, b *promSeries) int { return labels.Compare(a.lset, b.lset) })
+	return out
+}
+
+func (ps *promSeries) add(tNanos int64, v float64) {
+	t := tNanos / 1e6
+	if n := len(ps.ts); n > 0 && ps.ts[n-1] >= t {
+		if ps.ts[n-1] == t {
+			ps.vs[n-1] = v
+		}
+		return
+	}
+	ps.ts = append(ps.ts, t)
+	ps.vs = append(ps.vs, v)
+}
+
+func (ps *promSeries) addExemplars(es []store.Exemplar) {
+	for _, e := range es {
+		b := labels.NewScratchBuilder(len(e.Attributes) + 2)
+		seen := map[string]bool{}
+		if !e.TraceID.IsEmpty() {
+			b.Add(otlptranslator.ExemplarTraceIDKey, hex.EncodeToString(e.TraceID[:]))
+			seen[otlptranslator.ExemplarTraceIDKey] = true
+		}
+		if !e.SpanID.IsEmpty() {
+			b.Add(otlptranslator.ExemplarSpanIDKey, hex.EncodeToString(e.SpanID[:]))
+			seen[otlptranslator.ExemplarSpanIDKey] = true
+		}
+		for _, kv := range e.Attributes {
+			name, err := labelNamer.Build(kv.Key)
+			if err != nil || seen[name] {
+				continue
+			}
+			seen[name] = true
+			b.Add(name, kv.Value.AsString())
+		}
+		b.Sort()
+		ps.exemplars = append(ps.exemplars, promExemplar{lset: b.Labels(), v: e.Value, t: e.Time / 1e6})
+	}
+}
