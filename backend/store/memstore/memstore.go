@@ -73,10 +73,17 @@ type Store struct {
 type batch struct {
 	received int64
 	bytes    int64
-	spans    []store.Span
-	logs     []store.LogRecord
-	points   []store.SeriesPoint
-	keys     []string // series key of each point
+	// Span start times of the batch (minStart, maxStart) and the latest
+	// span start of this batch and every older one when it was stored
+	// (startBound): eviction only removes older batches, so it stays an
+	// upper bound. services lists the batch's distinct service names.
+	// FindTraces uses them to skip batches and to stop early.
+	minStart, maxStart, startBound int64
+	services                       []string
+	spans                          []store.Span
+	logs                           []store.LogRecord
+	points                         []store.SeriesPoint
+	keys                           []string // series key of each point
 }
 
 type traceEntry struct {
@@ -187,6 +194,14 @@ func (s *Store) write(ctx context.Context, c store.Converted) (store.WriteResult
 		return store.WriteResult{}, store.ErrClosed
 	}
 	b.received = s.cfg.now().UnixNano()
+	if len(b.spans) > 0 {
+		b.summarize()
+		if n := len(s.batches); n > 0 {
+			b.startBound = max(b.startBound, s.batches[n-1].startBound)
+		}
+	} else if n := len(s.batches); n > 0 {
+		b.startBound = s.batches[n-1].startBound
+	}
 	s.batches = append(s.batches, b)
 	s.bytes += b.bytes
 	for i := range b.spans {
@@ -210,6 +225,23 @@ func (s *Store) write(ctx context.Context, c store.Converted) (store.WriteResult
 	}
 	s.evictLocked(b.received)
 	return c.Result, nil
+}
+
+// summarize fills the span summary of b (which has spans).
+func (b *batch) summarize() {
+	b.minStart, b.maxStart = b.spans[0].Start, b.spans[0].Start
+	var last *store.Resource
+	for i := range b.spans {
+		sp := &b.spans[i]
+		b.minStart, b.maxStart = min(b.minStart, sp.Start), max(b.maxStart, sp.Start)
+		if sp.Resource != last { // spans of one resource are adjacent
+			last = sp.Resource
+			if !slices.Contains(b.services, last.ServiceName) {
+				b.services = append(b.services, last.ServiceName)
+			}
+		}
+	}
+	b.startBound = b.maxStart
 }
 
 func (s *Store) checkOpen() error {
@@ -471,16 +503,30 @@ func (s *Store) FindTraces(ctx context.Context, q store.TraceQuery) iter.Seq2[st
 		if !q.StartMax.IsZero() {
 			startMax = q.StartMax.UnixNano()
 		}
-		for id, t := range s.traces {
-			// A trace none of whose spans can fall in the range is skipped
-			// whole, and so is one that could not enter the results.
-			if startMax != 0 && t.start > startMax || startMin != 0 && t.end < startMin || !top.wants(id, t.start) {
+		// A trace ranks by its start, which is at most the start of any of
+		// its spans. Walking the batches newest first, the search stops once
+		// no span of the older batches could start late enough to enter the
+		// results; a batch with no span of the service or none in the time
+		// range is skipped whole.
+		added := map[store.TraceID]bool{}
+		for i := len(s.batches) - 1; i >= 0; i-- {
+			b := s.batches[i]
+			if len(top.h) == top.max && top.h[0].start > b.startBound {
+				break
+			}
+			if len(b.spans) == 0 || startMax != 0 && b.minStart > startMax || startMin != 0 && b.maxStart < startMin ||
+				q.Service != "" && !slices.Contains(b.services, q.Service) {
 				continue
 			}
-			for _, sp := range t.spans {
-				if store.MatchSpan(sp, &q) {
-					top.add(hit{id, t.start})
-					break
+			for j := range b.spans {
+				sp := &b.spans[j]
+				if added[sp.TraceID] || !store.MatchSpan(sp, &q) {
+					continue
+				}
+				t := s.traces[sp.TraceID]
+				if top.wants(sp.TraceID, t.start) {
+					top.add(hit{sp.TraceID, t.start})
+					added[sp.TraceID] = true
 				}
 			}
 		}

@@ -1,6 +1,7 @@
 package memstore_test
 
 import (
+	"cmp"
 	"context"
 	"math/rand/v2"
 	"slices"
@@ -54,4 +55,109 @@ func TestSearchKeepsTheMostRecent(t *testing.T) {
 			t.Fatalf("limit %d: got %v\nwant %v", limit, got, want)
 		}
 	}
+}
+
+// TestSearchAcrossBatches checks FindTraces's batch walk (skipping batches
+// by service and time, stopping once older batches cannot rank) against a
+// brute-force search over every stored trace: starts out of arrival order,
+// traces whose spans arrive in several writes (a later span can move the
+// trace's start back), and evictions by size.
+func TestSearchAcrossBatches(t *testing.T) {
+	ctx := context.Background()
+	for _, maxBytes := range []int64{1 << 30, 40 << 10} {
+		rng := rand.New(rand.NewPCG(3, uint64(maxBytes)))
+		s := memstore.New(memstore.WithMaxBytes(maxBytes))
+		services, ops := []string{"a", "b", "c"}, []string{"x", "y", "z", "w"}
+		nextID := map[byte]byte{}
+		for w := range 80 {
+			var specs []storetest.SpanSpec
+			for range 1 + rng.IntN(12) {
+				tr := byte(1 + rng.IntN(120))
+				nextID[tr]++
+				svc := services[rng.IntN(len(services))]
+				if w < 10 && rng.IntN(2) == 0 {
+					svc = "old" // a service only the oldest writes have
+				}
+				// Mostly increasing with the write, with strays far back and ahead.
+				start := time.Duration(w*100+rng.IntN(300)-150) * time.Millisecond
+				if rng.IntN(15) == 0 {
+					start = time.Duration(rng.IntN(10_000)) * time.Millisecond
+				}
+				specs = append(specs, storetest.SpanSpec{Service: svc, Trace: tr, ID: nextID[tr],
+					Name: ops[rng.IntN(len(ops))], Start: start, Dur: time.Duration(1+rng.IntN(50)) * time.Millisecond})
+			}
+			if _, err := s.WriteTraces(ctx, storetest.Traces(specs...)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var queries []store.TraceQuery
+		for _, svc := range append(services, "old", "") {
+			for _, op := range append(ops, "") {
+				for _, limit := range []int{1, 3, 20, 200} {
+					queries = append(queries, store.TraceQuery{Service: svc, Operation: op, Limit: limit})
+				}
+			}
+			queries = append(queries, store.TraceQuery{Service: svc, Limit: 5,
+				StartMin: storetest.Base.Add(2 * time.Second), StartMax: storetest.Base.Add(5 * time.Second)})
+		}
+		for _, q := range queries {
+			got := searchIDs(t, s, q)
+			want := bruteForce(t, s, q)
+			if !slices.Equal(got, want) {
+				t.Fatalf("maxBytes %d, %+v:\n got %v\nwant %v", maxBytes, q, got, want)
+			}
+		}
+		if maxBytes < 1<<20 && len(searchIDs(t, s, store.TraceQuery{Service: "old", Limit: 1000})) != 0 {
+			t.Error("the small store still has the oldest writes: nothing was evicted, the test proves less")
+		}
+		_ = s.Close()
+	}
+}
+
+func searchIDs(t *testing.T, s *memstore.Store, q store.TraceQuery) []store.TraceID {
+	t.Helper()
+	var ids []store.TraceID
+	for tr, err := range s.FindTraces(context.Background(), q) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, tr.ID)
+	}
+	return ids
+}
+
+// bruteForce ranks every stored trace having a matching span: latest trace
+// start first, then by id.
+func bruteForce(t *testing.T, s *memstore.Store, q store.TraceQuery) []store.TraceID {
+	t.Helper()
+	type hit struct {
+		id    store.TraceID
+		start int64
+	}
+	var hits []hit
+	for n := 1; n <= 255; n++ {
+		tr, err := s.Trace(context.Background(), storetest.TID(byte(n)))
+		if err != nil {
+			continue
+		}
+		start, match := tr.Spans[0].Start, false
+		for _, sp := range tr.Spans {
+			start = min(start, sp.Start)
+			match = match || store.MatchSpan(sp, &q)
+		}
+		if match {
+			hits = append(hits, hit{tr.ID, start})
+		}
+	}
+	slices.SortFunc(hits, func(a, b hit) int {
+		if a.start != b.start {
+			return cmp.Compare(b.start, a.start)
+		}
+		return slices.Compare(a.id[:], b.id[:])
+	})
+	ids := []store.TraceID{}
+	for _, h := range hits[:min(len(hits), q.Limit)] {
+		ids = append(ids, h.id)
+	}
+	return ids
 }
