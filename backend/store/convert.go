@@ -89,11 +89,11 @@ func (c *Converted) convertValue(v pcommon.Value) Value {
 	case pcommon.ValueTypeBool:
 		return BoolValue(v.Bool())
 	case pcommon.ValueTypeBytes:
-		return Value{typ: ValueBytes, s: c.in.str(string(v.Bytes().AsRaw()))}
+		return strValue(ValueBytes, c.in.str(string(v.Bytes().AsRaw())))
 	case pcommon.ValueTypeSlice:
-		return Value{typ: ValueSlice, s: c.in.str(v.AsString())}
+		return strValue(ValueSlice, c.in.str(v.AsString()))
 	case pcommon.ValueTypeMap:
-		return Value{typ: ValueMap, s: c.in.str(v.AsString())}
+		return strValue(ValueMap, c.in.str(v.AsString()))
 	}
 	return Value{}
 }
@@ -123,6 +123,28 @@ func (c *Converted) finish() Converted {
 	return *c
 }
 
+// spanRare converts the fields most spans leave empty; nil when they are.
+func (c *Converted) spanRare(sp ptrace.Span) *spanRare {
+	msg, ts := sp.Status().Message(), sp.TraceState().AsRaw()
+	if msg == "" && ts == "" && sp.Events().Len() == 0 && sp.Links().Len() == 0 {
+		return nil
+	}
+	r := &spanRare{statusMessage: c.in.str(msg), traceState: c.in.str(ts)}
+	if n := sp.Events().Len(); n > 0 {
+		r.events = make([]Event, 0, n)
+		for _, e := range sp.Events().All() {
+			r.events = append(r.events, Event{Time: int64(e.Timestamp()), Name: c.in.str(e.Name()), Attributes: c.convertAttrs(e.Attributes())})
+		}
+	}
+	if n := sp.Links().Len(); n > 0 {
+		r.links = make([]Link, 0, n)
+		for _, l := range sp.Links().All() {
+			r.links = append(r.links, Link{TraceID: l.TraceID(), SpanID: l.SpanID(), Flags: l.Flags(), TraceState: c.in.str(l.TraceState().AsRaw()), Attributes: c.convertAttrs(l.Attributes())})
+		}
+	}
+	return r
+}
+
 // FromTraces converts traces to the model. Spans with an all-zero trace or
 // span id are invalid in OTLP and are rejected.
 func FromTraces(td ptrace.Traces) Converted {
@@ -138,36 +160,23 @@ func FromTraces(td ptrace.Traces) Converted {
 					continue
 				}
 				s := Span{
-					TraceID:       sp.TraceID(),
-					SpanID:        sp.SpanID(),
-					ParentSpanID:  sp.ParentSpanID(),
-					Flags:         sp.Flags(),
-					Kind:          sp.Kind(),
-					Status:        sp.Status().Code(),
-					StatusMessage: c.in.str(sp.Status().Message()),
-					Start:         int64(sp.StartTimestamp()),
-					End:           int64(sp.EndTimestamp()),
-					Name:          c.in.str(sp.Name()),
-					TraceState:    c.in.str(sp.TraceState().AsRaw()),
-					Attributes:    c.convertAttrs(sp.Attributes()),
-					Resource:      res,
-					Scope:         sc,
+					TraceID:      sp.TraceID(),
+					SpanID:       sp.SpanID(),
+					ParentSpanID: sp.ParentSpanID(),
+					Flags:        sp.Flags(),
+					Kind:         sp.Kind(),
+					Status:       sp.Status().Code(),
+					Start:        int64(sp.StartTimestamp()),
+					End:          int64(sp.EndTimestamp()),
+					Name:         c.in.str(sp.Name()),
+					Attributes:   c.convertAttrs(sp.Attributes()),
+					Resource:     res,
+					Scope:        sc,
 				}
 				if s.End < s.Start {
 					s.End = s.Start // a negative duration is meaningless; keep the span
 				}
-				if n := sp.Events().Len(); n > 0 {
-					s.Events = make([]Event, 0, n)
-					for _, e := range sp.Events().All() {
-						s.Events = append(s.Events, Event{Time: int64(e.Timestamp()), Name: c.in.str(e.Name()), Attributes: c.convertAttrs(e.Attributes())})
-					}
-				}
-				if n := sp.Links().Len(); n > 0 {
-					s.Links = make([]Link, 0, n)
-					for _, l := range sp.Links().All() {
-						s.Links = append(s.Links, Link{TraceID: l.TraceID(), SpanID: l.SpanID(), Flags: l.Flags(), TraceState: c.in.str(l.TraceState().AsRaw()), Attributes: c.convertAttrs(l.Attributes())})
-					}
-				}
+				s.rare = c.spanRare(sp)
 				c.Spans = append(c.Spans, s)
 				c.Bytes += spanSize(&c.Spans[len(c.Spans)-1])
 			}
@@ -362,7 +371,7 @@ func SeriesKey(name string, res *Resource, sc *Scope, attrs []KeyValue) string {
 			b.WriteByte(0)
 			b.WriteString(kv.Key)
 			b.WriteByte('=')
-			b.WriteByte(byte('0' + kv.Value.typ))
+			b.WriteByte(byte('0' + kv.Value.Type()))
 			b.WriteString(kv.Value.AsString())
 		}
 		b.WriteByte(1)

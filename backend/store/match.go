@@ -72,7 +72,7 @@ func pseudoAttribute(s *Span, key string) (string, bool) {
 		v := StatusCodeName(s.Status)
 		return v, v != ""
 	case "otel.status_description":
-		return s.StatusMessage, s.StatusMessage != ""
+		return s.StatusMessage(), s.StatusMessage() != ""
 	case "otel.scope.name":
 		if s.Scope != nil && s.Scope.Name != "" {
 			return s.Scope.Name, true
@@ -130,8 +130,8 @@ func spanHasAttr(s *Span, key, want string) bool {
 	if v, ok := pseudoAttribute(s, key); ok && v == want {
 		return true
 	}
-	for i := range s.Events {
-		if hasAttr(s.Events[i].Attributes, key, want) {
+	for _, e := range s.Events() {
+		if hasAttr(e.Attributes, key, want) {
 			return true
 		}
 	}

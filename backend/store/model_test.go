@@ -43,10 +43,24 @@ func TestValueAsString(t *testing.T) {
 		{store.BoolValue(true), store.ValueBool, "true"},
 		{store.BytesValue([]byte{0xca, 0xfe}), store.ValueBytes, "cafe"},
 		{store.Value{}, store.ValueEmpty, ""},
+		// One-byte strings equal to the bytes numeric values keep their
+		// type in stay strings.
+		{store.StrValue("\x01"), store.ValueStr, "\x01"},
+		{store.StrValue("\x02"), store.ValueStr, "\x02"},
+		{store.StrValue(string([]byte{3})), store.ValueStr, "\x03"},
+		{store.BytesValue([]byte{2}), store.ValueBytes, "02"},
+		{store.StrValue(""), store.ValueStr, ""},
+		{store.BoolValue(false), store.ValueBool, "false"},
+		{store.IntValue(0), store.ValueInt, "0"},
+		{store.IntValue(2), store.ValueInt, "2"},
+		{store.DoubleValue(-1.5e300), store.ValueDouble, "-1.5e+300"},
 	}
 	for _, tc := range cases {
 		if tc.v.Type() != tc.typ || tc.v.AsString() != tc.want {
 			t.Errorf("%+v: type %v %q, want %v %q", tc.v, tc.v.Type(), tc.v.AsString(), tc.typ, tc.want)
+		}
+		if tc.typ != store.ValueStr && tc.typ != store.ValueBytes && tc.v.Str() != "" {
+			t.Errorf("%+v: Str() = %q, want \"\" for a %v", tc.v, tc.v.Str(), tc.typ)
 		}
 	}
 }

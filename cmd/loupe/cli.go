@@ -165,6 +165,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	memLimit, restoreGC := tuneGC(f.maxSize)
+	defer restoreGC()
+	if memLimit > 0 {
+		log.Debug("soft memory limit", "bytes", memLimit)
+	}
 	var st store.Store
 	where := "in memory"
 	if f.dataDir == "" {

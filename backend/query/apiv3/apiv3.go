@@ -270,21 +270,21 @@ func putSpan(sp ptrace.Span, s *store.Span) {
 	sp.SetSpanID(s.SpanID)
 	sp.SetParentSpanID(s.ParentSpanID)
 	sp.SetFlags(s.Flags)
-	sp.TraceState().FromRaw(s.TraceState)
+	sp.TraceState().FromRaw(s.TraceState())
 	sp.SetName(s.Name)
 	sp.SetKind(s.Kind)
 	sp.SetStartTimestamp(pcommon.Timestamp(s.Start))
 	sp.SetEndTimestamp(pcommon.Timestamp(s.End))
 	sp.Status().SetCode(s.Status)
-	sp.Status().SetMessage(s.StatusMessage)
+	sp.Status().SetMessage(s.StatusMessage())
 	putAttrs(sp.Attributes(), s.Attributes)
-	for _, e := range s.Events {
+	for _, e := range s.Events() {
 		ev := sp.Events().AppendEmpty()
 		ev.SetName(e.Name)
 		ev.SetTimestamp(pcommon.Timestamp(e.Time))
 		putAttrs(ev.Attributes(), e.Attributes)
 	}
-	for _, l := range s.Links {
+	for _, l := range s.Links() {
 		ln := sp.Links().AppendEmpty()
 		ln.SetTraceID(l.TraceID)
 		ln.SetSpanID(l.SpanID)

@@ -138,19 +138,19 @@ func spanTags(s *store.Span) []keyValue {
 	if c := store.StatusCodeName(s.Status); c == "ERROR" {
 		tags = append(tags, keyValue{"error", "bool", true})
 	}
-	if s.StatusMessage != "" {
-		tags = append(tags, str("otel.status_description", s.StatusMessage))
+	if s.StatusMessage() != "" {
+		tags = append(tags, str("otel.status_description", s.StatusMessage()))
 	}
-	if s.TraceState != "" {
-		tags = append(tags, str("w3c.tracestate", s.TraceState))
+	if s.TraceState() != "" {
+		tags = append(tags, str("w3c.tracestate", s.TraceState()))
 	}
 	sortKeyValues(tags)
 	return tags
 }
 
 func spanLogs(s *store.Span) []log {
-	logs := make([]log, 0, len(s.Events))
-	for _, e := range s.Events {
+	logs := make([]log, 0, len(s.Events()))
+	for _, e := range s.Events() {
 		fields := toKeyValues(e.Attributes, "")
 		sortKeyValues(fields)
 		if e.Name != "" {
@@ -174,12 +174,12 @@ func micros(ns int64) uint64 {
 // only sets the parent reference's type (checked against Jaeger in
 // backend/peer).
 func references(s *store.Span) []reference {
-	refs := make([]reference, 0, len(s.Links)+1)
+	refs := make([]reference, 0, len(s.Links())+1)
 	hasParent := !s.ParentSpanID.IsEmpty()
 	if hasParent {
 		refs = append(refs, reference{"CHILD_OF", traceIDString(s.TraceID), spanIDString(s.ParentSpanID)})
 	}
-	for _, l := range s.Links {
+	for _, l := range s.Links() {
 		refType := "FOLLOWS_FROM"
 		if v, ok := store.Lookup(l.Attributes, "opentracing.ref_type"); ok && v.Str() == "child_of" {
 			refType = "CHILD_OF"

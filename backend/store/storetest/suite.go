@@ -149,18 +149,18 @@ func testTraceByID(t *testing.T, newStore NewStore) {
 	if root.Scope == nil || root.Scope.Name != "storetest" || root.Scope.Version != "1.0" {
 		t.Errorf("scope = %+v", root.Scope)
 	}
-	if child.Status != ptrace.StatusCodeError || child.StatusMessage != "db down" {
-		t.Errorf("child status %v %q", child.Status, child.StatusMessage)
+	if child.Status != ptrace.StatusCodeError || child.StatusMessage() != "db down" {
+		t.Errorf("child status %v %q", child.Status, child.StatusMessage())
 	}
-	if len(child.Events) != 1 || child.Events[0].Name != "retry" || child.Events[0].Time != Base.Add(25*time.Millisecond).UnixNano() {
-		t.Errorf("child events = %+v", child.Events)
+	if len(child.Events()) != 1 || child.Events()[0].Name != "retry" || child.Events()[0].Time != Base.Add(25*time.Millisecond).UnixNano() {
+		t.Errorf("child events = %+v", child.Events())
 	}
 
 	tr2, err := s.Trace(ctx, TID(2))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l := tr2.Spans[0].Links; len(l) != 1 || l[0].TraceID != TID(3) || l[0].SpanID != SID(4) {
+	if l := tr2.Spans[0].Links(); len(l) != 1 || l[0].TraceID != TID(3) || l[0].SpanID != SID(4) {
 		t.Errorf("links = %+v", l)
 	}
 	if v, _ := store.Lookup(tr2.Spans[1].Attributes, "tags"); v.Type() != store.ValueSlice || v.AsString() != `["a","b"]` {

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"runtime/debug"
+	"testing"
+)
+
+func TestTuneGC(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	before := debug.SetGCPercent(-1)
+	debug.SetGCPercent(before)
+	beforeLimit := debug.SetMemoryLimit(-1)
+
+	limit, restore := tuneGC(256 << 20)
+	if limit != 768<<20 {
+		t.Errorf("limit %d, want 768 MiB", limit)
+	}
+	if got := debug.SetMemoryLimit(-1); got != 768<<20 {
+		t.Errorf("memory limit %d, want 768 MiB", got)
+	}
+	if got := debug.SetGCPercent(serveGCPercent); got != serveGCPercent {
+		t.Errorf("GC percent %d, want %d", got, serveGCPercent)
+	}
+	restore()
+	if got := debug.SetMemoryLimit(-1); got != beforeLimit {
+		t.Errorf("memory limit after restore %d, want %d", got, beforeLimit)
+	}
+	if got := debug.SetGCPercent(before); got != before {
+		t.Errorf("GC percent after restore %d, want %d", got, before)
+	}
+
+	limit, restore = tuneGC(1 << 62)
+	restore()
+	if limit != 0 {
+		t.Errorf("limit %d for a bound that would overflow", limit)
+	}
+
+	// The environment wins.
+	t.Setenv("GOGC", "100")
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	limit, restore = tuneGC(256 << 20)
+	defer restore()
+	if limit != 0 || debug.SetMemoryLimit(-1) != beforeLimit {
+		t.Errorf("tuneGC set a limit (%d) although GOMEMLIMIT is set", limit)
+	}
+	if got := debug.SetGCPercent(before); got != before {
+		t.Errorf("tuneGC set GC percent %d although GOGC is set", got)
+	}
+}
