@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loupe-dev/loupe/backend/forward"
 	"github.com/loupe-dev/loupe/backend/server"
 	"github.com/loupe-dev/loupe/backend/store"
 	"github.com/loupe-dev/loupe/backend/store/diskstore"
@@ -73,7 +74,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	maxSize := fs.String("max-size", defaultMaxSize, "size bound of the stored data (B, KiB, MiB, GiB, KB, MB, GB); the oldest data goes first")
 	retention := fs.String("retention", defaultRetention, `age bound of the stored data (a Go duration such as 90m, or days such as 7d)`)
 	fs.StringVar(&f.token, "token", "", "bearer token required on every listener (default: $LOUPE_TOKEN; none when both are empty)")
-	fs.StringVar(&f.forward, "forward", "", "also send everything received to this OTLP endpoint (not implemented yet)")
+	fs.StringVar(&f.forward, "forward", "", "also send everything received to this OTLP/gRPC endpoint: host:port (plain) or https://host:port (TLS); never slows ingest: when it cannot keep up, requests are dropped and counted")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -86,9 +87,6 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	}
 	if f.retention, err = parseRetention(*retention); err != nil {
 		return nil, fmt.Errorf("--retention: %w", err)
-	}
-	if f.forward != "" {
-		return nil, errors.New("--forward is not implemented yet")
 	}
 	if f.token == "" {
 		f.token = os.Getenv("LOUPE_TOKEN")
@@ -189,6 +187,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 			log.Error("closing the store", "error", err)
 		}
 	}()
+	var fw *forward.Forwarder
+	if f.forward != "" {
+		if fw, err = forward.New(f.forward, forward.WithLogger(log)); err != nil {
+			fmt.Fprintf(stderr, "loupe serve: --forward: %v\n", err)
+			return 2
+		}
+		st = forward.Wrap(st, fw)
+	}
 	srv, err := server.Start(ctx, server.Config{
 		OTLPGRPCAddr: f.otlpGRPC,
 		OTLPHTTPAddr: f.otlpHTTP,
@@ -198,12 +204,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 		Logger:       log,
 	})
 	if err != nil {
+		if fw != nil {
+			_ = fw.Shutdown(context.Background()) // nothing was queued
+		}
 		fmt.Fprintf(stderr, "loupe serve: %v\n", err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "loupe serve: storing %s (at most %d bytes, %v)", where, f.maxSize, f.retention)
 	if f.token != "" {
 		fmt.Fprint(stdout, "; bearer token required")
+	}
+	if fw != nil {
+		fmt.Fprintf(stdout, "; forwarding to %s", f.forward)
 	}
 	fmt.Fprintln(stdout)
 	for _, name := range []string{"otlp-grpc", "otlp-http", "http"} {
@@ -218,9 +230,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 	log.Info("stopping")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
+	code := 0
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Error("shutdown", "error", err)
-		return 1
+		code = 1
+	}
+	if fw != nil { // after the listeners: nothing more is queued
+		if err := fw.Shutdown(sctx); err != nil {
+			log.Error("forward shutdown", "error", err)
+			code = 1
+		}
+	}
+	if code != 0 {
+		return code
 	}
 	log.Info("stopped")
 	return 0

@@ -31,7 +31,7 @@ func TestUsageAndFlagErrors(t *testing.T) {
 		{"unknown flag", []string{"serve", "--nope"}, 2, "nope"},
 		{"extra argument", []string{"serve", "now"}, 2, "unexpected arguments"},
 		{"data dir is a file", []string{"serve", "--data-dir", "main.go", "--http", "127.0.0.1:0"}, 1, "--data-dir main.go"},
-		{"forward not implemented", []string{"serve", "--forward", "localhost:4317"}, 2, "--forward is not implemented yet"},
+		{"bad forward endpoint", []string{"serve", "--data-dir", "", "--forward", "http://localhost:4317/v1/traces"}, 2, "--forward"},
 		{"bad size", []string{"serve", "--max-size", "lots"}, 2, "--max-size"},
 		{"size too small", []string{"serve", "--max-size", "10KB"}, 2, "minimum"},
 		{"bad retention", []string{"serve", "--retention", "forever"}, 2, "--retention"},
@@ -183,5 +183,31 @@ func TestServe(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr.String(), "records=1") {
 		t.Errorf("no recovery report: %s", r.stderr.String())
+	}
+}
+
+// TestServeForward runs two servers: the first forwards what it receives to
+// the second's OTLP/gRPC listener, and sends what it queued before it exits.
+func TestServeForward(t *testing.T) {
+	t.Setenv("LOUPE_TOKEN", "")
+	target := startServe(t, "--otlp-grpc", "127.0.0.1:0", "--otlp-http", "", "--http", "127.0.0.1:0", "--data-dir", "")
+	defer target.stop()
+	fwd := target.srv.Addrs("otlp-grpc")[0].String()
+	source := startServe(t, "--otlp-grpc", "", "--otlp-http", "127.0.0.1:0", "--http", "", "--data-dir", "", "--forward", fwd)
+	const span = `{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"fwd-test"}}]},
+		"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60d","spanId":"eee19b7ec3c1b174","name":"hello",
+		"startTimeUnixNano":"1","endTimeUnixNano":"2"}]}]}]}`
+	if code, body := call(t, "POST", "http://"+source.srv.Addrs("otlp-http")[0].String()+"/v1/traces", span); code != 200 {
+		t.Fatalf("OTLP/HTTP: %d %s", code, body)
+	}
+	if !strings.Contains(source.stdout.String(), "forwarding to "+fwd) {
+		t.Errorf("start message: %s", source.stdout.String())
+	}
+	if code := source.stop(); code != 0 {
+		t.Fatalf("source exit code %d: %s", code, source.stderr.String())
+	}
+	code, body := call(t, "GET", "http://"+target.srv.Addrs("http")[0].String()+"/api/traces/5b8efff798038103d269b633813fc60d", "")
+	if code != 200 || !strings.Contains(body, `"serviceName":"fwd-test"`) {
+		t.Fatalf("forwarded trace: %d %s", code, body)
 	}
 }

@@ -1,0 +1,15 @@
+// Package forward sends a copy of everything `loupe serve` receives to
+// another OTLP endpoint (such as a team's collector) over OTLP/gRPC, with
+// the collector's pdata clients.
+//
+// Forwarding never slows ingest down: requests wait in a bounded queue;
+// when it is full they are dropped, counted ([Forwarder.Dropped]) and
+// reported in a warning at most once a minute. A failed export is retried
+// briefly when the endpoint's answer says it may succeed later, then
+// dropped. [Forwarder.Shutdown] stops accepting, sends what is queued until
+// its context ends, and closes the connection.
+//
+// [Wrap] puts a Forwarder behind a store: every write the receiver makes is
+// stored and forwarded, whatever the local store answered (a full or closed
+// local store does not keep data from the endpoint).
+package forward
