@@ -70,7 +70,7 @@ func countOf(inc []uint64) (n uint64) {
 // jobsPerStep is what app.jobs.processed counts each step.
 const jobsPerStep = 3
 
-func resource(rm pmetric.ResourceMetrics, service, instance string) pmetric.MetricSlice {
+func withResource(rm pmetric.ResourceMetrics, service, instance string) pmetric.MetricSlice {
 	rm.Resource().Attributes().PutStr("service.name", service)
 	rm.Resource().Attributes().PutStr("service.instance.id", instance)
 	sm := rm.ScopeMetrics().AppendEmpty()
@@ -85,7 +85,7 @@ func resource(rm pmetric.ResourceMetrics, service, instance string) pmetric.Metr
 func fixture() pmetric.Metrics {
 	md := pmetric.NewMetrics()
 
-	checkout := resource(md.ResourceMetrics().AppendEmpty(), "checkout", "i-1")
+	checkout := withResource(md.ResourceMetrics().AppendEmpty(), "checkout", "i-1")
 	h := checkout.AppendEmpty()
 	h.SetName("http.server.request.duration")
 	h.SetUnit("s")
@@ -147,7 +147,7 @@ func fixture() pmetric.Metrics {
 		{"worker", pmetric.AggregationTemporalityDelta},
 		{"worker-cumulative", pmetric.AggregationTemporalityCumulative},
 	} {
-		ms := resource(md.ResourceMetrics().AppendEmpty(), svc.name, "w-1")
+		ms := withResource(md.ResourceMetrics().AppendEmpty(), svc.name, "w-1")
 		c := ms.AppendEmpty()
 		c.SetName("app.jobs.processed")
 		c.SetUnit("{job}")
@@ -190,9 +190,9 @@ func must[T any](v T, err error) T {
 	return v
 }
 
-// newServer stores the fixture through the store's own WriteMetrics and
-// serves the handler built with opts.
-func newServer(t testing.TB, opts ...prom.Option) *httptest.Server {
+// newFuzzStore is a store holding the fixture, written through the store's
+// own WriteMetrics.
+func newFuzzStore(t testing.TB) *memstore.Store {
 	t.Helper()
 	st := memstore.New(memstore.WithClock(func() time.Time { return now }))
 	t.Cleanup(func() { _ = st.Close() })
@@ -200,6 +200,13 @@ func newServer(t testing.TB, opts ...prom.Option) *httptest.Server {
 	if err != nil || res.Rejected != 0 {
 		t.Fatalf("write: %v %+v", err, res)
 	}
+	return st
+}
+
+// newServer serves the fixture through the handler built with opts.
+func newServer(t testing.TB, opts ...prom.Option) *httptest.Server {
+	t.Helper()
+	st := newFuzzStore(t)
 	mux := http.NewServeMux()
 	prom.New(st, append([]prom.Option{prom.WithClock(func() time.Time { return now })}, opts...)...).RegisterRoutes(mux)
 	srv := httptest.NewServer(mux)
