@@ -41,7 +41,7 @@ const (
 	DefaultLookbackDelta = 5 * time.Minute
 	// maxPoints is Prometheus' limit on the points of one range-query series.
 	maxPoints = 11_000
-	// maxFormBytes bounds a POST body of form parameters.
+	// maxFormBytes bounds the body of a POST of form parameters.
 	maxFormBytes = 1 << 20
 )
 
@@ -61,7 +61,8 @@ type optionFunc func(*config)
 func (f optionFunc) apply(c *config) { f(c) }
 
 // WithMaxSamples bounds the samples one query may hold in memory at once
-// (the engine's MaxSamples). Values below 1 keep the default.
+// (the engine's MaxSamples), and the samples it may read from the store.
+// Values below 1 keep the default.
 func WithMaxSamples(n int) Option { return optionFunc(func(c *config) { c.maxSamples = n }) }
 
 // WithTimeout bounds the time one query may run. A request's own "timeout"
@@ -114,7 +115,7 @@ func New(st store.Reader, opts ...Option) *Handler {
 	return &Handler{
 		cfg:    c,
 		parser: p,
-		q:      &queryable{st: st, maxSeries: c.maxSeries, scanLimit: 10 * c.maxSeries},
+		q:      &queryable{st: st, maxSeries: c.maxSeries, scanLimit: 10 * c.maxSeries, maxSamples: c.maxSamples},
 		engine: promql.NewEngine(promql.EngineOpts{
 			MaxSamples:           c.maxSamples,
 			Timeout:              c.timeout,
@@ -133,15 +134,15 @@ func (h *Handler) Queryable() storage.Queryable { return h.q }
 // RegisterRoutes registers the Prometheus API routes on mux.
 func (h *Handler) RegisterRoutes(mux *http.ServeMux) {
 	for _, m := range []string{"GET", "POST"} {
-		mux.HandleFunc(m+" /api/v1/query", h.query)
-		mux.HandleFunc(m+" /api/v1/query_range", h.queryRange)
-		mux.HandleFunc(m+" /api/v1/labels", h.labelNames)
-		mux.HandleFunc(m+" /api/v1/series", h.series)
-		mux.HandleFunc(m+" /api/v1/query_exemplars", h.exemplars)
+		mux.HandleFunc(m+" /api/v1/query", h.api(h.query))
+		mux.HandleFunc(m+" /api/v1/query_range", h.api(h.queryRange))
+		mux.HandleFunc(m+" /api/v1/labels", h.api(h.labelNames))
+		mux.HandleFunc(m+" /api/v1/series", h.api(h.series))
+		mux.HandleFunc(m+" /api/v1/query_exemplars", h.api(h.exemplars))
 	}
-	mux.HandleFunc("GET /api/v1/label/{name}/values", h.labelValues)
-	mux.HandleFunc("GET /api/v1/metadata", h.metadata)
-	mux.HandleFunc("GET /api/v1/status/buildinfo", h.buildInfo)
+	mux.HandleFunc("GET /api/v1/label/{name}/values", h.api(h.labelValues))
+	mux.HandleFunc("GET /api/v1/metadata", h.api(h.metadata))
+	mux.HandleFunc("GET /api/v1/status/buildinfo", h.api(h.buildInfo))
 }
 
 // Error types of the Prometheus API.
@@ -171,19 +172,16 @@ func engineError(err error) *apiError {
 	var (
 		canceled promql.ErrQueryCanceled
 		timeout  promql.ErrQueryTimeout
-		samples  promql.ErrTooManySamples
 	)
 	switch {
 	case errors.As(err, &timeout), errors.Is(err, context.DeadlineExceeded):
 		return &apiError{errTimeout, err}
 	case errors.As(err, &canceled), errors.Is(err, context.Canceled):
 		return &apiError{errCanceled, err}
-	case errors.As(err, &samples), errors.Is(err, ErrTooManySeries):
-		return &apiError{errExec, err}
 	case errors.Is(err, store.ErrClosed):
 		return &apiError{errUnavailable, err}
 	}
-	return &apiError{errExec, err}
+	return &apiError{errExec, err} // ErrTooManySeries and ErrTooManySamples among them
 }
 
 func statusOf(typ string) int {
@@ -207,35 +205,41 @@ type envelope struct {
 	Infos     []string `json:"infos,omitempty"`
 }
 
-func writeJSON(w http.ResponseWriter, code int, v envelope) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		code = http.StatusInternalServerError
-		b, _ = json.Marshal(envelope{Status: "error", ErrorType: errInternal, Error: err.Error()})
+// apiFunc answers one route: its data and warnings, or an error.
+type apiFunc func(r *http.Request) (any, annotations.Annotations, *apiError)
+
+// api reads the request's parameters (query string and, for POST, a bounded
+// form body), calls f and writes its answer in Prometheus' envelope.
+func (h *Handler) api(f apiFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		}
+		var (
+			env  envelope
+			code = http.StatusOK
+		)
+		if err := r.ParseForm(); err != nil {
+			env, code = errorEnvelope(badData("", fmt.Errorf("error parsing form values: %w", err)))
+		} else if data, ws, e := f(r); e != nil {
+			env, code = errorEnvelope(e)
+		} else {
+			env = envelope{Status: "success", Data: data}
+			env.Warnings, env.Infos = ws.AsStrings("", 10, 10)
+		}
+		b, err := json.Marshal(env)
+		if err != nil {
+			env, code = errorEnvelope(&apiError{errInternal, err})
+			b, _ = json.Marshal(env)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_, _ = w.Write(b)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_, _ = w.Write(b)
 }
 
-func writeError(w http.ResponseWriter, e *apiError) {
-	writeJSON(w, statusOf(e.typ), envelope{Status: "error", ErrorType: e.typ, Error: e.err.Error()})
-}
-
-func writeData(w http.ResponseWriter, data any, ws annotations.Annotations) {
-	warns, infos := ws.AsStrings("", 10, 10)
-	writeJSON(w, http.StatusOK, envelope{Status: "success", Data: data, Warnings: warns, Infos: infos})
-}
-
-// parseForm reads the query string and, for POST, a bounded form body.
-func parseForm(w http.ResponseWriter, r *http.Request) *apiError {
-	if r.Method == http.MethodPost {
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	}
-	if err := r.ParseForm(); err != nil {
-		return badData("", fmt.Errorf("error parsing form values: %w", err))
-	}
-	return nil
+func errorEnvelope(e *apiError) (envelope, int) {
+	return envelope{Status: "error", ErrorType: e.typ, Error: e.err.Error()}, statusOf(e.typ)
 }
 
 // The bounds of the times a request may name, as Prometheus' API sets them.
@@ -259,9 +263,14 @@ func parseTime(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("cannot parse %q to a valid timestamp", s)
 }
 
+// timeParam parses the time parameter name; def is its value when absent,
+// or, when def is zero, the parameter is required.
 func timeParam(r *http.Request, name string, def time.Time) (time.Time, *apiError) {
 	s := r.Form.Get(name)
 	if s == "" {
+		if def.IsZero() {
+			return def, badData(name, errors.New("missing"))
+		}
 		return def, nil
 	}
 	t, err := parseTime(s)
@@ -269,6 +278,20 @@ func timeParam(r *http.Request, name string, def time.Time) (time.Time, *apiErro
 		return time.Time{}, badData(name, err)
 	}
 	return t, nil
+}
+
+// timeRange parses the start and end parameters.
+func timeRange(r *http.Request, defStart, defEnd time.Time) (start, end time.Time, e *apiError) {
+	if start, e = timeParam(r, "start", defStart); e != nil {
+		return start, end, e
+	}
+	if end, e = timeParam(r, "end", defEnd); e != nil {
+		return start, end, e
+	}
+	if end.Before(start) {
+		return start, end, badData("end", errors.New("end timestamp must not be before start time"))
+	}
+	return start, end, nil
 }
 
 // parseDuration parses seconds or a Prometheus duration such as 5m.
@@ -286,135 +309,85 @@ func parseDuration(s string) (time.Duration, error) {
 	return 0, fmt.Errorf("cannot parse %q to a valid duration", s)
 }
 
-// queryContext bounds a query by the request's timeout parameter, when it
-// is shorter than the engine's own timeout.
-func (h *Handler) queryContext(r *http.Request) (context.Context, context.CancelFunc, *apiError) {
-	s := r.Form.Get("timeout")
-	if s == "" {
-		ctx, cancel := context.WithCancel(r.Context())
-		return ctx, cancel, nil
-	}
-	d, err := parseDuration(s)
-	if err != nil || d <= 0 {
-		if err == nil {
-			err = errors.New("timeout must be positive")
-		}
-		return nil, nil, badData("timeout", err)
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), min(d, h.cfg.timeout))
-	return ctx, cancel, nil
-}
-
 // queryData is the data of a query or query_range answer.
 type queryData struct {
 	ResultType parser.ValueType `json:"resultType"`
 	Result     parser.Value     `json:"result"`
 }
 
-func (h *Handler) query(w http.ResponseWriter, r *http.Request) {
-	if e := parseForm(w, r); e != nil {
-		writeError(w, e)
-		return
-	}
+func (h *Handler) query(r *http.Request) (any, annotations.Annotations, *apiError) {
 	ts, e := timeParam(r, "time", h.cfg.now())
 	if e != nil {
-		writeError(w, e)
-		return
+		return nil, nil, e
 	}
-	ctx, cancel, e := h.queryContext(r)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	defer cancel()
-	qry, err := h.engine.NewInstantQuery(ctx, h.q, nil, r.Form.Get("query"), ts)
-	h.run(ctx, w, qry, err)
+	return h.run(r, func(ctx context.Context) (promql.Query, error) {
+		return h.engine.NewInstantQuery(ctx, h.q, nil, r.Form.Get("query"), ts)
+	})
 }
 
-func (h *Handler) queryRange(w http.ResponseWriter, r *http.Request) {
-	if e := parseForm(w, r); e != nil {
-		writeError(w, e)
-		return
-	}
-	var start, end time.Time
-	for _, p := range []struct {
-		name string
-		t    *time.Time
-	}{{"start", &start}, {"end", &end}} {
-		s := r.Form.Get(p.name)
-		if s == "" {
-			writeError(w, badData(p.name, errors.New("missing")))
-			return
-		}
-		t, err := parseTime(s)
-		if err != nil {
-			writeError(w, badData(p.name, err))
-			return
-		}
-		*p.t = t
-	}
-	if end.Before(start) {
-		writeError(w, badData("end", errors.New("end timestamp must not be before start time")))
-		return
+func (h *Handler) queryRange(r *http.Request) (any, annotations.Annotations, *apiError) {
+	start, end, e := timeRange(r, time.Time{}, time.Time{})
+	if e != nil {
+		return nil, nil, e
 	}
 	step, err := parseDuration(r.Form.Get("step"))
 	if err != nil {
-		writeError(w, badData("step", err))
-		return
+		return nil, nil, badData("step", err)
 	}
 	if step <= 0 {
-		writeError(w, badData("step", errors.New("zero or negative query resolution step widths are not accepted. Try a positive integer")))
-		return
+		return nil, nil, badData("step", errors.New("zero or negative query resolution step widths are not accepted. Try a positive integer"))
 	}
 	if end.Sub(start)/step > maxPoints {
-		writeError(w, badData("", errors.New("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")))
-		return
+		return nil, nil, badData("", errors.New("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"))
 	}
-	ctx, cancel, e := h.queryContext(r)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	defer cancel()
-	qry, err := h.engine.NewRangeQuery(ctx, h.q, nil, r.Form.Get("query"), start, end, step)
-	h.run(ctx, w, qry, err)
+	return h.run(r, func(ctx context.Context) (promql.Query, error) {
+		return h.engine.NewRangeQuery(ctx, h.q, nil, r.Form.Get("query"), start, end, step)
+	})
 }
 
-// run executes a query built by the engine, or reports why it could not be built.
-func (h *Handler) run(ctx context.Context, w http.ResponseWriter, qry promql.Query, err error) {
+// run builds a query with newQuery and runs it, bounded by the request's
+// timeout parameter when it is shorter than the engine's own timeout.
+func (h *Handler) run(r *http.Request, newQuery func(context.Context) (promql.Query, error)) (any, annotations.Annotations, *apiError) {
+	ctx := r.Context()
+	if s := r.Form.Get("timeout"); s != "" {
+		d, err := parseDuration(s)
+		if err == nil && d <= 0 {
+			err = errors.New("timeout must be positive")
+		}
+		if err != nil {
+			return nil, nil, badData("timeout", err)
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, min(d, h.cfg.timeout))
+		defer cancel()
+	}
+	qry, err := newQuery(ctx)
 	if err != nil {
-		writeError(w, badData("query", err))
-		return
+		return nil, nil, badData("query", err)
 	}
 	defer qry.Close()
 	res := qry.Exec(ctx)
 	if res.Err != nil {
-		writeError(w, engineError(res.Err))
-		return
+		return nil, nil, engineError(res.Err)
 	}
-	writeData(w, queryData{ResultType: res.Value.Type(), Result: res.Value}, res.Warnings)
+	return queryData{ResultType: res.Value.Type(), Result: res.Value}, res.Warnings, nil
 }
 
 // selection is what labels, label values and series share: matchers, a time
 // range and a limit.
 type selection struct {
-	sets       [][]*labels.Matcher
-	start, end time.Time
-	limit      int
+	sets  [][]*labels.Matcher
+	q     *querier
+	limit int
 }
 
 func (h *Handler) parseSelection(r *http.Request) (selection, *apiError) {
 	var sel selection
-	var e *apiError
-	if sel.start, e = timeParam(r, "start", minTime); e != nil {
+	start, end, e := timeRange(r, minTime, maxTime)
+	if e != nil {
 		return sel, e
 	}
-	if sel.end, e = timeParam(r, "end", maxTime); e != nil {
-		return sel, e
-	}
-	if sel.end.Before(sel.start) {
-		return sel, badData("end", errors.New("end timestamp must not be before start time"))
-	}
+	sel.q = h.q.querier(rangeMillis(start, math.MinInt64), rangeMillis(end, math.MaxInt64))
 	for _, m := range r.Form["match[]"] {
 		ms, err := h.parser.ParseMetricSelector(m)
 		if err != nil {
@@ -435,11 +408,6 @@ func (h *Handler) parseSelection(r *http.Request) (selection, *apiError) {
 	return sel, nil
 }
 
-// querier returns a querier over the selection's range.
-func (h *Handler) querier(sel selection) *querier {
-	return &querier{q: h.q, mint: rangeMillis(sel.start, math.MinInt64), maxt: rangeMillis(sel.end, math.MaxInt64)}
-}
-
 // rangeMillis is t in milliseconds, or open when t is one of the API's
 // bounds (the querier then does not filter by time on that side).
 func rangeMillis(t time.Time, open int64) int64 {
@@ -449,143 +417,100 @@ func rangeMillis(t time.Time, open int64) int64 {
 	return t.UnixMilli()
 }
 
-// forSets calls f for the series matching any of the sets (every series
-// when there are none), each series once, in label order.
-func forSets(ctx context.Context, q *querier, sets [][]*labels.Matcher) ([]*promSeries, error) {
-	if err := q.load(ctx); err != nil {
-		return nil, err
-	}
-	var out []*promSeries
-	for _, s := range q.series {
-		if len(sets) == 0 || slices.ContainsFunc(sets, func(ms []*labels.Matcher) bool { return matches(s.lset, ms) }) {
-			out = append(out, s)
-		}
-	}
-	return out, nil
-}
-
 // errTruncated is the warning Prometheus gives when a limit cut the results.
 var errTruncated = errors.New("results truncated due to limit")
 
-func (h *Handler) labelNames(w http.ResponseWriter, r *http.Request) {
-	h.labels(w, r, "")
+// limited cuts s to limit elements, with Prometheus' warning when it did.
+func limited[T any](s []T, limit int, ws annotations.Annotations) ([]T, annotations.Annotations) {
+	if len(s) > limit {
+		return s[:limit], ws.Add(errTruncated)
+	}
+	return s, ws
 }
 
-func (h *Handler) labelValues(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) labelNames(r *http.Request) (any, annotations.Annotations, *apiError) {
+	return h.labels(r, "")
+}
+
+func (h *Handler) labelValues(r *http.Request) (any, annotations.Annotations, *apiError) {
 	name := r.PathValue("name")
 	if strings.HasPrefix(name, "U__") {
 		name = model.UnescapeName(name, model.ValueEncodingEscaping)
 	}
 	if !model.UTF8Validation.IsValidLabelName(name) {
-		writeError(w, badData("", fmt.Errorf("invalid label name: %q", name)))
-		return
+		return nil, nil, badData("", fmt.Errorf("invalid label name: %q", name))
 	}
-	h.labels(w, r, name)
+	return h.labels(r, name)
 }
 
 // labels answers /api/v1/labels (name empty) and /api/v1/label/{name}/values.
-func (h *Handler) labels(w http.ResponseWriter, r *http.Request, name string) {
-	if e := parseForm(w, r); e != nil {
-		writeError(w, e)
-		return
-	}
+func (h *Handler) labels(r *http.Request, name string) (any, annotations.Annotations, *apiError) {
 	sel, e := h.parseSelection(r)
 	if e != nil {
-		writeError(w, e)
-		return
+		return nil, nil, e
 	}
-	q := h.querier(sel)
-	found, err := forSets(r.Context(), q, sel.sets)
+	found, err := sel.q.labelsMatching(r.Context(), sel.sets...)
 	if err != nil {
-		writeError(w, engineError(err))
-		return
+		return nil, nil, engineError(err)
 	}
-	seen := map[string]bool{}
-	for _, s := range found {
-		if name == "" {
-			s.lset.Range(func(l labels.Label) { seen[l.Name] = true })
-		} else if v := s.lset.Get(name); v != "" {
-			seen[v] = true
-		}
+	var out []string
+	if name == "" {
+		out = labelNames(found)
+	} else {
+		out = labelValues(found, name)
 	}
-	out := sortedKeys(seen)
-	ws := q.warn
-	if len(out) > sel.limit {
-		out = out[:sel.limit]
-		ws = ws.Add(errTruncated)
-	}
-	writeData(w, out, ws)
+	out, ws := limited(out, sel.limit, sel.q.warn)
+	return out, ws, nil
 }
 
-func (h *Handler) series(w http.ResponseWriter, r *http.Request) {
-	if e := parseForm(w, r); e != nil {
-		writeError(w, e)
-		return
-	}
+func (h *Handler) series(r *http.Request) (any, annotations.Annotations, *apiError) {
 	sel, e := h.parseSelection(r)
 	if e != nil {
-		writeError(w, e)
-		return
+		return nil, nil, e
 	}
 	if len(sel.sets) == 0 {
-		writeError(w, badData("", errors.New("no match[] parameter provided")))
-		return
+		return nil, nil, badData("", errors.New("no match[] parameter provided"))
 	}
-	q := h.querier(sel)
-	found, err := forSets(r.Context(), q, sel.sets)
+	found, err := sel.q.labelsMatching(r.Context(), sel.sets...)
 	if err != nil {
-		writeError(w, engineError(err))
-		return
+		return nil, nil, engineError(err)
 	}
-	ws := q.warn
-	if len(found) > sel.limit {
-		found = found[:sel.limit]
-		ws = ws.Add(errTruncated)
+	if found == nil {
+		found = []labels.Labels{}
 	}
-	out := make([]labels.Labels, len(found))
-	for i, s := range found {
-		out[i] = s.lset
-	}
-	writeData(w, out, ws)
+	found, ws := limited(found, sel.limit, sel.q.warn)
+	return found, ws, nil
 }
 
-func (h *Handler) metadata(w http.ResponseWriter, r *http.Request) {
-	if e := parseForm(w, r); e != nil {
-		writeError(w, e)
-		return
-	}
-	limit := -1
+func (h *Handler) metadata(r *http.Request) (any, annotations.Annotations, *apiError) {
+	limit := math.MaxInt
 	if s := r.Form.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil {
-			writeError(w, badData("limit", errors.New("limit must be a number")))
-			return
+			return nil, nil, badData("limit", errors.New("limit must be a number"))
 		}
 		if n > 0 {
 			limit = n
 		}
 	}
-	q := &querier{q: h.q, mint: math.MinInt64, maxt: math.MaxInt64}
+	q := h.q.querier(math.MinInt64, math.MaxInt64)
 	if err := q.load(r.Context()); err != nil {
-		writeError(w, engineError(err))
-		return
+		return nil, nil, engineError(err)
 	}
 	metric := r.Form.Get("metric")
-	names := make([]string, 0, len(q.families))
+	var names []string
 	for n := range q.families {
 		if metric == "" || n == metric {
 			names = append(names, n)
 		}
 	}
 	slices.Sort(names)
-	if limit >= 0 && len(names) > limit {
-		names = names[:limit]
-	}
+	names, _ = limited(names, limit, nil)
 	out := make(map[string][]family, len(names))
 	for _, n := range names {
 		out[n] = []family{q.families[n]}
 	}
-	writeData(w, out, q.warn)
+	return out, q.warn, nil
 }
 
 // exemplarJSON is one exemplar as Prometheus shows it.
@@ -600,43 +525,26 @@ type exemplarSeries struct {
 	Exemplars    []exemplarJSON `json:"exemplars"`
 }
 
-func (h *Handler) exemplars(w http.ResponseWriter, r *http.Request) {
-	if e := parseForm(w, r); e != nil {
-		writeError(w, e)
-		return
-	}
-	start, e := timeParam(r, "start", minTime)
+func (h *Handler) exemplars(r *http.Request) (any, annotations.Annotations, *apiError) {
+	start, end, e := timeRange(r, minTime, maxTime)
 	if e != nil {
-		writeError(w, e)
-		return
-	}
-	end, e := timeParam(r, "end", maxTime)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	if end.Before(start) {
-		writeError(w, badData("end", errors.New("end timestamp must not be before start time")))
-		return
+		return nil, nil, e
 	}
 	expr, err := h.parser.ParseExpr(r.Form.Get("query"))
 	if err != nil {
-		writeError(w, badData("query", err))
-		return
+		return nil, nil, badData("query", err)
 	}
+	out := []exemplarSeries{}
 	sets := parser.ExtractSelectors(expr)
 	if len(sets) == 0 {
-		writeData(w, []exemplarSeries{}, nil)
-		return
+		return out, nil, nil
 	}
-	q := h.querier(selection{start: start, end: end})
-	found, err := forSets(r.Context(), q, sets)
+	q := h.q.querier(rangeMillis(start, math.MinInt64), rangeMillis(end, math.MaxInt64))
+	found, err := q.seriesMatching(r.Context(), sets...)
 	if err != nil {
-		writeError(w, engineError(err))
-		return
+		return nil, nil, engineError(err)
 	}
 	mint, maxt := start.UnixMilli(), end.UnixMilli()
-	out := []exemplarSeries{}
 	for _, s := range found {
 		var es []exemplarJSON
 		for _, x := range s.exemplars {
@@ -652,11 +560,9 @@ func (h *Handler) exemplars(w http.ResponseWriter, r *http.Request) {
 		if len(es) > 0 {
 			out = append(out, exemplarSeries{SeriesLabels: s.lset, Exemplars: es})
 		}
-		if len(out) >= h.cfg.maxSeries {
-			break
-		}
 	}
-	writeData(w, out, q.warn)
+	out, ws := limited(out, h.cfg.maxSeries, q.warn)
+	return out, ws, nil
 }
 
 // PrometheusVersion is the Prometheus release whose engine answers queries,
@@ -685,13 +591,13 @@ func prometheusVersion() string {
 // binaries built without module information (test binaries among them).
 const prometheusRelease = "3.16.0"
 
-func (h *Handler) buildInfo(w http.ResponseWriter, _ *http.Request) {
-	writeData(w, map[string]string{
+func (h *Handler) buildInfo(*http.Request) (any, annotations.Annotations, *apiError) {
+	return map[string]string{
 		"version":   PrometheusVersion,
 		"revision":  "loupe",
 		"branch":    "",
 		"buildUser": "",
 		"buildDate": "",
 		"goVersion": runtime.Version(),
-	}, nil)
+	}, nil, nil
 }

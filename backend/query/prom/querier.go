@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 	"github.com/prometheus/prometheus/tsdb/chunks"
@@ -20,98 +21,91 @@ import (
 )
 
 // ErrTooManySeries is returned when a selection matches more series than
-// the handler's series limit ([WithMaxSeries]).
+// the handler's series limit ([WithMaxSeries]), or when a query's time range
+// holds more than ten times that many stored series.
 var ErrTooManySeries = errors.New("too many series")
 
 // queryable is a [storage.Queryable] over a store: every OpenTelemetry
 // series appears under its Prometheus name and labels.
 type queryable struct {
-	st        store.Reader
-	maxSeries int // most series one selection may match
-	scanLimit int // most store series one querier reads (10 × maxSeries)
+	st         store.Reader
+	maxSeries  int // most series one selection may match
+	scanLimit  int // most store series one querier reads
+	maxSamples int // most samples one querier translates
 }
 
-// Querier returns a querier over [mint, maxt] (milliseconds, inclusive).
+// Querier returns a querier over [mint, maxt] (milliseconds, inclusive;
+// math.MinInt64 and math.MaxInt64 leave that side open).
 func (q *queryable) Querier(mint, maxt int64) (storage.Querier, error) {
-	return &querier{q: q, mint: mint, maxt: maxt}, nil
+	return q.querier(mint, maxt), nil
+}
+
+func (q *queryable) querier(mint, maxt int64) *querier {
+	return &querier{q: q, mint: mint, maxt: maxt}
 }
 
 // querier reads the store once, on its first call, and answers every
-// selection of the query from that read.
+// selection of the query from that read. It works out the labels of every
+// series it read, and their samples only for series a selection matches.
 type querier struct {
 	q          *queryable
 	mint, maxt int64
 
 	once     sync.Once
-	series   []*promSeries
+	entries  []*entry
 	families map[string]family
 	warn     annotations.Annotations
 	err      error
+
+	mu      sync.Mutex // guards the entries' series and samples
+	samples int        // translated so far
 }
 
-// load reads and translates the series with a point in the querier's range.
+// entry is one store series and the labels of the Prometheus series it
+// becomes; series holds those series once a selection asked for them.
+type entry struct {
+	src    *store.Series
+	lsets  []labels.Labels
+	series []*promSeries
+}
+
+// load reads the series with a point in the querier's range.
 func (q *querier) load(ctx context.Context) error {
-	q.once.Do(func() {
-		q.series, q.families, q.warn, q.err = load(ctx, q.q.st, q.mint, q.maxt, q.q.scanLimit)
-	})
+	q.once.Do(func() { q.err = q.read(ctx) })
 	return q.err
 }
 
-func load(ctx context.Context, st store.Reader, mint, maxt int64, limit int) ([]*promSeries, map[string]family, annotations.Annotations, error) {
-	// math.MinInt64 and math.MaxInt64 leave that side of the range open.
+func (q *querier) read(ctx context.Context) error {
+	limit := q.q.scanLimit
 	sq := store.SeriesQuery{Limit: limit + 1}
-	if mint != math.MinInt64 {
-		sq.StartMin = time.UnixMilli(mint)
+	if q.mint != math.MinInt64 {
+		sq.StartMin = time.UnixMilli(q.mint)
 	}
-	if maxt != math.MaxInt64 {
-		sq.StartMax = time.UnixMilli(maxt).Add(time.Millisecond - 1)
+	if q.maxt != math.MaxInt64 {
+		sq.StartMax = time.UnixMilli(q.maxt).Add(time.Millisecond - 1)
 	}
-	var (
-		out      []*promSeries
-		families = map[string]family{}
-		warn     annotations.Annotations
-		n        int
-	)
-	for s, err := range st.FindSeries(ctx, sq) {
+	q.families = map[string]family{}
+	for s, err := range q.q.st.FindSeries(ctx, sq) {
 		if err != nil {
-			return nil, nil, nil, err
+			return err
 		}
-		if n++; n > limit {
-			return nil, nil, nil, fmt.Errorf("%w: more than %d stored series have points in the time range; narrow it", ErrTooManySeries, limit)
+		if len(q.entries) == limit {
+			return fmt.Errorf("%w: more than %d stored series have points in the time range; narrow it", ErrTooManySeries, limit)
 		}
-		ps, err := translate(s)
+		name, err := promName(s)
 		if err != nil {
-			warn.Add(fmt.Errorf("loupe: metric %q: %w", s.Name, err))
+			q.warn.Add(fmt.Errorf("loupe: metric %q: %w", s.Name, err))
 			continue
 		}
-		if name, err := promName(s); err == nil {
-			if _, ok := families[name]; !ok {
-				families[name] = familyOf(s)
-			}
+		if _, ok := q.families[name]; !ok {
+			q.families[name] = familyOf(s)
 		}
-		out = append(out, ps...)
+		q.entries = append(q.entries, &entry{src: s, lsets: labelSets(name, s)})
 	}
-	slices.SortFunc(out, func(a, b *promSeries) int { return labels.Compare(a.lset, b.lset) })
-	// Two store series may translate to the same labels (attributes whose
-	// escaped names collide across series); keep the first.
-	out = slices.CompactFunc(out, func(a, b *promSeries) bool { return labels.Equal(a.lset, b.lset) })
-	return out, families, warn, nil
+	return nil
 }
 
-// matching returns the loaded series that satisfy every matcher, sorted by labels.
-func (q *querier) matching(ctx context.Context, ms []*labels.Matcher) ([]*promSeries, error) {
-	if err := q.load(ctx); err != nil {
-		return nil, err
-	}
-	var out []*promSeries
-	for _, s := range q.series {
-		if matches(s.lset, ms) {
-			out = append(out, s)
-		}
-	}
-	return out, nil
-}
-
+// matches reports whether ls satisfies every matcher.
 func matches(ls labels.Labels, ms []*labels.Matcher) bool {
 	for _, m := range ms {
 		if !m.Matches(ls.Get(m.Name)) {
@@ -121,9 +115,65 @@ func matches(ls labels.Labels, ms []*labels.Matcher) bool {
 	return true
 }
 
+// labelsMatching returns the label sets of the loaded series that satisfy
+// any of the sets of matchers (all of them when there are no sets), sorted
+// and without duplicates.
+func (q *querier) labelsMatching(ctx context.Context, sets ...[]*labels.Matcher) ([]labels.Labels, error) {
+	if err := q.load(ctx); err != nil {
+		return nil, err
+	}
+	var out []labels.Labels
+	for _, e := range q.entries {
+		for _, ls := range e.lsets {
+			if len(sets) == 0 || slices.ContainsFunc(sets, func(ms []*labels.Matcher) bool { return matches(ls, ms) }) {
+				out = append(out, ls)
+			}
+		}
+	}
+	slices.SortFunc(out, labels.Compare)
+	return slices.CompactFunc(out, labels.Equal), nil
+}
+
+// seriesMatching returns the series, samples included, that satisfy any of
+// the sets of matchers, sorted by labels. Two store series that translate
+// to the same labels (attributes whose escaped names collide) give the
+// first one's samples.
+func (q *querier) seriesMatching(ctx context.Context, sets ...[]*labels.Matcher) ([]*promSeries, error) {
+	if err := q.load(ctx); err != nil {
+		return nil, err
+	}
+	match := func(ls labels.Labels) bool {
+		return slices.ContainsFunc(sets, func(ms []*labels.Matcher) bool { return matches(ls, ms) })
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []*promSeries
+	for _, e := range q.entries {
+		if !slices.ContainsFunc(e.lsets, match) {
+			continue
+		}
+		if e.series == nil {
+			e.series = translate(e.src)
+			for _, s := range e.series {
+				q.samples += len(s.ts)
+			}
+			if q.samples > q.q.maxSamples {
+				return nil, promql.ErrTooManySamplesRead("reading series")
+			}
+		}
+		for _, s := range e.series {
+			if match(s.lset) {
+				out = append(out, s)
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b *promSeries) int { return labels.Compare(a.lset, b.lset) })
+	return slices.CompactFunc(out, func(a, b *promSeries) bool { return labels.Equal(a.lset, b.lset) }), nil
+}
+
 // Select returns the series matching ms, always sorted.
 func (q *querier) Select(ctx context.Context, _ bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
-	found, err := q.matching(ctx, ms)
+	found, err := q.seriesMatching(ctx, ms)
 	if err != nil {
 		return storage.ErrSeriesSet(err)
 	}
@@ -152,46 +202,47 @@ func (q *querier) Select(ctx context.Context, _ bool, hints *storage.SelectHints
 
 // LabelValues returns the sorted values of name among the series matching ms.
 func (q *querier) LabelValues(ctx context.Context, name string, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
-	found, err := q.matching(ctx, ms)
+	found, err := q.labelsMatching(ctx, ms)
 	if err != nil {
 		return nil, nil, err
 	}
-	seen := map[string]bool{}
-	for _, s := range found {
-		if v := s.lset.Get(name); v != "" {
-			seen[v] = true
-		}
-	}
-	out := sortedKeys(seen)
-	out, _ = hints.ApplyLimit(out)
+	out, _ := hints.ApplyLimit(labelValues(found, name))
 	return out, q.warn, nil
 }
 
 // LabelNames returns the sorted label names of the series matching ms.
 func (q *querier) LabelNames(ctx context.Context, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
-	found, err := q.matching(ctx, ms)
+	found, err := q.labelsMatching(ctx, ms)
 	if err != nil {
 		return nil, nil, err
 	}
-	seen := map[string]bool{}
-	for _, s := range found {
-		s.lset.Range(func(l labels.Label) { seen[l.Name] = true })
-	}
-	out := sortedKeys(seen)
-	out, _ = hints.ApplyLimit(out)
+	out, _ := hints.ApplyLimit(labelNames(found))
 	return out, q.warn, nil
 }
 
 // Close releases nothing: the querier holds only memory.
 func (q *querier) Close() error { return nil }
 
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
+// labelValues returns the sorted, distinct, non-empty values of name in lsets.
+func labelValues(lsets []labels.Labels, name string) []string {
+	out := []string{}
+	for _, ls := range lsets {
+		if v := ls.Get(name); v != "" {
+			out = append(out, v)
+		}
 	}
 	slices.Sort(out)
-	return out
+	return slices.Compact(out)
+}
+
+// labelNames returns the sorted, distinct label names of lsets.
+func labelNames(lsets []labels.Labels) []string {
+	out := []string{}
+	for _, ls := range lsets {
+		ls.Range(func(l labels.Label) { out = append(out, l.Name) })
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // fsample is a float sample.

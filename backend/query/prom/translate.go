@@ -161,20 +161,59 @@ func formatLe(b float64) string {
 	return strconv.FormatFloat(b, 'f', -1, 64)
 }
 
-// translate turns one store series into its Prometheus series. Delta sums
-// and histograms are accumulated from their first point, so that rate() and
-// increase() see a counter; points are ordered by time and, for equal
-// times, the last one wins. Points flagged "no recorded value" become
-// Prometheus stale markers.
-func translate(s *store.Series) ([]*promSeries, error) {
+// labelSets are the labels of the Prometheus series translate makes of s,
+// worked out without their samples.
+func labelSets(name string, s *store.Series) []labels.Labels {
+	base := baseLabels(s)
+	switch s.Type {
+	case pmetric.MetricTypeGauge, pmetric.MetricTypeSum:
+		return []labels.Labels{withLabel(base, model.MetricNameLabel, name)}
+	case pmetric.MetricTypeHistogram:
+		out := []labels.Labels{
+			withLabel(base, model.MetricNameLabel, name+"_count"),
+			withLabel(base, model.MetricNameLabel, name+"_sum"),
+		}
+		seen := map[float64]bool{}
+		bucket := func(b float64) {
+			if !seen[b] {
+				seen[b] = true
+				out = append(out, withLabel(base, model.MetricNameLabel, name+"_bucket", leLabel, formatLe(b)))
+			}
+		}
+		for _, p := range s.Points {
+			if p.NoRecorded || len(p.BucketCounts) != len(p.Bounds)+1 {
+				continue
+			}
+			for _, b := range p.Bounds {
+				bucket(b)
+			}
+			bucket(math.Inf(1))
+		}
+		return out
+	case pmetric.MetricTypeExponentialHistogram, pmetric.MetricTypeSummary:
+		return []labels.Labels{
+			withLabel(base, model.MetricNameLabel, name+"_count"),
+			withLabel(base, model.MetricNameLabel, name+"_sum"),
+		}
+	}
+	return nil
+}
+
+// translate turns one store series into its Prometheus series, with the
+// labels labelSets gives. Delta sums and histograms are accumulated from
+// their first point, so that rate() and increase() see a counter; points
+// are ordered by time and, for equal times, the last one wins. Points
+// flagged "no recorded value" become Prometheus stale markers.
+func translate(s *store.Series) []*promSeries {
 	name, err := promName(s)
 	if err != nil {
-		return nil, err
+		return nil
 	}
 	base := baseLabels(s)
 	pts := slices.Clone(s.Points)
 	slices.SortStableFunc(pts, func(a, b *store.Point) int { return cmp.Compare(a.Time, b.Time) })
 	delta := s.Temporality == pmetric.AggregationTemporalityDelta
+	stale := math.Float64frombits(value.StaleNaN)
 
 	switch s.Type {
 	case pmetric.MetricTypeGauge, pmetric.MetricTypeSum:
@@ -182,20 +221,20 @@ func translate(s *store.Series) ([]*promSeries, error) {
 		var total float64
 		for _, p := range pts {
 			v := p.Value
-			if delta && s.Type == pmetric.MetricTypeSum && !p.NoRecorded {
+			switch {
+			case p.NoRecorded:
+				v = stale
+			case delta && s.Type == pmetric.MetricTypeSum:
 				total += v
 				v = total
-			}
-			if p.NoRecorded {
-				v = math.Float64frombits(value.StaleNaN)
 			}
 			out.add(p.Time, v)
 			out.addExemplars(p.Exemplars)
 		}
-		return []*promSeries{out}, nil
+		return []*promSeries{out}
 
 	case pmetric.MetricTypeHistogram:
-		return translateHistogram(name, base, pts, delta), nil
+		return translateHistogram(name, base, pts, delta)
 
 	case pmetric.MetricTypeExponentialHistogram, pmetric.MetricTypeSummary:
 		// The store keeps only the count and sum of these.
@@ -204,8 +243,8 @@ func translate(s *store.Series) ([]*promSeries, error) {
 		var c, sm float64
 		for _, p := range pts {
 			if p.NoRecorded {
-				count.add(p.Time, math.Float64frombits(value.StaleNaN))
-				sum.add(p.Time, math.Float64frombits(value.StaleNaN))
+				count.add(p.Time, stale)
+				sum.add(p.Time, stale)
 				continue
 			}
 			if !delta {
@@ -216,9 +255,9 @@ func translate(s *store.Series) ([]*promSeries, error) {
 			count.add(p.Time, c)
 			sum.add(p.Time, sm)
 		}
-		return []*promSeries{count, sum}, nil
+		return []*promSeries{count, sum}
 	}
-	return nil, nil
+	return nil
 }
 
 func translateHistogram(name string, base map[string]string, pts []*store.Point, delta bool) []*promSeries {
