@@ -36,7 +36,10 @@
 //   - the scope is otel_scope_name and otel_scope_version, and the resource
 //     gives job (service.namespace/service.name, or service.name) and
 //     instance (service.instance.id), as a Prometheus scrape of the
-//     exporter or the Collector's exporters would add them.
+//     exporter or the Collector's exporters would add them;
+//   - each resource also has a target_info gauge of 1 with job, instance and
+//     its other attributes as labels, for joins such as
+//     "… * on (job, instance) group_left (host_name) target_info".
 //
 // Delta sums and histograms are accumulated, from the first point of the
 // queried range, into cumulative series, so that rate(), increase() and
@@ -50,10 +53,13 @@
 //
 // # Cost
 //
-// A query holds at most WithMaxSamples samples at once, runs at most
-// WithTimeout, and each of its selectors may match at most WithMaxSeries
-// series; the querier behind a query reads the store once, and fails when
-// more than ten times that many stored series have points in its range.
+// A query holds at most WithMaxSamples samples at once and reads at most as
+// many from the store, runs at most WithTimeout, and each of its selectors
+// may match at most WithMaxSeries series; the querier behind a query reads
+// the store once, fails when more than ten times that many stored series
+// have points in its range, and works out samples only for the series a
+// selector matches. At most WithMaxConcurrent queries run at once; later
+// ones wait for a turn within their timeout.
 package prom
 
 import "github.com/prometheus/prometheus/storage"

@@ -28,6 +28,7 @@ import (
 type Handler struct {
 	q      *queryable
 	engine *promql.Engine
+	slots  chan struct{} // one per query running
 	parser parser.Parser
 	cfg    config
 }
@@ -39,6 +40,8 @@ const (
 	DefaultMaxSeries  = 10_000
 	// DefaultLookbackDelta is Prometheus' own default.
 	DefaultLookbackDelta = 5 * time.Minute
+	// DefaultMaxConcurrent suits the few cores of a developer's machine.
+	DefaultMaxConcurrent = 4
 	// maxPoints is Prometheus' limit on the points of one range-query series.
 	maxPoints = 11_000
 	// maxFormBytes bounds the body of a POST of form parameters.
@@ -50,6 +53,7 @@ type config struct {
 	timeout    time.Duration
 	maxSeries  int
 	lookback   time.Duration
+	concurrent int
 	now        func() time.Time
 }
 
@@ -78,6 +82,10 @@ func WithMaxSeries(n int) Option { return optionFunc(func(c *config) { c.maxSeri
 // sample. Values below 1 keep the default.
 func WithLookbackDelta(d time.Duration) Option { return optionFunc(func(c *config) { c.lookback = d }) }
 
+// WithMaxConcurrent bounds the queries that run at once; later ones wait
+// for a turn within their timeout. Values below 1 keep the default.
+func WithMaxConcurrent(n int) Option { return optionFunc(func(c *config) { c.concurrent = n }) }
+
 // WithClock sets the clock that gives the time of a query that names none
 // (time.Now by default); tests pass a fixed one.
 func WithClock(now func() time.Time) Option { return optionFunc(func(c *config) { c.now = now }) }
@@ -99,6 +107,9 @@ func newConfig(opts []Option) config {
 	if c.lookback <= 0 {
 		c.lookback = DefaultLookbackDelta
 	}
+	if c.concurrent < 1 {
+		c.concurrent = DefaultMaxConcurrent
+	}
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -108,13 +119,15 @@ func newConfig(opts []Option) config {
 // New returns the Prometheus API handler of st. The defaults:
 // [DefaultMaxSamples] samples in memory per query, [DefaultTimeout] per
 // query, [DefaultMaxSeries] series per selector and per /api/v1/series
-// answer, a [DefaultLookbackDelta] lookback, and time.Now as the clock.
+// answer, a [DefaultLookbackDelta] lookback, [DefaultMaxConcurrent] queries
+// at once, and time.Now as the clock.
 func New(st store.Reader, opts ...Option) *Handler {
 	c := newConfig(opts)
 	p := parser.NewParser(parser.Options{})
 	return &Handler{
 		cfg:    c,
 		parser: p,
+		slots:  make(chan struct{}, c.concurrent),
 		q:      &queryable{st: st, maxSeries: c.maxSeries, scanLimit: 10 * c.maxSeries, maxSamples: c.maxSamples},
 		engine: promql.NewEngine(promql.EngineOpts{
 			MaxSamples:           c.maxSamples,
@@ -366,6 +379,16 @@ func (h *Handler) run(r *http.Request, newQuery func(context.Context) (promql.Qu
 		return nil, nil, badData("query", err)
 	}
 	defer qry.Close()
+	// The engine's timeout starts with Exec; the wait for a turn is bounded
+	// by the same duration.
+	wait, cancel := context.WithTimeout(ctx, h.cfg.timeout)
+	defer cancel()
+	select {
+	case h.slots <- struct{}{}:
+		defer func() { <-h.slots }()
+	case <-wait.Done():
+		return nil, nil, engineError(fmt.Errorf("waiting for one of %d queries to end: %w", cap(h.slots), wait.Err()))
+	}
 	res := qry.Exec(ctx)
 	if res.Err != nil {
 		return nil, nil, engineError(res.Err)

@@ -127,7 +127,7 @@ func TestSameNamesAsSDKExporter(t *testing.T) {
 	for _, name := range []string{
 		"http_server_request_duration_seconds_bucket", "app_jobs_processed_total",
 		"app_bytes_sent_total", "process_cpu_time_milliseconds_total", // no second "bytes"
-		"queue_size", "system_memory_usage_bytes", "app_utilization_ratio",
+		"queue_size", "system_memory_usage_bytes", "app_utilization_ratio", "target_info",
 	} {
 		if !slices.ContainsFunc(served, func(s string) bool { return strings.HasPrefix(s, name+"{") }) {
 			t.Errorf("%s missing from %v", name, served)
@@ -150,7 +150,7 @@ func shape(name string, ls map[string]string) string {
 
 // scrape reads the registry through promhttp as Prometheus would and
 // returns the shapes of its series, histograms as their _bucket, _sum and
-// _count series; target_info, which carries the resource, is left out.
+// _count series.
 func scrape(t *testing.T, reg *prometheus.Registry) []string {
 	t.Helper()
 	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
@@ -173,6 +173,18 @@ func scrape(t *testing.T, reg *prometheus.Registry) []string {
 	var out []string
 	for name, f := range families {
 		if name == "target_info" {
+			// Loupe has job and instance for these, as the Collector does.
+			for _, m := range f.GetMetric() {
+				ls := map[string]string{}
+				for _, l := range m.GetLabel() {
+					switch l.GetName() {
+					case "service_name", "service_namespace", "service_instance_id":
+					default:
+						ls[l.GetName()] = l.GetValue()
+					}
+				}
+				out = append(out, shape(name, ls))
+			}
 			continue
 		}
 		for _, m := range f.GetMetric() {

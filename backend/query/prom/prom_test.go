@@ -73,6 +73,7 @@ const jobsPerStep = 3
 func withResource(rm pmetric.ResourceMetrics, service, instance string) pmetric.MetricSlice {
 	rm.Resource().Attributes().PutStr("service.name", service)
 	rm.Resource().Attributes().PutStr("service.instance.id", instance)
+	rm.Resource().Attributes().PutStr("host.name", "host-of-"+service)
 	sm := rm.ScopeMetrics().AppendEmpty()
 	sm.Scope().SetName("loupe.test/metrics")
 	sm.Scope().SetVersion("1.0")
@@ -261,6 +262,7 @@ func TestGolden(t *testing.T) {
 		{"query-error-rate", srv, "/api/v1/query?" + q(`sum(rate(http_server_request_duration_seconds_count{http_response_status_code=~"5.."}[5m])) / sum(rate(http_server_request_duration_seconds_count[5m]))`), 200},
 		{"query-quantile", srv, "/api/v1/query?" + q(`histogram_quantile(0.99, sum(rate(http_server_request_duration_seconds_bucket[5m])) by (le))`), 200},
 		{"query-delta", srv, "/api/v1/query?" + q(`sum(rate(app_jobs_processed_total[5m])) by (job)`), 200},
+		{"query-target-info", srv, "/api/v1/query?" + q(`sum by (job, instance) (rate(app_jobs_processed_total[5m])) * on (job, instance) group_left (host_name) target_info`), 200},
 		{"query-gauge", srv, "/api/v1/query?" + q(`system_memory_usage_bytes`, "time", nowS), 200},
 		{"query-scalar", srv, "/api/v1/query?" + q(`1 + 2`, "time", nowS), 200},
 		{"query-string", srv, "/api/v1/query?" + q(`"loupe"`, "time", nowS), 200},

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/otlptranslator"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
@@ -67,6 +68,17 @@ type entry struct {
 	src    *store.Series
 	lsets  []labels.Labels
 	series []*promSeries
+	// of, for a target_info entry, are the series of its resource, whose
+	// point times it takes.
+	of []*store.Series
+}
+
+// translate makes the entry's series.
+func (e *entry) translate() []*promSeries {
+	if e.of != nil {
+		return []*promSeries{targetInfo(e.lsets[0], e.of)}
+	}
+	return translate(e.src)
 }
 
 // load reads the series with a point in the querier's range.
@@ -102,7 +114,35 @@ func (q *querier) read(ctx context.Context) error {
 		}
 		q.entries = append(q.entries, &entry{src: s, lsets: labelSets(name, s)})
 	}
+	q.addTargetInfo()
 	return nil
+}
+
+// addTargetInfo adds a target_info series for each resource, as the
+// exporter and the Collector describe a resource: a gauge of 1 whose labels
+// are job, instance and the resource's other attributes, present whenever
+// one of the resource's series has a point.
+func (q *querier) addTargetInfo() {
+	byResource := map[string]*entry{}
+	n := len(q.entries)
+	for _, e := range q.entries[:n] {
+		res := e.src.Resource
+		if res == nil {
+			continue
+		}
+		key := resourceKey(res)
+		ti := byResource[key]
+		if ti == nil {
+			src := targetInfoSeries(res)
+			ti = &entry{src: src, lsets: labelSets(otlptranslator.TargetInfoMetricName, src)}
+			byResource[key] = ti
+			q.entries = append(q.entries, ti)
+		}
+		ti.of = append(ti.of, e.src)
+	}
+	if len(byResource) > 0 {
+		q.families[otlptranslator.TargetInfoMetricName] = family{Type: "gauge", Help: "Target metadata"}
+	}
 }
 
 // matches reports whether ls satisfies every matcher.
@@ -153,7 +193,7 @@ func (q *querier) seriesMatching(ctx context.Context, sets ...[]*labels.Matcher)
 			continue
 		}
 		if e.series == nil {
-			e.series = translate(e.src)
+			e.series = e.translate()
 			for _, s := range e.series {
 				q.samples += len(s.ts)
 			}

@@ -371,3 +371,47 @@ func (ps *promSeries) addExemplars(es []store.Exemplar) {
 		ps.exemplars = append(ps.exemplars, promExemplar{lset: b.Labels(), v: e.Value, t: e.Time / 1e6})
 	}
 }
+
+// Resource attributes that job and instance stand for.
+var jobInstanceAttrs = []string{"service.name", "service.namespace", "service.instance.id"}
+
+// resourceKey identifies a resource by its attributes.
+func resourceKey(r *store.Resource) string {
+	var b strings.Builder
+	b.WriteString(r.ServiceName)
+	for _, kv := range r.Attributes {
+		b.WriteByte(0)
+		b.WriteString(kv.Key)
+		b.WriteByte(0)
+		b.WriteString(kv.Value.AsString())
+	}
+	return b.String()
+}
+
+// targetInfoSeries is the gauge target_info of a resource, without points.
+func targetInfoSeries(r *store.Resource) *store.Series {
+	s := &store.Series{Name: otlptranslator.TargetInfoMetricName, Type: pmetric.MetricTypeGauge, Resource: r}
+	for _, kv := range r.Attributes {
+		if !slices.Contains(jobInstanceAttrs, kv.Key) {
+			s.Attributes = append(s.Attributes, kv)
+		}
+	}
+	return s
+}
+
+// targetInfo is the target_info series with labels lset: 1 at every time
+// one of the series of has a point.
+func targetInfo(lset labels.Labels, of []*store.Series) *promSeries {
+	var times []int64
+	for _, s := range of {
+		for _, p := range s.Points {
+			times = append(times, p.Time)
+		}
+	}
+	slices.Sort(times)
+	out := &promSeries{lset: lset}
+	for _, t := range times {
+		out.add(t, 1)
+	}
+	return out
+}
