@@ -26,7 +26,10 @@
 //   - a histogram http.server.request.duration in unit "s" becomes
 //     http_server_request_duration_seconds_bucket (with le),
 //     http_server_request_duration_seconds_sum and
-//     http_server_request_duration_seconds_count;
+//     http_server_request_duration_seconds_count; le values are written as
+//     Prometheus' own OTLP receiver writes them ("0.005", "1", "+Inf"; a
+//     Prometheus 3 scrape writes "1.0"), which matters only to a matcher on
+//     le, not to "by (le)";
 //   - a monotonic sum app.jobs.processed in unit "{job}" becomes
 //     app_jobs_processed_total; a non-monotonic sum or a gauge keeps no
 //     _total suffix (system.memory.usage in "By" becomes
