@@ -6,8 +6,8 @@
 // when it is full they are dropped, counted ([Forwarder.Dropped]) and
 // reported in a warning at most once a minute. A failed export is retried
 // briefly when the endpoint's answer says it may succeed later, then
-// dropped. [Forwarder.Shutdown] stops accepting, sends what is queued until
-// its context ends, and closes the connection.
+// dropped. [Forwarder.Shutdown] stops accepting, sends what is queued (one
+// attempt each) until its context ends, and closes the connection.
 //
 // [Wrap] puts a Forwarder behind a store: every write the receiver makes is
 // stored and forwarded, whatever the local store answered (a full or closed

@@ -128,9 +128,10 @@ type Forwarder struct {
 	metrics  pmetricotlp.GRPCClient
 	logs     plogotlp.GRPCClient
 
-	mu     sync.RWMutex // closed and closing queue
-	closed bool
-	queue  chan item
+	mu      sync.RWMutex // closed and closing queue
+	closed  bool
+	closing atomic.Bool // set by Shutdown: one attempt per request, no more retries
+	queue   chan item
 
 	ctx    context.Context // canceled when Shutdown gives up draining
 	cancel context.CancelFunc
@@ -287,7 +288,7 @@ func (f *Forwarder) send(it item) error {
 		ctx, cancel := context.WithTimeout(f.ctx, f.cfg.timeout)
 		err := it.export(ctx)
 		cancel()
-		if err == nil || !retryable(err) || time.Now().Add(backoff).After(deadline) {
+		if err == nil || !retryable(err) || f.closing.Load() || time.Now().Add(backoff).After(deadline) {
 			return err
 		}
 		t := time.NewTimer(backoff)
@@ -313,7 +314,10 @@ func retryable(err error) bool {
 }
 
 // Shutdown stops accepting requests, sends the queued ones until ctx ends
-// (then drops the rest, counted as failed) and closes the connection.
+// (then drops the rest, counted as failed) and closes the connection. From
+// then on each request gets one attempt, without retries, so that an
+// unreachable endpoint does not hold the shutdown for the retry time of
+// every queued request.
 // Later calls return an error.
 func (f *Forwarder) Shutdown(ctx context.Context) error {
 	f.mu.Lock()
@@ -322,6 +326,7 @@ func (f *Forwarder) Shutdown(ctx context.Context) error {
 		return errors.New("forward: already shut down")
 	}
 	f.closed = true
+	f.closing.Store(true)
 	close(f.queue)
 	f.mu.Unlock()
 

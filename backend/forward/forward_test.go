@@ -257,3 +257,30 @@ func TestQueueItemsBound(t *testing.T) {
 		t.Errorf("stats %+v", s)
 	}
 }
+
+// TestShutdownDoesNotRetry: with the endpoint down and a long retry time,
+// Shutdown gives each queued request one attempt and returns promptly.
+func TestShutdownDoesNotRetry(t *testing.T) {
+	fw, err := forward.New(deadAddr(t), forward.WithRetryFor(time.Hour), forward.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const requests = 20
+	for i := range requests {
+		if !fw.Traces(storetest.Traces(storetest.SpanSpec{Service: "a", Trace: byte(i + 1), ID: 1, Name: "x"})) {
+			t.Fatalf("request %d dropped with room in the queue", i)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := fw.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v after %v", err, time.Since(start))
+	}
+	if elapsed := time.Since(start); elapsed > 5*time.Second {
+		t.Errorf("Shutdown took %v", elapsed)
+	}
+	if s := fw.Stats(); s.Failed != requests || s.Sent != 0 {
+		t.Errorf("stats %+v, want %d failed", s, requests)
+	}
+}
