@@ -1,16 +1,14 @@
 package jaeger_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/loupe-dev/loupe/backend/internal/golden"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -19,8 +17,6 @@ import (
 	"github.com/loupe-dev/loupe/backend/store/memstore"
 	"github.com/loupe-dev/loupe/backend/store/storetest"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // fixture is a store with three traces of storetest's kind plus one with a
 // 64-bit trace id and the less common fields (bytes, trace state, links,
@@ -74,29 +70,6 @@ func get(mux http.Handler, url string) *httptest.ResponseRecorder {
 	return rec
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	var pretty bytes.Buffer
-	if err := json.Indent(&pretty, got, "", "  "); err != nil {
-		t.Fatalf("response is not JSON: %v\n%s", err, got)
-	}
-	pretty.WriteByte('\n')
-	path := filepath.Join("testdata", name+".json")
-	if *update {
-		if err := os.WriteFile(path, pretty.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(pretty.Bytes(), want) {
-		t.Errorf("response differs from %s (go test -update rewrites it):\n%s", path, pretty.Bytes())
-	}
-}
-
 func TestGolden(t *testing.T) {
 	mux := fixture(t)
 	start := storetest.Base.UnixMicro()
@@ -140,7 +113,7 @@ func TestGolden(t *testing.T) {
 			if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
 				t.Errorf("Content-Type %q", ct)
 			}
-			golden(t, tc.name, rec.Body.Bytes())
+			golden.JSON(t, tc.name, rec.Body.Bytes())
 		})
 	}
 }

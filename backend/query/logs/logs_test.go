@@ -1,17 +1,15 @@
 package logs_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/loupe-dev/loupe/backend/internal/golden"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -19,8 +17,6 @@ import (
 	"github.com/loupe-dev/loupe/backend/query/logs"
 	"github.com/loupe-dev/loupe/backend/store/memstore"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 var base = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 
@@ -113,24 +109,7 @@ func TestGolden(t *testing.T) {
 					t.Fatalf("%d records (%v), want %d: %s", len(r.Logs), err, tc.want, body)
 				}
 			}
-			var pretty bytes.Buffer
-			if err := json.Indent(&pretty, body, "", "  "); err != nil {
-				t.Fatalf("not JSON: %s", body)
-			}
-			golden := filepath.Join("testdata", tc.name+".json")
-			if *update {
-				if err := os.WriteFile(golden, pretty.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(pretty.Bytes(), want) {
-				t.Errorf("response differs from %s:\n%s", golden, pretty.String())
-			}
+			golden.JSON(t, tc.name, body)
 		})
 	}
 }

@@ -4,19 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/loupe-dev/loupe/backend/internal/golden"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -27,8 +26,6 @@ import (
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // The fixture's points are every step for steps+1 steps from base; the
 // clock stands at the last point.
@@ -300,25 +297,7 @@ func TestGolden(t *testing.T) {
 			}
 			// The Go version is the only part that varies between builds.
 			body = bytes.ReplaceAll(body, []byte(runtime.Version()), []byte("GO_VERSION"))
-			var pretty bytes.Buffer
-			if err := json.Indent(&pretty, body, "", "  "); err != nil {
-				t.Fatalf("not JSON: %v: %s", err, body)
-			}
-			pretty.WriteByte('\n')
-			golden := filepath.Join("testdata", tc.name+".json")
-			if *update {
-				if err := os.WriteFile(golden, pretty.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(pretty.Bytes(), want) {
-				t.Errorf("response differs from %s (run with -update after checking):\n%s", golden, pretty.String())
-			}
+			golden.JSON(t, tc.name, body)
 		})
 	}
 }
