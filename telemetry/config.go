@@ -166,6 +166,27 @@ func (r *resolver) note(name, value, source string) {
 	r.settings = append(r.settings, Setting{Name: name, Value: value, Source: source})
 }
 
+// setNote replaces the recorded setting of that name.
+func (r *resolver) setNote(name, value, source string) {
+	for i := range r.settings {
+		if r.settings[i].Name == name {
+			r.settings[i] = Setting{Name: name, Value: value, Source: source}
+			return
+		}
+	}
+	r.note(name, value, source)
+}
+
+// anySet reports whether any of the variables is set.
+func (r *resolver) anySet(names []string) bool {
+	for _, n := range names {
+		if _, ok := r.env(n); ok {
+			return true
+		}
+	}
+	return false
+}
+
 // raw resolves one setting: the code value if given, else the first standard
 // variable set, else the first alias set (warning when a standard variable
 // shadows an alias), else def. It returns the raw text and its source.
@@ -577,7 +598,8 @@ func (r *resolver) otlp(cfg *config, s Signal) otlpConfig {
 	raw, src := r.raw(cfg.otlpEndpoint, names("ENDPOINT"), aliases, "")
 	perSignal := src == "env "+names("ENDPOINT")[0]
 	if src == "env OTEL_EXPORTER_JAEGER_ENDPOINT" {
-		raw = r.fromJaeger(raw, &o)
+		protocolDefaulted := cfg.otlpProtocol == nil && !r.anySet(names("PROTOCOL"))
+		raw = r.fromJaeger(raw, &o, protocolDefaulted)
 	}
 	if raw == "" {
 		raw = "http://localhost:4318"
@@ -639,8 +661,9 @@ func (r *resolver) otlp(cfg *config, s Signal) otlpConfig {
 
 // fromJaeger maps a legacy Jaeger endpoint (agent host:6831 or collector
 // http://host:14268/api/traces) to OTLP on the same host: Jaeger accepts OTLP
-// natively on 4317 (gRPC) and 4318 (HTTP).
-func (r *resolver) fromJaeger(raw string, o *otlpConfig) string {
+// natively on 4317 (gRPC) and 4318 (HTTP). With no protocol chosen it uses
+// gRPC on 4317, so the agent's port maps to its OTLP twin.
+func (r *resolver) fromJaeger(raw string, o *otlpConfig, protocolDefaulted bool) string {
 	host := raw
 	if u, err := url.Parse(raw); err == nil && u.Host != "" {
 		host = u.Host
@@ -648,9 +671,11 @@ func (r *resolver) fromJaeger(raw string, o *otlpConfig) string {
 	if h, _, found := strings.Cut(host, ":"); found && !strings.HasPrefix(host, "[") {
 		host = h
 	}
-	port := "4317"
-	if o.protocol == ProtocolHTTPProtobuf || o.protocol == ProtocolHTTPJSON {
-		port = "4318"
+	port := "4318"
+	if o.protocol == ProtocolGRPC || protocolDefaulted {
+		// The agent's 6831 becomes OTLP/gRPC's 4317 unless a protocol was chosen.
+		o.protocol, port = ProtocolGRPC, "4317"
+		r.setNote("otlp.traces.protocol", ProtocolGRPC, "env OTEL_EXPORTER_JAEGER_ENDPOINT")
 	}
 	mapped := "http://" + host + ":" + port
 	r.warnings = append(r.warnings, fmt.Sprintf("OTEL_EXPORTER_JAEGER_ENDPOINT is deprecated (Jaeger takes OTLP natively): %q is sent as OTLP to %s; set OTEL_EXPORTER_OTLP_ENDPOINT=%s instead", raw, mapped, mapped))
