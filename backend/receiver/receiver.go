@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
@@ -341,8 +342,26 @@ func badRequest(format string, args ...any) *httpError {
 	return &httpError{http.StatusBadRequest, codes.InvalidArgument, fmt.Sprintf(format, args...)}
 }
 
-// readRequest checks the content type and encoding, and reads the body.
-func (r *Receiver) readRequest(w http.ResponseWriter, req *http.Request) ([]byte, wireFormat, *httpError) {
+// bodyBuffers holds request body buffers between requests: a body is
+// garbage once decoded (pdata copies what it keeps), and reading each one
+// into a fresh, doubling buffer was a third of the bytes ingest allocated.
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBody is the largest buffer kept for reuse, so that one huge
+// request does not pin its memory.
+const maxPooledBody = 4 << 20
+
+func putBody(buf *bytes.Buffer) {
+	if buf.Cap() > maxPooledBody {
+		return
+	}
+	buf.Reset()
+	bodyBuffers.Put(buf)
+}
+
+// readRequest checks the content type and encoding, and reads the body into
+// buf.
+func (r *Receiver) readRequest(w http.ResponseWriter, req *http.Request, buf *bytes.Buffer) ([]byte, wireFormat, *httpError) {
 	enc := encProto
 	mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type"))
 	switch {
@@ -357,6 +376,11 @@ func (r *Receiver) readRequest(w http.ResponseWriter, req *http.Request) ([]byte
 	var body io.Reader = http.MaxBytesReader(w, req.Body, limit+1)
 	switch ce := strings.ToLower(strings.TrimSpace(req.Header.Get("Content-Encoding"))); ce {
 	case "", "identity":
+		if req.ContentLength > 0 && req.ContentLength <= limit {
+			// Room for the whole body and the MinRead that ReadFrom wants
+			// free before it sees the end.
+			buf.Grow(int(req.ContentLength) + bytes.MinRead)
+		}
 	case "gzip":
 		zr, err := gzip.NewReader(body)
 		if err != nil {
@@ -372,7 +396,6 @@ func (r *Receiver) readRequest(w http.ResponseWriter, req *http.Request) ([]byte
 	}
 	// Read at most limit+1 bytes of the decompressed body, so that a small
 	// compressed request cannot expand without bound.
-	var buf bytes.Buffer
 	n, err := buf.ReadFrom(io.LimitReader(body, limit+1))
 	if err != nil {
 		if tooLarge(err) {
@@ -446,7 +469,9 @@ func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request, sig signa
 		return
 	}
 	defer r.release()
-	body, enc, herr := r.readRequest(w, req)
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	defer putBody(buf)
+	body, enc, herr := r.readRequest(w, req, buf)
 	if herr != nil {
 		writeError(w, enc, herr)
 		return
