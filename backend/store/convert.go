@@ -66,7 +66,13 @@ type Converted struct {
 	// kvs is room for attributes, handed out by convertAttrs so that a
 	// write allocates its attributes at once rather than one slice per item.
 	kvs []KeyValue
+	// lastKeys are the interned keys of the attributes converted last, by
+	// position.
+	lastKeys []string
 }
+
+// maxLastKeys bounds Converted.lastKeys.
+const maxLastKeys = 32
 
 // SeriesPoint is a point with the description of the series it belongs to.
 // Points of one series in one write share the same *Series.
@@ -86,8 +92,26 @@ func (c *Converted) convertAttrs(m pcommon.Map) []KeyValue {
 	} else {
 		kvs = make([]KeyValue, 0, n)
 	}
+	i := 0
 	for k, v := range m.All() {
-		kvs = append(kvs, KeyValue{Key: c.in.str(k), Value: c.convertValue(v)})
+		// Items of a write mostly have the same keys in the same order:
+		// comparing with the key at the same place in the previous
+		// attributes is cheaper than hashing it into the interner.
+		if i < len(c.lastKeys) && c.lastKeys[i] == k {
+			k = c.lastKeys[i]
+		} else {
+			k = c.in.str(k)
+			if i < len(c.lastKeys) {
+				c.lastKeys[i] = k
+			} else if i < maxLastKeys {
+				c.lastKeys = append(c.lastKeys, k)
+			}
+		}
+		// Written in place: the slot is zero, and appending a whole
+		// KeyValue cost a bulk write barrier while the GC runs.
+		kvs = kvs[:i+1]
+		kvs[i].Key, kvs[i].Value = k, c.convertValue(v)
+		i++
 	}
 	return kvs
 }
@@ -138,7 +162,7 @@ func (c *Converted) finish() Converted {
 		internMaps.Put(c.in.m)
 	}
 	c.in = interner{}
-	c.kvs = nil
+	c.kvs, c.lastKeys = nil, nil
 	return *c
 }
 
@@ -188,26 +212,21 @@ func FromTraces(td ptrace.Traces) Converted {
 					c.Result.Rejected++
 					continue
 				}
-				s := Span{
-					TraceID:      sp.TraceID(),
-					SpanID:       sp.SpanID(),
-					ParentSpanID: sp.ParentSpanID(),
-					Flags:        sp.Flags(),
-					Kind:         sp.Kind(),
-					Status:       sp.Status().Code(),
-					Start:        int64(sp.StartTimestamp()),
-					End:          int64(sp.EndTimestamp()),
-					Name:         c.in.str(sp.Name()),
-					Attributes:   c.convertAttrs(sp.Attributes()),
-					Resource:     res,
-					Scope:        sc,
-				}
+				// Filled in place: copying or zeroing a whole Span in the
+				// slice cost a bulk write barrier per span while the GC runs.
+				c.Spans = c.Spans[:len(c.Spans)+1] // made with room for every span; the slot is zero
+				s := &c.Spans[len(c.Spans)-1]
+				s.TraceID, s.SpanID, s.ParentSpanID = sp.TraceID(), sp.SpanID(), sp.ParentSpanID()
+				s.Flags, s.Kind, s.Status = sp.Flags(), sp.Kind(), sp.Status().Code()
+				s.Start, s.End = int64(sp.StartTimestamp()), int64(sp.EndTimestamp())
 				if s.End < s.Start {
 					s.End = s.Start // a negative duration is meaningless; keep the span
 				}
+				s.Name = c.in.str(sp.Name())
+				s.Attributes = c.convertAttrs(sp.Attributes())
+				s.Resource, s.Scope = res, sc
 				s.rare = c.spanRare(sp)
-				c.Spans = append(c.Spans, s)
-				c.Bytes += spanSize(&c.Spans[len(c.Spans)-1])
+				c.Bytes += spanSize(s)
 			}
 		}
 	}

@@ -204,9 +204,7 @@ func (s *Store) write(ctx context.Context, c store.Converted) (store.WriteResult
 	}
 	s.batches = append(s.batches, b)
 	s.bytes += b.bytes
-	for i := range b.spans {
-		s.indexSpan(&b.spans[i])
-	}
+	s.indexSpans(b.spans)
 	for i := range b.logs {
 		r := &b.logs[i]
 		if !r.TraceID.IsEmpty() {
@@ -253,22 +251,45 @@ func (s *Store) checkOpen() error {
 	return nil
 }
 
-func (s *Store) indexSpan(sp *store.Span) {
-	t := s.traces[sp.TraceID]
-	if t == nil {
-		t = &traceEntry{start: sp.Start, end: sp.End}
-		s.traces[sp.TraceID] = t
+// indexSpans indexes the spans of a batch. Spans of one trace and of one
+// resource usually arrive adjacent: each run of them costs one lookup, and
+// a trace's span list grows once per run.
+func (s *Store) indexSpans(spans []store.Span) {
+	var (
+		res *store.Resource
+		svc *serviceEntry
+	)
+	for i := 0; i < len(spans); {
+		id := spans[i].TraceID
+		j := i + 1
+		for j < len(spans) && spans[j].TraceID == id {
+			j++
+		}
+		t := s.traces[id]
+		if t == nil {
+			t = &traceEntry{start: spans[i].Start, end: spans[i].End, spans: make([]*store.Span, 0, j-i)}
+			s.traces[id] = t
+		} else {
+			t.spans = slices.Grow(t.spans, j-i)
+		}
+		for k := i; k < j; k++ {
+			sp := &spans[k]
+			t.spans = append(t.spans, sp)
+			t.start = min(t.start, sp.Start)
+			t.end = max(t.end, sp.End)
+			if sp.Resource != res {
+				res = sp.Resource
+				svc = s.services[res.ServiceName]
+				if svc == nil {
+					svc = &serviceEntry{ops: map[opKey]int{}}
+					s.services[res.ServiceName] = svc
+				}
+			}
+			svc.spans++
+			svc.ops[opKey{sp.Name, sp.Kind}]++
+		}
+		i = j
 	}
-	t.spans = append(t.spans, sp)
-	t.start = min(t.start, sp.Start)
-	t.end = max(t.end, sp.End)
-	svc := s.services[sp.Resource.ServiceName]
-	if svc == nil {
-		svc = &serviceEntry{ops: map[opKey]int{}}
-		s.services[sp.Resource.ServiceName] = svc
-	}
-	svc.spans++
-	svc.ops[opKey{sp.Name, sp.Kind}]++
 }
 
 // evictLocked drops the oldest batches while a bound is exceeded.
