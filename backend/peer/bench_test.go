@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -154,7 +155,10 @@ func waitReady(tb testing.TB, t target) {
 	})
 }
 
-// send posts every batch, one at a time per client, waiting for each answer.
+// send posts every batch, one at a time per client, waiting for each answer
+// and reading it to the end, as OTLP exporters do: a response body closed
+// unread makes net/http drop the connection, and every request would then
+// pay for a new one on both sides.
 func send(tb testing.TB, t target, data [][]byte, clients int) {
 	tb.Helper()
 	c := &http.Client{Timeout: time.Minute}
@@ -171,7 +175,12 @@ func send(tb testing.TB, t target, data [][]byte, clients int) {
 					errs <- err
 					return
 				}
+				_, err = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
+				if err != nil {
+					errs <- err
+					return
+				}
 				if resp.StatusCode != http.StatusOK {
 					errs <- fmt.Errorf("%s answered %d", t.name, resp.StatusCode)
 					return
