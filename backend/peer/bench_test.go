@@ -2,7 +2,6 @@ package peer_test
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,9 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/pcommon"
-	"go.opentelemetry.io/collector/pdata/ptrace"
-	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"github.com/loupe-dev/loupe/backend/store/storetest"
 )
 
 // The benchmarks here measure Loupe's backend side by side with Jaeger v2's
@@ -31,63 +28,18 @@ import (
 // BENCHMARKS.md for the command and the figures.
 
 const (
-	batchSpans    = 512
-	spansPerTrace = 8
-	services      = 5
-	operations    = 20
+	batchSpans = storetest.LoadBatchSpans
+	services   = storetest.LoadServices
+	operations = storetest.LoadOperations
 )
 
-// batches pre-encodes n OTLP/protobuf export requests of 512 spans each,
-// every trace id unique across all of them. start is the newest span's time.
+// batches pre-encodes n OTLP/protobuf export requests of the benchmark load
+// (storetest.LoadTraces), every trace id unique across all of them.
 func batches(tb testing.TB, n int, start time.Time) [][]byte {
 	tb.Helper()
-	out := make([][]byte, n)
-	var seq uint64
-	for i := range out {
-		td := ptrace.NewTraces()
-		for s := 0; s < services; s++ {
-			rs := td.ResourceSpans().AppendEmpty()
-			rs.Resource().Attributes().PutStr("service.name", fmt.Sprintf("svc-%d", s))
-			rs.Resource().Attributes().PutStr("host.name", "bench-host")
-			ss := rs.ScopeSpans().AppendEmpty()
-			ss.Scope().SetName("bench")
-			per := batchSpans / services
-			if s == services-1 {
-				per = batchSpans - per*(services-1)
-			}
-			var tid pcommon.TraceID
-			var root pcommon.SpanID
-			for k := 0; k < per; k++ {
-				seq++
-				if k%spansPerTrace == 0 {
-					binary.BigEndian.PutUint64(tid[:8], uint64(i)+1)
-					binary.BigEndian.PutUint64(tid[8:], seq)
-				}
-				var sid pcommon.SpanID
-				binary.BigEndian.PutUint64(sid[:], seq)
-				sp := ss.Spans().AppendEmpty()
-				sp.SetTraceID(tid)
-				sp.SetSpanID(sid)
-				if k%spansPerTrace == 0 {
-					root = sid
-				} else {
-					sp.SetParentSpanID(root)
-				}
-				sp.SetName(fmt.Sprintf("op-%d", seq%operations))
-				sp.SetKind(ptrace.SpanKindServer)
-				end := start.Add(-time.Duration(n-i) * time.Millisecond)
-				sp.SetStartTimestamp(pcommon.NewTimestampFromTime(end.Add(-time.Duration(1+seq%50) * time.Millisecond)))
-				sp.SetEndTimestamp(pcommon.NewTimestampFromTime(end))
-				sp.Attributes().PutStr("http.request.method", "GET")
-				sp.Attributes().PutInt("http.response.status_code", 200)
-				sp.Attributes().PutStr("url.path", "/api/items/"+strconv.FormatUint(seq%1000, 10))
-			}
-		}
-		b, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
-		if err != nil {
-			tb.Fatal(err)
-		}
-		out[i] = b
+	out, err := storetest.LoadRequests(n, start)
+	if err != nil {
+		tb.Fatal(err)
 	}
 	return out
 }
