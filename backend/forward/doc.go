@@ -2,6 +2,13 @@
 // another OTLP endpoint (such as a team's collector) over OTLP/gRPC, with
 // the collector's pdata clients.
 //
+// Exports are gzip-compressed by default, as the Collector's OTLP exporter
+// does ([WithCompression]); [WithHeaders] adds headers such as an
+// authorization token to each of them ([ParseHeaders] reads the
+// OTEL_EXPORTER_OTLP_HEADERS format), and [WithTLSConfig] sets custom roots
+// or a client certificate for https:// endpoints. Header values are never
+// logged.
+//
 // Forwarding never slows ingest down: requests wait in a bounded queue;
 // when it is full they are dropped, counted ([Forwarder.Dropped]) and
 // reported in a warning at most once a minute. A failed export is retried

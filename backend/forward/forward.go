@@ -2,9 +2,13 @@ package forward
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +24,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/encoding/gzip"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/loupe-dev/loupe/backend/store"
@@ -33,6 +39,7 @@ const (
 	DefaultTimeout      = 10 * time.Second // per export attempt
 	DefaultRetryFor     = 5 * time.Second  // retrying one request at most this long
 	DefaultWarnInterval = time.Minute
+	DefaultCompression  = "gzip" // as the Collector's OTLP exporter
 )
 
 type config struct {
@@ -43,6 +50,9 @@ type config struct {
 	retryFor     time.Duration
 	warnInterval time.Duration
 	log          *slog.Logger
+	headers      map[string]string
+	compression  string
+	tls          *tls.Config
 }
 
 // Option configures a Forwarder.
@@ -82,10 +92,49 @@ func WithWarnInterval(d time.Duration) Option {
 // WithLogger receives the warnings (slog.Default when nil).
 func WithLogger(l *slog.Logger) Option { return optionFunc(func(c *config) { c.log = l }) }
 
-func newConfig(opts []Option) config {
+// WithHeaders sends these gRPC metadata (HTTP/2 headers) with every
+// export, e.g. {"authorization": "Bearer …"}. Names are case-insensitive
+// (gRPC sends them in lower case); names must be valid HTTP header names
+// and not reserved by gRPC (grpc-…, te, content-type, …), values printable
+// ASCII. Later calls add to earlier ones. Values are never logged.
+func WithHeaders(h map[string]string) Option {
+	return optionFunc(func(c *config) {
+		if c.headers == nil {
+			c.headers = make(map[string]string, len(h))
+		}
+		for k, v := range h {
+			c.headers[strings.ToLower(k)] = v
+		}
+	})
+}
+
+// WithCompression sets the compression of the exports: "gzip" (the
+// default, DefaultCompression) or "none".
+func WithCompression(name string) Option {
+	return optionFunc(func(c *config) { c.compression = name })
+}
+
+// WithTLSConfig sets the TLS configuration of https:// endpoints (custom
+// roots, client certificates); nil means the system's roots. It is an
+// error with a plaintext endpoint.
+func WithTLSConfig(cfg *tls.Config) Option { return optionFunc(func(c *config) { c.tls = cfg }) }
+
+func newConfig(opts []Option) (config, error) {
 	var c config
 	for _, o := range opts {
 		o.apply(&c)
+	}
+	switch c.compression {
+	case "":
+		c.compression = DefaultCompression
+	case "gzip", "none":
+	default:
+		return c, fmt.Errorf("forward: compression %q: want gzip or none", c.compression)
+	}
+	for k, v := range c.headers {
+		if err := checkHeader(k, v); err != nil {
+			return c, err
+		}
 	}
 	if c.queueSize <= 0 {
 		c.queueSize = DefaultQueueSize
@@ -108,7 +157,61 @@ func newConfig(opts []Option) config {
 	if c.log == nil {
 		c.log = slog.Default()
 	}
-	return c
+	return c, nil
+}
+
+// reservedHeaders are set by gRPC or HTTP/2 themselves.
+var reservedHeaders = map[string]bool{"content-type": true, "te": true, "user-agent": true,
+	"connection": true, "host": true, "transfer-encoding": true, "upgrade": true}
+
+// checkHeader rejects what gRPC would refuse at every export, so that a
+// wrong header fails at start rather than silently dropping all data. The
+// error names the header, never its value.
+func checkHeader(name, value string) error {
+	if name == "" {
+		return errors.New("forward: header with an empty name")
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.", r)) {
+			return fmt.Errorf("forward: header name %q: want letters, digits, '-', '_' or '.'", name)
+		}
+	}
+	if strings.HasPrefix(name, "grpc-") || reservedHeaders[name] {
+		return fmt.Errorf("forward: header %q is set by gRPC itself", name)
+	}
+	if strings.HasSuffix(name, "-bin") {
+		return fmt.Errorf("forward: header %q: binary (-bin) headers are not supported", name)
+	}
+	for i := 0; i < len(value); i++ {
+		if value[i] < 0x20 || value[i] > 0x7e {
+			return fmt.Errorf("forward: header %q: the value must be printable ASCII", name)
+		}
+	}
+	return nil
+}
+
+// ParseHeaders reads headers in the format of OTEL_EXPORTER_OTLP_HEADERS:
+// comma-separated name=value pairs, values percent-decoded, spaces around
+// names and values trimmed ("api-key=a%2Cb, authorization=Bearer x").
+// Errors name the pair's position or name, never a value.
+func ParseHeaders(s string) (map[string]string, error) {
+	h := map[string]string{}
+	for i, pair := range strings.Split(s, ",") {
+		if strings.TrimSpace(pair) == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(pair, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return nil, fmt.Errorf("forward: headers: pair %d: want name=value", i+1)
+		}
+		dv, err := url.PathUnescape(strings.TrimSpace(v))
+		if err != nil {
+			return nil, fmt.Errorf("forward: headers: %q: invalid percent-encoding in the value", k)
+		}
+		h[strings.ToLower(k)] = dv
+	}
+	return h, nil
 }
 
 // item is one queued request: its export and the number of items (spans,
@@ -123,6 +226,8 @@ type item struct {
 type Forwarder struct {
 	cfg      config
 	endpoint string
+	md       metadata.MD // the headers; nil when none
+	callOpts []grpc.CallOption
 	conn     *grpc.ClientConn
 	traces   ptraceotlp.GRPCClient
 	metrics  pmetricotlp.GRPCClient
@@ -145,21 +250,37 @@ type Forwarder struct {
 }
 
 // New returns a Forwarder to endpoint: host:port or http://host:port for
-// plain gRPC, https://host:port for gRPC over TLS with the system's roots.
-// It does not connect until the first export. Defaults: DefaultQueueSize,
-// DefaultQueueItems, DefaultWorkers, DefaultTimeout, DefaultRetryFor, DefaultWarnInterval,
-// slog.Default.
+// plain gRPC, https://host:port for gRPC over TLS (the system's roots
+// unless WithTLSConfig). It does not connect until the first export.
+// Defaults: DefaultQueueSize, DefaultQueueItems, DefaultWorkers,
+// DefaultTimeout, DefaultRetryFor, DefaultWarnInterval, DefaultCompression
+// (gzip), no headers, slog.Default.
 func New(endpoint string, opts ...Option) (*Forwarder, error) {
-	cfg := newConfig(opts)
-	target, creds := endpoint, insecure.NewCredentials()
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	target, creds, secure := endpoint, insecure.NewCredentials(), false
 	if rest, ok := strings.CutPrefix(endpoint, "https://"); ok {
-		target, creds = rest, credentials.NewTLS(nil)
+		target, creds, secure = rest, credentials.NewTLS(cfg.tls), true
 	} else if rest, ok := strings.CutPrefix(endpoint, "http://"); ok {
 		target = rest
 	}
 	target = strings.TrimSuffix(target, "/")
 	if target == "" || strings.Contains(target, "/") {
 		return nil, fmt.Errorf("forward: want host:port, http://host:port or https://host:port, got %q", endpoint)
+	}
+	if cfg.tls != nil && !secure {
+		return nil, fmt.Errorf("forward: TLS settings given for the plaintext endpoint %q: use https://", endpoint)
+	}
+	if len(cfg.headers) > 0 && !secure && !isLoopback(target) {
+		names := make([]string, 0, len(cfg.headers))
+		for k := range cfg.headers {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		cfg.log.Warn("forward: headers are sent in plaintext; use https:// to protect credentials",
+			"endpoint", endpoint, "headers", strings.Join(names, ","))
 	}
 	conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(creds))
 	if err != nil {
@@ -177,6 +298,12 @@ func New(endpoint string, opts ...Option) (*Forwarder, error) {
 		ctx:      ctx,
 		cancel:   cancel,
 	}
+	if len(cfg.headers) > 0 {
+		f.md = metadata.New(cfg.headers)
+	}
+	if cfg.compression == "gzip" {
+		f.callOpts = append(f.callOpts, grpc.UseCompressor(gzip.Name))
+	}
 	f.lastWarn.Store(time.Now().Add(-cfg.warnInterval).UnixNano())
 	for range cfg.workers {
 		f.wg.Add(1)
@@ -190,7 +317,7 @@ func New(endpoint string, opts ...Option) (*Forwarder, error) {
 func (f *Forwarder) Traces(td ptrace.Traces) bool {
 	req := ptraceotlp.NewExportRequestFromTraces(td)
 	return f.enqueue(int64(td.SpanCount()), func(ctx context.Context) error {
-		_, err := f.traces.Export(ctx, req)
+		_, err := f.traces.Export(ctx, req, f.callOpts...)
 		return err
 	})
 }
@@ -199,7 +326,7 @@ func (f *Forwarder) Traces(td ptrace.Traces) bool {
 func (f *Forwarder) Metrics(md pmetric.Metrics) bool {
 	req := pmetricotlp.NewExportRequestFromMetrics(md)
 	return f.enqueue(int64(md.DataPointCount()), func(ctx context.Context) error {
-		_, err := f.metrics.Export(ctx, req)
+		_, err := f.metrics.Export(ctx, req, f.callOpts...)
 		return err
 	})
 }
@@ -208,7 +335,7 @@ func (f *Forwarder) Metrics(md pmetric.Metrics) bool {
 func (f *Forwarder) Logs(ld plog.Logs) bool {
 	req := plogotlp.NewExportRequestFromLogs(ld)
 	return f.enqueue(int64(ld.LogRecordCount()), func(ctx context.Context) error {
-		_, err := f.logs.Export(ctx, req)
+		_, err := f.logs.Export(ctx, req, f.callOpts...)
 		return err
 	})
 }
@@ -286,6 +413,9 @@ func (f *Forwarder) send(it item) error {
 			return err
 		}
 		ctx, cancel := context.WithTimeout(f.ctx, f.cfg.timeout)
+		if f.md != nil {
+			ctx = metadata.NewOutgoingContext(ctx, f.md)
+		}
 		err := it.export(ctx)
 		cancel()
 		if err == nil || !retryable(err) || f.closing.Load() || time.Now().Add(backoff).After(deadline) {
@@ -300,6 +430,20 @@ func (f *Forwarder) send(it item) error {
 		}
 		backoff = min(2*backoff, time.Second)
 	}
+}
+
+// isLoopback reports whether host:port names this machine (localhost or a
+// loopback address), where plaintext is not seen by anyone else.
+func isLoopback(target string) bool {
+	host, _, err := net.SplitHostPort(target)
+	if err != nil {
+		host = target
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // retryable reports whether the OTLP specification lets a client retry

@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -61,6 +65,24 @@ type serveFlags struct {
 	retention                time.Duration
 	token                    string
 	forward                  string
+	forwardOpts              []forward.Option
+	forwardHeaderNames       []string // for the start-up line; never the values
+}
+
+// headerFlag collects repeated --forward-header name=value flags. Its
+// String never shows a value.
+type headerFlag map[string]string
+
+func (h headerFlag) String() string { return "" }
+
+func (h headerFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	k = strings.ToLower(strings.TrimSpace(k))
+	if !ok || k == "" {
+		return errors.New("want name=value")
+	}
+	h[k] = strings.TrimSpace(v)
+	return nil
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
@@ -75,6 +97,12 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	retention := fs.String("retention", defaultRetention, `age bound of the stored data (a Go duration such as 90m, or days such as 7d)`)
 	fs.StringVar(&f.token, "token", "", "bearer token required on every listener (default: $LOUPE_TOKEN; none when both are empty)")
 	fs.StringVar(&f.forward, "forward", "", "also send everything received to this OTLP/gRPC endpoint: host:port (plain) or https://host:port (TLS); never slows ingest: when it cannot keep up, requests are dropped and counted")
+	headers := headerFlag{}
+	fs.Var(headers, "forward-header", "header sent with every forwarded export, as name=value, e.g. 'Authorization=Bearer x' (repeatable; added to $LOUPE_FORWARD_HEADERS, which takes the OTEL_EXPORTER_OTLP_HEADERS format k=v,k2=v2 and keeps secrets off the command line); values are never printed")
+	compression := fs.String("forward-compression", forward.DefaultCompression, "compression of forwarded exports: gzip or none")
+	caFile := fs.String("forward-ca", "", "PEM file of the certificate authorities trusted for an https:// --forward endpoint (default: the system's)")
+	certFile := fs.String("forward-cert", "", "PEM client certificate for an https:// --forward endpoint that requires mutual TLS (with --forward-key)")
+	keyFile := fs.String("forward-key", "", "PEM private key of --forward-cert")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -91,10 +119,61 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	if f.token == "" {
 		f.token = os.Getenv("LOUPE_TOKEN")
 	}
+	if err := f.forwardOptions(headers, *compression, *caFile, *certFile, *keyFile); err != nil {
+		return nil, err
+	}
 	if f.otlpGRPC == "" && f.otlpHTTP == "" && f.http == "" {
 		return nil, errors.New("every listener is disabled: nothing to serve")
 	}
 	return f, nil
+}
+
+// forwardOptions turns the --forward-* flags and $LOUPE_FORWARD_HEADERS into
+// forward options; it refuses them without --forward, where they would be
+// silently ignored.
+func (f *serveFlags) forwardOptions(flagHeaders headerFlag, compression, caFile, certFile, keyFile string) error {
+	all, err := forward.ParseHeaders(os.Getenv("LOUPE_FORWARD_HEADERS"))
+	if err != nil {
+		return fmt.Errorf("$LOUPE_FORWARD_HEADERS: %w", err)
+	}
+	maps.Copy(all, flagHeaders)
+	if f.forward == "" {
+		if len(flagHeaders) > 0 || caFile != "" || certFile != "" || keyFile != "" || compression != forward.DefaultCompression {
+			return errors.New("--forward-* flags need --forward")
+		}
+		return nil
+	}
+	if len(all) > 0 {
+		f.forwardOpts = append(f.forwardOpts, forward.WithHeaders(all))
+		f.forwardHeaderNames = slices.Sorted(maps.Keys(all))
+	}
+	f.forwardOpts = append(f.forwardOpts, forward.WithCompression(compression))
+	if (certFile == "") != (keyFile == "") {
+		return errors.New("--forward-cert and --forward-key go together")
+	}
+	if caFile == "" && certFile == "" {
+		return nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return fmt.Errorf("--forward-ca: %w", err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("--forward-ca: no PEM certificate in %s", caFile)
+		}
+	}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return fmt.Errorf("--forward-cert, --forward-key: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	f.forwardOpts = append(f.forwardOpts, forward.WithTLSConfig(cfg))
+	return nil
 }
 
 // defaultDataDir is loupe/data under the user's cache directory, or "" (memory
@@ -189,7 +268,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 	}()
 	var fw *forward.Forwarder
 	if f.forward != "" {
-		if fw, err = forward.New(f.forward, forward.WithLogger(log)); err != nil {
+		if fw, err = forward.New(f.forward, append(f.forwardOpts, forward.WithLogger(log))...); err != nil {
 			fmt.Fprintf(stderr, "loupe serve: --forward: %v\n", err)
 			return 2
 		}
@@ -216,6 +295,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 	}
 	if fw != nil {
 		fmt.Fprintf(stdout, "; forwarding to %s", f.forward)
+		if len(f.forwardHeaderNames) > 0 {
+			fmt.Fprintf(stdout, " with headers %s", strings.Join(f.forwardHeaderNames, ", "))
+		}
 	}
 	fmt.Fprintln(stdout)
 	for _, name := range []string{"otlp-grpc", "otlp-http", "http"} {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -31,6 +32,12 @@ func TestUsageAndFlagErrors(t *testing.T) {
 		{"unknown flag", []string{"serve", "--nope"}, 2, "nope"},
 		{"extra argument", []string{"serve", "now"}, 2, "unexpected arguments"},
 		{"data dir is a file", []string{"serve", "--data-dir", "main.go", "--http", "127.0.0.1:0"}, 1, "--data-dir main.go"},
+		{"forward flags without --forward", []string{"serve", "--data-dir", "", "--forward-header", "a=b"}, 2, "need --forward"},
+		{"bad forward header", []string{"serve", "--data-dir", "", "--forward", "localhost:1", "--forward-header", "nameonly"}, 2, "forward-header"},
+		{"reserved forward header", []string{"serve", "--data-dir", "", "--forward", "localhost:1", "--forward-header", "grpc-timeout=1S"}, 2, "grpc-timeout"},
+		{"bad forward compression", []string{"serve", "--data-dir", "", "--forward", "localhost:1", "--forward-compression", "zstd"}, 2, "compression"},
+		{"forward cert without key", []string{"serve", "--data-dir", "", "--forward", "https://localhost:1", "--forward-cert", "main.go"}, 2, "--forward-key"},
+		{"forward CA not PEM", []string{"serve", "--data-dir", "", "--forward", "https://localhost:1", "--forward-ca", "main.go"}, 2, "--forward-ca"},
 		{"bad forward endpoint", []string{"serve", "--data-dir", "", "--forward", "http://localhost:4317/v1/traces"}, 2, "--forward"},
 		{"bad size", []string{"serve", "--max-size", "lots"}, 2, "--max-size"},
 		{"size too small", []string{"serve", "--max-size", "10KB"}, 2, "minimum"},
@@ -209,5 +216,42 @@ func TestServeForward(t *testing.T) {
 	code, body := call(t, "GET", "http://"+target.srv.Addrs("http")[0].String()+"/api/traces/5b8efff798038103d269b633813fc60d", "")
 	if code != 200 || !strings.Contains(body, `"serviceName":"fwd-test"`) {
 		t.Fatalf("forwarded trace: %d %s", code, body)
+	}
+}
+
+// TestServeForwardHeaders forwards to a second server that requires a
+// bearer token, given once in $LOUPE_FORWARD_HEADERS and once as
+// --forward-header, without the value ever being printed.
+func TestServeForwardHeaders(t *testing.T) {
+	target := startServe(t, "--otlp-grpc", "127.0.0.1:0", "--otlp-http", "", "--http", "127.0.0.1:0", "--data-dir", "", "--token", "tok")
+	defer target.stop()
+	fwd := target.srv.Addrs("otlp-grpc")[0].String()
+	for i, tc := range []struct {
+		env  string
+		args []string
+	}{
+		{env: "x-team=a, Authorization=Bearer%20tok"},
+		{args: []string{"--forward-header", "Authorization=Bearer tok", "--forward-header", "x-team=a", "--forward-compression", "none"}},
+	} {
+		t.Setenv("LOUPE_TOKEN", "")
+		t.Setenv("LOUPE_FORWARD_HEADERS", tc.env)
+		source := startServe(t, append([]string{"--otlp-grpc", "", "--otlp-http", "127.0.0.1:0", "--http", "", "--data-dir", "", "--forward", fwd}, tc.args...)...)
+		traceID := fmt.Sprintf("5b8efff798038103d269b633813fc6%02x", i)
+		span := `{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"fwd-test"}}]},
+		"scopeSpans":[{"spans":[{"traceId":"` + traceID + `","spanId":"eee19b7ec3c1b174","name":"hello","startTimeUnixNano":"1","endTimeUnixNano":"2"}]}]}]}`
+		if code, body := call(t, "POST", "http://"+source.srv.Addrs("otlp-http")[0].String()+"/v1/traces", span); code != 200 {
+			t.Fatalf("OTLP/HTTP: %d %s", code, body)
+		}
+		if code := source.stop(); code != 0 {
+			t.Fatalf("source exit code %d: %s", code, source.stderr.String())
+		}
+		out := source.stdout.String() + source.stderr.String()
+		if !strings.Contains(out, "with headers authorization, x-team") || strings.Contains(out, "Bearer") {
+			t.Errorf("%d: output: %s", i, out)
+		}
+		code, body := call(t, "GET", "http://"+target.srv.Addrs("http")[0].String()+"/api/traces/"+traceID, "")
+		if code != 200 || !strings.Contains(body, `"serviceName":"fwd-test"`) {
+			t.Fatalf("%d: forwarded trace: %d %s", i, code, body)
+		}
 	}
 }

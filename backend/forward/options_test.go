@@ -1,0 +1,358 @@
+package forward_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"log/slog"
+	"math/big"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/stats"
+	"google.golang.org/grpc/status"
+
+	"github.com/loupe-dev/loupe/backend/forward"
+	"github.com/loupe-dev/loupe/backend/store/storetest"
+)
+
+// received is what the in-test OTLP/gRPC server saw of one export.
+type received struct {
+	method      string
+	headers     metadata.MD
+	compression string // grpc-encoding of the request
+	wireLen     int    // payload bytes on the wire
+	rawLen      int    // payload bytes after decompression
+	body        []byte // the request as the server decoded it, re-encoded
+}
+
+// otlpServer is a plain OTLP/gRPC server on the collector's pdata
+// services, independent of Loupe's receiver, that records every export.
+type otlpServer struct {
+	addr   string
+	refuse error // answered to every export when set
+
+	mu   sync.Mutex
+	got  []received
+	done chan struct{} // one value per export
+}
+
+type rpcKey struct{}
+
+func (s *otlpServer) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context {
+	return context.WithValue(ctx, rpcKey{}, &received{})
+}
+func (s *otlpServer) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+func (s *otlpServer) HandleConn(context.Context, stats.ConnStats)                       {}
+func (s *otlpServer) HandleRPC(ctx context.Context, st stats.RPCStats) {
+	r := ctx.Value(rpcKey{}).(*received)
+	switch st := st.(type) {
+	case *stats.InHeader:
+		r.method, r.headers, r.compression = st.FullMethod, st.Header.Copy(), st.Compression
+	case *stats.InPayload:
+		r.wireLen, r.rawLen = st.CompressedLength, st.Length
+	}
+}
+
+func (s *otlpServer) record(ctx context.Context, body []byte) error {
+	r := ctx.Value(rpcKey{}).(*received)
+	r.body = body
+	s.mu.Lock()
+	s.got = append(s.got, *r)
+	s.mu.Unlock()
+	s.done <- struct{}{}
+	return s.refuse
+}
+
+type traceService struct {
+	ptraceotlp.UnimplementedGRPCServer
+	*otlpServer
+}
+
+func (s traceService) Export(ctx context.Context, req ptraceotlp.ExportRequest) (ptraceotlp.ExportResponse, error) {
+	b, _ := req.MarshalProto()
+	return ptraceotlp.NewExportResponse(), s.record(ctx, b)
+}
+
+type metricsService struct {
+	pmetricotlp.UnimplementedGRPCServer
+	*otlpServer
+}
+
+func (s metricsService) Export(ctx context.Context, req pmetricotlp.ExportRequest) (pmetricotlp.ExportResponse, error) {
+	b, _ := req.MarshalProto()
+	return pmetricotlp.NewExportResponse(), s.record(ctx, b)
+}
+
+type logsService struct {
+	plogotlp.UnimplementedGRPCServer
+	*otlpServer
+}
+
+func (s logsService) Export(ctx context.Context, req plogotlp.ExportRequest) (plogotlp.ExportResponse, error) {
+	b, _ := req.MarshalProto()
+	return plogotlp.NewExportResponse(), s.record(ctx, b)
+}
+
+// startOTLPServer listens on loopback, with TLS when creds is not nil.
+func startOTLPServer(t *testing.T, creds credentials.TransportCredentials) *otlpServer {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &otlpServer{addr: l.Addr().String(), done: make(chan struct{}, 16)}
+	opts := []grpc.ServerOption{grpc.StatsHandler(s)}
+	if creds != nil {
+		opts = append(opts, grpc.Creds(creds))
+	}
+	gs := grpc.NewServer(opts...)
+	ptraceotlp.RegisterGRPCServer(gs, &traceService{otlpServer: s})
+	pmetricotlp.RegisterGRPCServer(gs, &metricsService{otlpServer: s})
+	plogotlp.RegisterGRPCServer(gs, &logsService{otlpServer: s})
+	go func() { _ = gs.Serve(l) }()
+	t.Cleanup(gs.Stop)
+	return s
+}
+
+func (s *otlpServer) wait(t *testing.T, n int) []received {
+	t.Helper()
+	for range n {
+		select {
+		case <-s.done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the OTLP server received fewer than %d exports", n)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]received(nil), s.got...)
+}
+
+// bigTraces is a request large and repetitive enough that gzip shrinks it.
+func bigTraces() ptrace.Traces {
+	specs := make([]storetest.SpanSpec, 0, 64)
+	for i := range 64 {
+		specs = append(specs, storetest.SpanSpec{Service: "web", Trace: byte(i/8 + 1), ID: byte(i + 1), Name: "GET /items/{id}",
+			Dur: time.Millisecond, Attrs: map[string]any{"http.route": "/items/{id}", "http.response.status_code": 200}})
+	}
+	return storetest.Traces(specs...)
+}
+
+func shutdown(t *testing.T, fw *forward.Forwarder) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := fw.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestHeadersAndGzip: by default every signal goes out gzip-compressed,
+// with the configured headers, and arrives intact.
+func TestHeadersAndGzip(t *testing.T) {
+	srv := startOTLPServer(t, nil)
+	var logs syncBuffer
+	fw, err := forward.New(srv.addr,
+		forward.WithHeaders(map[string]string{"Authorization": "Bearer s3cret-token"}),
+		forward.WithHeaders(map[string]string{"x-scope-orgid": "team-a"}),
+		forward.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	td := bigTraces()
+	md := storetest.Metrics("web", "/", time.Second, 3, 1)
+	ld := storetest.Logs(storetest.LogSpec{Service: "web", Trace: 1, Span: 1, Body: "hello"})
+	want := map[string][]byte{
+		"/opentelemetry.proto.collector.trace.v1.TraceService/Export":     mustProto(t, ptraceotlp.NewExportRequestFromTraces(td)),
+		"/opentelemetry.proto.collector.metrics.v1.MetricsService/Export": mustProto(t, pmetricotlp.NewExportRequestFromMetrics(md)),
+		"/opentelemetry.proto.collector.logs.v1.LogsService/Export":       mustProto(t, plogotlp.NewExportRequestFromLogs(ld)),
+	}
+	if !fw.Traces(td) || !fw.Metrics(md) || !fw.Logs(ld) {
+		t.Fatal("dropped with an empty queue")
+	}
+	got := srv.wait(t, 3)
+	shutdown(t, fw)
+	for _, r := range got {
+		if w, ok := want[r.method]; !ok {
+			t.Errorf("unexpected method %s", r.method)
+		} else if !bytes.Equal(r.body, w) {
+			t.Errorf("%s: the request arrived changed", r.method)
+		}
+		delete(want, r.method)
+		if a := r.headers.Get("authorization"); len(a) != 1 || a[0] != "Bearer s3cret-token" {
+			t.Errorf("%s: authorization %q", r.method, a)
+		}
+		if a := r.headers.Get("x-scope-orgid"); len(a) != 1 || a[0] != "team-a" {
+			t.Errorf("%s: x-scope-orgid %q", r.method, a)
+		}
+		if r.compression != "gzip" {
+			t.Errorf("%s: grpc-encoding %q, want gzip", r.method, r.compression)
+		}
+		if strings.HasSuffix(r.method, "TraceService/Export") && (r.wireLen <= 0 || r.wireLen >= r.rawLen/2) {
+			t.Errorf("traces: %d bytes on the wire for %d decompressed: not compressed", r.wireLen, r.rawLen)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("not received: %v", want)
+	}
+	if strings.Contains(logs.String(), "s3cret") {
+		t.Errorf("a header value was logged:\n%s", logs.String())
+	}
+}
+
+// TestNoCompression: "none" sends the payload as it is.
+func TestNoCompression(t *testing.T) {
+	srv := startOTLPServer(t, nil)
+	fw, err := forward.New(srv.addr, forward.WithCompression("none"), forward.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.Traces(bigTraces())
+	got := srv.wait(t, 1)
+	shutdown(t, fw)
+	if r := got[0]; r.compression != "" && r.compression != "identity" || r.wireLen != r.rawLen {
+		t.Errorf("grpc-encoding %q, %d bytes on the wire for %d", r.compression, r.wireLen, r.rawLen)
+	}
+	if len(got[0].headers.Get("authorization")) != 0 {
+		t.Error("an authorization header without WithHeaders")
+	}
+}
+
+// TestRefusedNeverLogsHeaders: an endpoint that refuses the credentials
+// gets its error logged, without the header's value.
+func TestRefusedNeverLogsHeaders(t *testing.T) {
+	srv := startOTLPServer(t, nil)
+	srv.refuse = status.Error(codes.Unauthenticated, "bad token")
+	var logs syncBuffer
+	fw, err := forward.New(srv.addr, forward.WithHeaders(map[string]string{"authorization": "Bearer s3cret-token"}),
+		forward.WithWarnInterval(time.Nanosecond),
+		forward.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.Traces(bigTraces())
+	srv.wait(t, 1) // Unauthenticated is not retried
+	shutdown(t, fw)
+	if s := fw.Stats(); s.Failed != 1 {
+		t.Errorf("stats %+v, want 1 failed", s)
+	}
+	if out := logs.String(); strings.Contains(out, "s3cret") || !strings.Contains(out, "bad token") {
+		t.Errorf("log:\n%s", out)
+	}
+}
+
+// TestTLSWithCustomRoots: an https:// endpoint with a certificate from a
+// private authority is reached with WithTLSConfig's roots, and refused
+// with the system's.
+func TestTLSWithCustomRoots(t *testing.T) {
+	cert, roots := selfSigned(t)
+	srv := startOTLPServer(t, credentials.NewServerTLSFromCert(&cert))
+	fw, err := forward.New("https://"+srv.addr, forward.WithTLSConfig(&tls.Config{RootCAs: roots}),
+		forward.WithHeaders(map[string]string{"authorization": "Bearer x"}), forward.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.Traces(bigTraces())
+	got := srv.wait(t, 1)
+	shutdown(t, fw)
+	if s := fw.Stats(); s.Sent != 1 || got[0].headers.Get("authorization")[0] != "Bearer x" {
+		t.Errorf("stats %+v, headers %v", s, got[0].headers)
+	}
+
+	fw, err = forward.New("https://"+srv.addr, forward.WithRetryFor(time.Millisecond), forward.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.Traces(bigTraces())
+	shutdown(t, fw)
+	if s := fw.Stats(); s.Sent != 0 || s.Failed != 1 {
+		t.Errorf("with the system's roots: stats %+v, want the export to fail", s)
+	}
+}
+
+// selfSigned makes a certificate for 127.0.0.1 and a pool that trusts it.
+func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "loupe test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IsCA: true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(c)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pool
+}
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	cases := map[string][]forward.Option{
+		"compression":          {forward.WithCompression("zstd")},
+		"empty header name":    {forward.WithHeaders(map[string]string{"": "x"})},
+		"space in header name": {forward.WithHeaders(map[string]string{"x y": "x"})},
+		"reserved header":      {forward.WithHeaders(map[string]string{"grpc-timeout": "1S"})},
+		"content-type":         {forward.WithHeaders(map[string]string{"Content-Type": "text/plain"})},
+		"newline in value":     {forward.WithHeaders(map[string]string{"authorization": "Bearer s3cret\nx"})},
+		"TLS for plaintext":    {forward.WithTLSConfig(&tls.Config{})},
+	}
+	for name, opts := range cases {
+		fw, err := forward.New("127.0.0.1:4317", opts...)
+		if err == nil {
+			_ = fw.Shutdown(context.Background())
+			t.Errorf("%s: accepted", name)
+		} else if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: the error shows the value: %v", name, err)
+		}
+	}
+}
+
+func TestParseHeaders(t *testing.T) {
+	got, err := forward.ParseHeaders(" Authorization = Bearer%20x ,api-key=a%2Cb,, x-empty=")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"authorization": "Bearer x", "api-key": "a,b", "x-empty": ""}
+	if len(got) != len(want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %q, want %q", k, got[k], v)
+		}
+	}
+	for _, bad := range []string{"novalue", "=x", "k=%zzs3cret"} {
+		if _, err := forward.ParseHeaders(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		} else if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%q: the error shows the value: %v", bad, err)
+		}
+	}
+}
