@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
@@ -232,5 +233,34 @@ func TestGoexitIsNotAPanic(t *testing.T) {
 	spans := tel.Spans.Ended()
 	if len(spans) != 1 || spans[0].Status().Code == codes.Error {
 		t.Fatalf("spans %v", spans)
+	}
+}
+
+// The duration histogram measures the request: for a sampled request it is
+// the span's own duration, and an unsampled request is timed too.
+func TestDurationMatchesSpan(t *testing.T) {
+	const pause = 20 * time.Millisecond
+	slow := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { time.Sleep(pause) })
+
+	tel := sdktest.New(t)
+	loupehttp.Handler(slow, opts(tel)...).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	spans := tel.Spans.Ended()
+	if len(spans) != 1 {
+		t.Fatalf("%d spans", len(spans))
+	}
+	want := spans[0].EndTime().Sub(spans[0].StartTime()).Seconds()
+	dps := tel.Histogram(t, "http.server.request.duration")
+	if len(dps) != 1 || dps[0].Count != 1 || dps[0].Sum != want {
+		t.Fatalf("histogram %+v, want one measurement of the span's %v s", dps, want)
+	}
+
+	unsampled := sdktest.New(t)
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample()))
+	t.Cleanup(func() { _ = tp.Shutdown(t.Context()) })
+	loupehttp.Handler(slow, loupehttp.WithTracerProvider(tp), loupehttp.WithMeterProvider(unsampled.MP)).
+		ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	dps = unsampled.Histogram(t, "http.server.request.duration")
+	if len(dps) != 1 || dps[0].Count != 1 || dps[0].Sum < pause.Seconds() || dps[0].Sum > 10*pause.Seconds() {
+		t.Fatalf("unsampled histogram %+v, want one measurement of about %v", dps, pause)
 	}
 }
