@@ -3,8 +3,10 @@ package loupehttp
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -52,7 +54,6 @@ func Handler(next http.Handler, opts ...Option) http.Handler {
 		propagators: c.propagators,
 		filters:     c.filters,
 		kind:        trace.WithSpanKind(trace.SpanKindServer),
-		metricOpts:  make(map[metricKey][]metric.RecordOption),
 	}
 	if c.serverName != "" {
 		m.serverHost, m.serverPort = splitHostPort(c.serverName)
@@ -81,8 +82,10 @@ type middleware struct {
 
 	// metricOpts caches the record options (a precomputed attribute set) per
 	// combination of metric attributes, bounded by maxCachedSets.
-	mu         sync.RWMutex
-	metricOpts map[metricKey][]metric.RecordOption
+	// Readers load the map without a lock (no shared write per request
+	// between cores); a miss copies it under mu.
+	mu         sync.Mutex
+	metricOpts atomic.Pointer[map[metricKey][]metric.RecordOption]
 }
 
 // maxCachedSets bounds the metric attribute cache: server.address comes from
@@ -261,11 +264,10 @@ func (m *middleware) recordOptions(r *http.Request, st *state, status int, rt, e
 		tls:      r.TLS != nil,
 		panicked: errorType != "",
 	}
-	m.mu.RLock()
-	opts, ok := m.metricOpts[k]
-	m.mu.RUnlock()
-	if ok {
-		return opts
+	if cached := m.metricOpts.Load(); cached != nil {
+		if opts, ok := (*cached)[k]; ok {
+			return opts
+		}
 	}
 	protoName, protoVersion := netProtocol(r.Proto)
 	attrs := make([]attribute.KeyValue, 0, 9)
@@ -288,12 +290,18 @@ func (m *middleware) recordOptions(r *http.Request, st *state, status int, rt, e
 	if errorType != "" {
 		attrs = append(attrs, semconv.ErrorTypeKey.String(errorType))
 	}
-	opts = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(attrs...))}
+	opts := []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(attrs...))}
 	m.mu.Lock()
-	if len(m.metricOpts) < maxCachedSets {
-		m.metricOpts[k] = opts
+	defer m.mu.Unlock()
+	old := m.metricOpts.Load()
+	if old == nil || len(*old) < maxCachedSets {
+		next := make(map[metricKey][]metric.RecordOption, 1+lenOf(old))
+		if old != nil {
+			maps.Copy(next, *old)
+		}
+		next[k] = opts
+		m.metricOpts.Store(&next)
 	}
-	m.mu.Unlock()
 	return opts
 }
 
@@ -355,6 +363,13 @@ func (m *middleware) requestAttrs(attrs []attribute.KeyValue, r *http.Request, s
 		attrs = append(attrs, semconv.HTTPRoute(rt))
 	}
 	return attrs
+}
+
+func lenOf[K comparable, V any](m *map[K]V) int {
+	if m == nil {
+		return 0
+	}
+	return len(*m)
 }
 
 // header is h.Get(key) for a key already in canonical form, without
