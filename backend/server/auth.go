@@ -22,14 +22,15 @@ func tokenOK(header, token string) bool {
 	return subtle.ConstantTimeCompare([]byte(header[len(prefix):]), []byte(token)) == 1
 }
 
-// requireToken wraps h so that requests without the bearer token get 401.
-// An empty token lets everything through.
-func requireToken(token string, h http.Handler) http.Handler {
+// requireToken wraps h so that requests without the bearer token get 401,
+// except those exempt reports true for (nil: none). An empty token lets
+// everything through.
+func requireToken(token string, h http.Handler, exempt func(*http.Request) bool) http.Handler {
 	if token == "" {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !tokenOK(r.Header.Get("Authorization"), token) {
+		if (exempt == nil || !exempt(r)) && !tokenOK(r.Header.Get("Authorization"), token) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="loupe"`)
 			http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
 			return

@@ -1,5 +1,6 @@
 // Package server runs Loupe's local backend: the OTLP receiver on gRPC and
-// HTTP, and the query API on HTTP, over one store.
+// HTTP, and the query APIs and the web UI (package ui) on HTTP, over one
+// store.
 //
 // [Start] binds every listener before it returns, so a port in use is an
 // error at start, not a log line later; [Server.Shutdown] drains them.

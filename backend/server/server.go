@@ -18,15 +18,17 @@ import (
 	"github.com/loupe-dev/loupe/backend/query/prom"
 	"github.com/loupe-dev/loupe/backend/receiver"
 	"github.com/loupe-dev/loupe/backend/store"
+	"github.com/loupe-dev/loupe/backend/ui"
 )
 
 // Config is what Start needs. An empty address disables that listener.
 type Config struct {
 	OTLPGRPCAddr string // e.g. localhost:4317
 	OTLPHTTPAddr string // e.g. localhost:4318
-	HTTPAddr     string // the query API, e.g. localhost:16686
+	HTTPAddr     string // the query APIs and the web UI, e.g. localhost:16686
 	// Token, when not empty, is required as "Authorization: Bearer <Token>"
-	// on every listener.
+	// on every listener, except for the web UI's static files (ui.IsStatic),
+	// which hold no data.
 	Token string
 	// Store receives and serves the data. Shutdown does not close it.
 	Store store.Store
@@ -122,6 +124,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			}
 		case "otlp-http", "http":
 			mux := http.NewServeMux()
+			var exempt func(*http.Request) bool
 			if b.name == "otlp-http" {
 				recv.RegisterRoutes(mux)
 			} else {
@@ -129,9 +132,14 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 				apiv3.New(cfg.Store).RegisterRoutes(mux)
 				prom.New(cfg.Store).RegisterRoutes(mux)
 				logs.New(cfg.Store).RegisterRoutes(mux)
+				// The web UI; the OTLP listeners come first in all, so their
+				// addresses are known here. Its static files hold no data:
+				// they are served without the token, the APIs they call are not.
+				ui.New(ui.WithOTLPEndpoints(addrStrings(s.addrs["otlp-grpc"]), addrStrings(s.addrs["otlp-http"]))).RegisterRoutes(mux)
+				exempt = ui.IsStatic
 			}
 			hs := &http.Server{
-				Handler:           requireToken(cfg.Token, mux),
+				Handler:           requireToken(cfg.Token, mux, exempt),
 				ReadHeaderTimeout: readHeaderTimeout,
 				ReadTimeout:       readTimeout,
 				WriteTimeout:      writeTimeout,
@@ -155,6 +163,14 @@ func (s *Server) serve(name string, l net.Listener, serve func(net.Listener) err
 			s.log.Error("listener stopped", "listener", name, "address", l.Addr(), "error", err)
 		}
 	})
+}
+
+func addrStrings(as []net.Addr) []string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = a.String()
+	}
+	return out
 }
 
 // Addrs returns the bound addresses of a listener ("otlp-grpc", "otlp-http"

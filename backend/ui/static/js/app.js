@@ -1,0 +1,71 @@
+// The router: every view is a hash route, so its URL can be shared.
+//
+//   #/metrics?q=…&range=1h&metric=…
+//   #/traces?service=…&operation=…&lookback=1h&minDuration=…&limit=20
+//   #/trace/<trace id>?span=<span id>
+//   #/logs?service=…&severity=…&q=…&lookback=1h&trace_id=…&span_id=…
+
+import { clear, errorBox } from './dom.js';
+import { renderMetrics } from './metrics.js';
+import { renderTraces } from './traces.js';
+import { renderTrace } from './trace.js';
+import { renderLogs } from './logs.js';
+
+const main = document.getElementById('main');
+let current = null; // the AbortController of the view on screen
+
+export function parseRoute(hash) {
+  const raw = hash.replace(/^#/, '');
+  const i = raw.indexOf('?');
+  const path = i < 0 ? raw : raw.slice(0, i);
+  const params = new URLSearchParams(i < 0 ? '' : raw.slice(i + 1));
+  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  return { parts, params };
+}
+
+async function route() {
+  const { parts, params } = parseRoute(location.hash);
+  if (parts.length === 0) {
+    history.replaceState(null, '', '#/metrics');
+    return route();
+  }
+  current?.abort();
+  current = new AbortController();
+  const ctx = { signal: current.signal };
+  const view = parts[0];
+  for (const a of document.querySelectorAll('header nav a')) {
+    const on = a.dataset.view === view || (view === 'trace' && a.dataset.view === 'traces');
+    if (on) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  clear(main);
+  main.dataset.view = view;
+  try {
+    switch (view) {
+      case 'metrics':
+        document.title = 'Metrics · Loupe';
+        await renderMetrics(main, params, ctx);
+        break;
+      case 'traces':
+        document.title = 'Traces · Loupe';
+        await renderTraces(main, params, ctx);
+        break;
+      case 'trace':
+        document.title = 'Trace · Loupe';
+        await renderTrace(main, parts[1] || '', params, ctx);
+        break;
+      case 'logs':
+        document.title = 'Logs · Loupe';
+        await renderLogs(main, params, ctx);
+        break;
+      default:
+        main.append(errorBox(`No view "${view}". Pick one above.`));
+    }
+  } catch (err) {
+    if (err.name === 'AbortError' || ctx.signal.aborted) return;
+    main.append(errorBox(err));
+  }
+}
+
+window.addEventListener('hashchange', route);
+route();

@@ -1,0 +1,195 @@
+// The trace view: a waterfall of spans; the selected span's attributes,
+// events, resource and logs.
+
+import { h, href, traceHref, errorBox, loading, fmtTime, fmtDuration, fmtValue, kvTable } from './dom.js';
+import { getJSON } from './api.js';
+import { summary, isError } from './traces.js';
+
+// order returns the spans depth first, children by start time, each with
+// its depth; spans whose parent is missing are roots.
+export function order(spans) {
+  const byID = new Map(spans.map((sp) => [sp.spanID, sp]));
+  const kids = new Map();
+  const roots = [];
+  for (const sp of spans) {
+    const parent = (sp.references || []).find((r) => r.refType === 'CHILD_OF' && byID.has(r.spanID));
+    if (parent) {
+      if (!kids.has(parent.spanID)) kids.set(parent.spanID, []);
+      kids.get(parent.spanID).push(sp);
+    } else roots.push(sp);
+  }
+  const byStart = (a, b) => a.startTime - b.startTime;
+  const out = [];
+  const seen = new Set();
+  const walk = (sp, depth) => {
+    if (seen.has(sp.spanID)) return;
+    seen.add(sp.spanID);
+    out.push({ span: sp, depth });
+    for (const c of (kids.get(sp.spanID) || []).sort(byStart)) walk(c, depth + 1);
+  };
+  for (const r of roots.sort(byStart)) walk(r, 0);
+  return out;
+}
+
+const tag = (sp, key) => (sp.tags || []).find((t) => t.key === key)?.value;
+
+export async function renderTrace(main, traceID, params, { signal }) {
+  main.append(loading('the trace'));
+  let r;
+  try {
+    r = await getJSON('/api/traces/' + encodeURIComponent(traceID), null, signal);
+  } catch (err) {
+    if (err.name === 'AbortError') throw err;
+    main.replaceChildren(h('h1', {}, 'Trace ', h('span', { class: 'mono', text: traceID })), errorBox(err));
+    if (err.status === 404) main.append(h('p', { class: 'muted', text: 'The trace may have aged out of the store, or its spans have not arrived yet.' }));
+    return;
+  }
+  main.replaceChildren();
+  const t = (r.data || [])[0];
+  if (!t || !(t.spans || []).length) {
+    main.append(errorBox(`Trace ${traceID} has no spans.`));
+    return;
+  }
+  const sum = summary(t);
+  document.title = `${sum.name} · Loupe`;
+  const rows = order(t.spans);
+  const t0 = sum.start, total = Math.max(sum.duration, 1);
+  let selected = params.get('span') || '';
+  if (!rows.some((x) => x.span.spanID === selected)) selected = rows[0].span.spanID;
+
+  main.append(
+    h('h1', {}, sum.name),
+    h('p', { class: 'trace-meta' },
+      h('span', {}, 'Trace ', h('span', { class: 'mono', id: 'trace-id', text: t.traceID })),
+      h('span', { text: fmtTime(new Date(t0 / 1000)) }),
+      h('span', { text: `${fmtDuration(sum.duration)}` }),
+      h('span', { text: `${sum.spans} spans` }),
+      h('span', { class: sum.errors ? 'error-count' : '', text: `${sum.errors} errors` }),
+      h('span', { text: sum.services.join(', ') }),
+      h('a', { href: href('/logs', { trace_id: t.traceID }), id: 'trace-logs-link', text: 'All logs of this trace' })));
+
+  // The waterfall.
+  const ticks = h('div', { class: 'wf-ticks', 'aria-hidden': 'true' },
+    [0, 0.25, 0.5, 0.75, 1].map((f) => {
+      const tk = h('span', { text: fmtDuration(f * total) });
+      tk.style.left = `${f * 100}%`;
+      return tk;
+    }));
+  const list = h('div', { class: 'waterfall', id: 'waterfall', role: 'listbox', 'aria-label': 'Spans' },
+    h('div', { class: 'wf-head' }, h('div', { class: 'wf-label', text: 'Service: operation' }), h('div', { class: 'wf-time' }, ticks)));
+  const details = h('section', { class: 'span-details', id: 'span-details', 'aria-live': 'polite' });
+  const buttons = new Map();
+  const select = (id, focus) => {
+    selected = id;
+    for (const [bid, b] of buttons) {
+      b.classList.toggle('selected', bid === id);
+      b.setAttribute('aria-selected', String(bid === id));
+    }
+    history.replaceState(null, '', traceHref(t.traceID, id));
+    const b = buttons.get(id);
+    if (focus) b.focus();
+    showSpan(details, t, rows.find((x) => x.span.spanID === id).span, t0, signal);
+  };
+  rows.forEach(({ span: sp, depth }, i) => {
+    const err = isError(sp);
+    const service = t.processes?.[sp.processID]?.serviceName ?? '?';
+    const bar = h('span', { class: err ? 'wf-bar error' : 'wf-bar' });
+    bar.style.left = `${(100 * (sp.startTime - t0)) / total}%`;
+    bar.style.width = `${(100 * sp.duration) / total}%`;
+    const label = h('div', { class: 'wf-label' },
+      err ? h('span', { class: 'err-mark', title: 'error', text: '!' }) : null,
+      h('span', { class: 'svc', text: service }), ' ', h('span', { text: sp.operationName }));
+    label.style.paddingLeft = `${0.4 + depth * 1.1}rem`;
+    const b = h('div', {
+      class: 'wf-row' + (err ? ' error' : ''), role: 'option', tabindex: sp.spanID === selected ? 0 : -1,
+      'aria-selected': 'false', dataset: { spanId: sp.spanID },
+      title: `${service}: ${sp.operationName} · ${fmtDuration(sp.duration)}`,
+    }, label, h('div', { class: 'wf-time' }, bar, h('span', { class: 'wf-dur', text: fmtDuration(sp.duration) })));
+    b.addEventListener('click', () => select(sp.spanID, false));
+    b.addEventListener('keydown', (e) => {
+      const next = e.key === 'ArrowDown' ? rows[i + 1] : e.key === 'ArrowUp' ? rows[i - 1] : null;
+      if (next) {
+        e.preventDefault();
+        b.tabIndex = -1;
+        buttons.get(next.span.spanID).tabIndex = 0;
+        select(next.span.spanID, true);
+      }
+    });
+    buttons.set(sp.spanID, b);
+    list.append(b);
+  });
+  main.append(h('div', { class: 'trace-layout' }, list, details));
+  select(selected, false);
+}
+
+function showSpan(details, t, sp, t0, signal) {
+  const proc = t.processes?.[sp.processID] || {};
+  const parent = (sp.references || []).find((r) => r.refType === 'CHILD_OF');
+  const status = tag(sp, 'otel.status_code');
+  const err = isError(sp);
+  const attrs = (sp.tags || []).filter((x) => !['span.kind', 'otel.status_code', 'otel.status_description', 'error'].includes(x.key));
+  const logsBox = h('div', { id: 'span-logs', 'aria-live': 'polite' }, loading('logs'));
+  details.replaceChildren(
+    h('h2', {}, err ? h('span', { class: 'err-mark', text: '!' }) : null, sp.operationName),
+    h('dl', { class: 'facts' },
+      fact('Service', proc.serviceName),
+      fact('Span', sp.spanID, 'selected-span-id'),
+      fact('Parent', parent ? parent.spanID : '(root)'),
+      fact('Kind', tag(sp, 'span.kind')),
+      fact('Status', (status || 'UNSET') + (tag(sp, 'otel.status_description') ? ` — ${tag(sp, 'otel.status_description')}` : '')),
+      fact('Start', `${fmtTime(new Date(sp.startTime / 1000))} (+${fmtDuration(sp.startTime - t0)})`),
+      fact('Duration', fmtDuration(sp.duration))),
+    h('section', { class: 'span-logs' },
+      h('h3', {}, 'Logs of this span ',
+        h('a', { href: href('/logs', { trace_id: t.traceID }), class: 'small', text: '(all logs of the trace)' })),
+      logsBox),
+    kvTable(attrs, 'Attributes'),
+    events(sp, t0),
+    kvTable([{ key: 'service.name', value: proc.serviceName }, ...(proc.tags || [])], 'Resource'),
+    (sp.references || []).filter((r) => r.refType !== 'CHILD_OF').length
+      ? h('div', {}, h('h3', { text: 'Links' }), h('ul', {}, sp.references.filter((r) => r.refType !== 'CHILD_OF')
+        .map((r) => h('li', {}, h('a', { href: traceHref(r.traceID, r.spanID), class: 'mono', text: `${r.traceID} / ${r.spanID}` })))))
+      : null);
+  getJSON('/api/logs', { trace_id: t.traceID, span_id: sp.spanID, limit: 200 }, signal).then((r) => {
+    logsBox.replaceChildren(r.logs?.length ? logList(r.logs, { compact: true }) :
+      h('p', { class: 'muted', id: 'no-span-logs', text: 'No logs carry this span\'s id.' }));
+  }, (err) => {
+    if (err.name !== 'AbortError') logsBox.replaceChildren(errorBox(err));
+  });
+}
+
+function fact(k, v, id) {
+  return [h('dt', { text: k }), h('dd', { id, text: v ?? '' })];
+}
+
+function events(sp, t0) {
+  const logs = sp.logs || [];
+  if (!logs.length) return h('p', { class: 'muted', text: 'No events.' });
+  return h('div', { class: 'events' }, h('h3', { text: `Events (${logs.length})` }),
+    h('ol', {}, logs.map((l) => {
+      const name = (l.fields || []).find((f) => f.key === 'event')?.value;
+      const rest = (l.fields || []).filter((f) => f.key !== 'event');
+      return h('li', {},
+        h('span', { class: 'muted', text: `+${fmtDuration(l.timestamp - t0)} ` }),
+        h('strong', { text: name ?? '(event)' }),
+        rest.length ? h('span', { class: 'kvs', text: ' ' + rest.map((f) => `${f.key}=${fmtValue(f.value)}`).join(' ') }) : null);
+    })));
+}
+
+const SEVERITY = (n) => (n >= 21 ? 'fatal' : n >= 17 ? 'error' : n >= 13 ? 'warn' : n >= 9 ? 'info' : n >= 5 ? 'debug' : n >= 1 ? 'trace' : 'unset');
+
+// logList shows log records; those with a trace id link to their trace and span.
+export function logList(logs, { compact } = {}) {
+  return h('ol', { class: 'logs' + (compact ? ' compact' : '') }, logs.map((l) => {
+    const sev = SEVERITY(l.severityNumber);
+    const attrs = Object.entries(l.attributes || {});
+    return h('li', { class: `log sev-${sev}`, dataset: { traceId: l.traceId || '', spanId: l.spanId || '' } },
+      h('div', { class: 'log-head' },
+        h('time', { datetime: l.time, text: fmtTime(new Date(l.time)) }),
+        h('span', { class: `sev sev-${sev}`, text: l.severityText || sev.toUpperCase() }),
+        compact ? null : h('span', { class: 'svc', text: l.service }),
+        !compact && l.traceId ? h('a', { class: 'mono trace-link', href: traceHref(l.traceId, l.spanId), text: `trace ${l.traceId.slice(0, 8)}…${l.spanId ? ' / span ' + l.spanId.slice(0, 8) + '…' : ''}` }) : null),
+      h('div', { class: 'log-body', text: fmtValue(l.body) }),
+      attrs.length ? h('div', { class: 'kvs', text: attrs.map(([k, v]) => `${k}=${fmtValue(v)}`).join('  ') }) : null);
+  }));
+}

@@ -1,0 +1,113 @@
+// The trace search: Jaeger API v1 /api/traces by service, operation,
+// lookback, minimum duration and limit.
+
+import { h, href, errorBox, loading, fmtTime, fmtDuration } from './dom.js';
+import { getJSON, services } from './api.js';
+import { emptyState } from './empty.js';
+
+const LOOKBACKS = ['5m', '15m', '1h', '3h', '6h', '12h', '24h', '2d', '7d'];
+
+// summary describes a Jaeger trace: its root span's service and operation,
+// span and error counts, start and duration (µs).
+export function summary(t) {
+  const spans = t.spans || [];
+  const ids = new Set(spans.map((sp) => sp.spanID));
+  const roots = spans.filter((sp) => !(sp.references || []).some((r) => r.refType === 'CHILD_OF' && ids.has(r.spanID)));
+  const root = roots.sort((a, b) => a.startTime - b.startTime)[0] || spans[0];
+  const start = Math.min(...spans.map((sp) => sp.startTime));
+  const end = Math.max(...spans.map((sp) => sp.startTime + sp.duration));
+  return {
+    traceID: t.traceID,
+    name: root ? `${t.processes?.[root.processID]?.serviceName ?? '?'}: ${root.operationName}` : t.traceID,
+    spans: spans.length,
+    errors: spans.filter(isError).length,
+    start, duration: end - start,
+    services: [...new Set(spans.map((sp) => t.processes?.[sp.processID]?.serviceName).filter(Boolean))],
+  };
+}
+
+export function isError(span) {
+  return (span.tags || []).some((t) => (t.key === 'error' && (t.value === true || t.value === 'true')) ||
+    (t.key === 'otel.status_code' && t.value === 'ERROR'));
+}
+
+export async function renderTraces(main, params, { signal }) {
+  main.append(h('h1', { text: 'Traces' }));
+  const status = main.appendChild(loading('services'));
+  const svcs = await services(signal);
+  status.remove();
+  if (!svcs.length) {
+    main.append(await emptyState('traces'));
+    return;
+  }
+  let service = params.get('service') || '';
+  if (!service) {
+    service = svcs[0];
+    history.replaceState(null, '', href('/traces', { ...Object.fromEntries(params), service }));
+  }
+  const operation = params.get('operation') || '';
+  const lookback = params.get('lookback') || '1h';
+  const minDuration = params.get('minDuration') || '';
+  const limit = params.get('limit') || '20';
+
+  const ops = await getJSON(`/api/services/${encodeURIComponent(service)}/operations`, null, signal)
+    .then((r) => (r.data || []).slice().sort(), () => []);
+  const svcSel = h('select', { id: 'service-select', name: 'service' },
+    (svcs.includes(service) ? svcs : [service, ...svcs]).map((sv) => h('option', { value: sv, selected: sv === service, text: sv })));
+  const opSel = h('select', { id: 'operation-select', name: 'operation' },
+    h('option', { value: '', text: 'all operations' }),
+    ops.map((o) => h('option', { value: o, selected: o === operation, text: o })));
+  const lbSel = h('select', { id: 'lookback-select', name: 'lookback' },
+    (LOOKBACKS.includes(lookback) ? LOOKBACKS : [lookback, ...LOOKBACKS]).map((l) => h('option', { value: l, selected: l === lookback, text: `last ${l}` })));
+  const minIn = h('input', { id: 'min-duration', name: 'minDuration', value: minDuration, placeholder: 'e.g. 100ms', size: 8 });
+  const limIn = h('input', { id: 'limit-input', name: 'limit', type: 'number', min: 1, max: 1500, value: limit, size: 4 });
+  const form = h('form', { class: 'controls', id: 'traces-form' },
+    h('label', {}, 'Service ', svcSel),
+    h('label', {}, 'Operation ', opSel),
+    h('label', {}, 'Lookback ', lbSel),
+    h('label', {}, 'Min duration ', minIn),
+    h('label', {}, 'Limit ', limIn),
+    h('button', { type: 'submit', text: 'Find traces' }));
+  const read = () => ({
+    service: svcSel.value, operation: opSel.value, lookback: lbSel.value,
+    minDuration: minIn.value.trim(), limit: limIn.value.trim(),
+  });
+  svcSel.addEventListener('change', () => { location.hash = href('/traces', { ...read(), operation: '' }); });
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    location.hash = href('/traces', read());
+  });
+  main.append(form);
+
+  const result = h('section', { class: 'result', id: 'traces-result', 'aria-live': 'polite' }, loading('traces'));
+  main.append(result);
+  let r;
+  try {
+    r = await getJSON('/api/traces', { service, operation, lookback, minDuration, limit }, signal);
+  } catch (err) {
+    if (err.name === 'AbortError') throw err;
+    result.replaceChildren(errorBox(err));
+    return;
+  }
+  result.replaceChildren();
+  const traces = (r.data || []).filter((t) => (t.spans || []).length).map(summary).sort((a, b) => b.start - a.start);
+  if (!traces.length) {
+    result.append(h('p', { class: 'muted', id: 'no-traces', text: `No traces of ${service} in the last ${lookback} match.` }));
+    return;
+  }
+  const longest = Math.max(...traces.map((t) => t.duration), 1);
+  result.append(h('table', { class: 'list', id: 'trace-results' },
+    h('caption', { text: `${traces.length} trace${traces.length === 1 ? '' : 's'}, newest first` }),
+    h('thead', {}, h('tr', {}, ['Trace', 'Spans', 'Errors', 'Duration', 'Start'].map((c) => h('th', { scope: 'col', text: c })))),
+    h('tbody', {}, traces.map((t) => {
+      const bar = h('span', { class: 'dur-bar' });
+      bar.style.width = `${Math.max(1, (100 * t.duration) / longest)}%`;
+      return h('tr', { class: t.errors ? 'has-error' : '', dataset: { traceId: t.traceID } },
+        h('td', {}, h('a', { href: href('/trace/' + t.traceID), text: t.name }),
+          h('div', { class: 'muted small' }, h('span', { class: 'mono', text: t.traceID.slice(0, 12) }), ' · ', t.services.join(', '))),
+        h('td', { class: 'num', text: t.spans }),
+        h('td', { class: t.errors ? 'num error-count' : 'num', text: t.errors }),
+        h('td', { class: 'dur' }, fmtDuration(t.duration), bar),
+        h('td', { text: fmtTime(new Date(t.start / 1000)) }));
+    }))));
+}
