@@ -376,13 +376,22 @@ func (c *Converted) convertMetric(m pmetric.Metric, res *Resource, sc *Scope) {
 		for _, dp := range m.ExponentialHistogram().DataPoints().All() {
 			p := Point{Start: int64(dp.StartTimestamp()), Time: int64(dp.Timestamp()), Count: dp.Count(), Sum: dp.Sum(),
 				Min: dp.Min(), Max: dp.Max(), HasMinMax: dp.HasMin() && dp.HasMax(),
-				NoRecorded: dp.Flags().NoRecordedValue(), Exemplars: c.convertExemplars(dp.Exemplars())}
+				NoRecorded: dp.Flags().NoRecordedValue(), Exemplars: c.convertExemplars(dp.Exemplars()),
+				Exp: &ExpBuckets{Scale: dp.Scale(), ZeroCount: dp.ZeroCount(), ZeroThreshold: dp.ZeroThreshold(),
+					PositiveOffset: dp.Positive().Offset(), Positive: dp.Positive().BucketCounts().AsRaw(),
+					NegativeOffset: dp.Negative().Offset(), Negative: dp.Negative().BucketCounts().AsRaw()}}
 			add(get(dp.Attributes()), p)
 		}
 	case pmetric.MetricTypeSummary:
 		for _, dp := range m.Summary().DataPoints().All() {
 			p := Point{Start: int64(dp.StartTimestamp()), Time: int64(dp.Timestamp()), Count: dp.Count(), Sum: dp.Sum(),
 				NoRecorded: dp.Flags().NoRecordedValue()}
+			if qs := dp.QuantileValues(); qs.Len() > 0 {
+				p.Quantiles = make([]Quantile, qs.Len())
+				for i, q := range qs.All() {
+					p.Quantiles[i] = Quantile{Quantile: q.Quantile(), Value: q.Value()}
+				}
+			}
 			add(get(dp.Attributes()), p)
 		}
 	}

@@ -278,8 +278,9 @@ type Series struct {
 }
 
 // Point is one data point. For gauges and sums Value holds the number; for
-// histograms Count, Sum, Min, Max, Bounds and BucketCounts; exponential
-// histograms and summaries keep Count and Sum only (for now).
+// histograms Count, Sum, Min, Max, Bounds and BucketCounts; for exponential
+// histograms Count, Sum, Min, Max and Exp; for summaries Count, Sum and
+// Quantiles.
 type Point struct {
 	Start, Time  int64
 	Value        float64
@@ -290,7 +291,27 @@ type Point struct {
 	NoRecorded   bool // the OTLP "no recorded value" flag
 	Bounds       []float64
 	BucketCounts []uint64
+	Exp          *ExpBuckets
+	Quantiles    []Quantile
 	Exemplars    []Exemplar
+}
+
+// ExpBuckets are the buckets of an exponential histogram point, as OTLP
+// has them: with base 2^(2^-Scale), bucket Offset+i of Positive counts the
+// values in (base^(Offset+i), base^(Offset+i+1)], Negative the same for
+// the absolute values of negative ones, and ZeroCount those whose absolute
+// value is at most ZeroThreshold.
+type ExpBuckets struct {
+	Scale                          int32
+	ZeroCount                      uint64
+	ZeroThreshold                  float64
+	PositiveOffset, NegativeOffset int32
+	Positive, Negative             []uint64
+}
+
+// Quantile is one quantile of a summary point: Value at Quantile (0 to 1).
+type Quantile struct {
+	Quantile, Value float64
 }
 
 // Exemplar is a sample measurement linked to a trace.
@@ -316,6 +337,7 @@ var (
 	logStructSize    = int64(unsafe.Sizeof(LogRecord{}))
 	pointStructSize  = int64(unsafe.Sizeof(Point{}))
 	exemplarSize     = int64(unsafe.Sizeof(Exemplar{}))
+	expBucketsSize   = int64(unsafe.Sizeof(ExpBuckets{}))
 	seriesStructSize = int64(unsafe.Sizeof(Series{}))
 	resourceSize     = int64(unsafe.Sizeof(Resource{}))
 	scopeSize        = int64(unsafe.Sizeof(Scope{}))
@@ -340,7 +362,10 @@ func spanSize(s *Span) int64 {
 func logSize(r *LogRecord) int64 { return logStructSize + int64(len(r.Attributes))*kvSize }
 
 func pointSize(p *Point) int64 {
-	n := pointStructSize + int64(len(p.Bounds))*8 + int64(len(p.BucketCounts))*8
+	n := pointStructSize + int64(len(p.Bounds))*8 + int64(len(p.BucketCounts))*8 + int64(len(p.Quantiles))*16
+	if p.Exp != nil {
+		n += expBucketsSize + int64(len(p.Exp.Positive)+len(p.Exp.Negative))*8
+	}
 	n += int64(len(p.Exemplars)) * exemplarSize
 	for _, e := range p.Exemplars {
 		n += int64(len(e.Attributes)) * kvSize

@@ -46,13 +46,26 @@
 //
 // Delta sums and histograms are accumulated, from the first point of the
 // queried range, into cumulative series, so that rate(), increase() and
-// histogram_quantile() answer as for cumulative data. Exponential histograms
-// and summaries expose their _count and _sum only, the parts the store keeps.
-// A point flagged "no recorded value" is a stale marker.
+// histogram_quantile() answer as for cumulative data. A point flagged "no
+// recorded value" is a stale marker.
+//
+// An exponential histogram payload.size in "By" is a native histogram
+// payload_size_bytes, as Prometheus' OTLP receiver stores it and the SDK's
+// Prometheus exporter exposes it (same buckets, indexes shifted by one,
+// scales above 8 merged down to 8, scales below -4 left out, the point's own
+// zero threshold), so histogram_quantile(), histogram_count(),
+// histogram_sum() and rate() work on it; payload_size_bytes_count and
+// payload_size_bytes_sum are also served, as a text-format scrape of the
+// exporter has them. A summary rpc.duration in "ms" gives
+// rpc_duration_milliseconds{quantile="0.99"} (quantiles written as
+// Prometheus' OTLP receiver writes them: "0", "0.5", "1"),
+// rpc_duration_milliseconds_sum and rpc_duration_milliseconds_count, as the
+// Collector's Prometheus exporters give them.
 //
 // Exemplars are those of the stored points, with trace_id and span_id
 // labels in hex and their filtered attributes; a histogram's exemplar is on
-// the _bucket series whose le holds its value, as the Prometheus client puts it.
+// the _bucket series whose le holds its value, as the Prometheus client puts
+// it, an exponential histogram's on its native histogram series.
 //
 // # Cost
 //

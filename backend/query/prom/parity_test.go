@@ -62,6 +62,8 @@ func TestSameNamesAsSDKExporter(t *testing.T) {
 	}
 	mp := sdkmetric.NewMeterProvider(
 		sdkmetric.WithResource(res),
+		sdkmetric.WithView(sdkmetric.NewView(sdkmetric.Instrument{Name: "app.payload.size"},
+			sdkmetric.Stream{Aggregation: sdkmetric.AggregationBase2ExponentialHistogram{MaxSize: 160, MaxScale: 20}})),
 		sdkmetric.WithReader(promExp),
 		sdkmetric.WithReader(sdkmetric.NewPeriodicReader(otlpExp, sdkmetric.WithInterval(time.Hour))),
 	)
@@ -91,6 +93,8 @@ func TestSameNamesAsSDKExporter(t *testing.T) {
 	mem.Record(ctx, 1<<20)
 	util := must(meter.Float64Gauge("app.utilization", metric.WithUnit("1")))
 	util.Record(ctx, 0.5)
+	payload := must(meter.Int64Histogram("app.payload.size", metric.WithUnit("By")))
+	payload.Record(ctx, 1500, metric.WithAttributes(attribute.String("rpc.method", "Put")))
 	if err := mp.ForceFlush(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -128,6 +132,7 @@ func TestSameNamesAsSDKExporter(t *testing.T) {
 		"http_server_request_duration_seconds_bucket", "app_jobs_processed_total",
 		"app_bytes_sent_total", "process_cpu_time_milliseconds_total", // no second "bytes"
 		"queue_size", "system_memory_usage_bytes", "app_utilization_ratio", "target_info",
+		"app_payload_size_bytes", "app_payload_size_bytes_count",
 	} {
 		if !slices.ContainsFunc(served, func(s string) bool { return strings.HasPrefix(s, name+"{") }) {
 			t.Errorf("%s missing from %v", name, served)
@@ -150,9 +155,25 @@ func shape(name string, ls map[string]string) string {
 
 // scrape reads the registry through promhttp as Prometheus would and
 // returns the shapes of its series, histograms as their _bucket, _sum and
-// _count series.
+// _count series. A native histogram (an exponential one, which the
+// exporter exposes as a native histogram without classic buckets) is its
+// own name, as a Prometheus scrape with native histograms stores it, and
+// its _sum and _count, as a text-format scrape has them; Loupe serves all
+// three.
 func scrape(t *testing.T, reg *prometheus.Registry) []string {
 	t.Helper()
+	gathered, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	native := map[string]bool{}
+	for _, f := range gathered {
+		for _, m := range f.GetMetric() {
+			if h := m.GetHistogram(); h != nil && h.Schema != nil && len(h.GetBucket()) == 0 {
+				native[f.GetName()] = true
+			}
+		}
+	}
 	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	defer srv.Close()
 	req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
@@ -194,6 +215,10 @@ func scrape(t *testing.T, reg *prometheus.Registry) []string {
 			}
 			if f.GetType() == dto.MetricType_HISTOGRAM {
 				out = append(out, shape(name+"_sum", ls), shape(name+"_count", ls))
+				if native[name] {
+					out = append(out, shape(name, ls))
+					continue
+				}
 				ls["le"] = "+Inf"
 				out = append(out, shape(name+"_bucket", ls))
 				continue

@@ -233,7 +233,11 @@ func (q *querier) Select(ctx context.Context, _ bool, hints *storage.SelectHints
 		}
 		samples := make([]chunks.Sample, 0, hi-lo)
 		for i := lo; i < hi; i++ {
-			samples = append(samples, fsample{t: s.ts[i], f: s.vs[i]})
+			if s.hs != nil {
+				samples = append(samples, hsample{t: s.ts[i], h: s.hs[i]})
+			} else {
+				samples = append(samples, fsample{t: s.ts[i], f: s.vs[i]})
+			}
 		}
 		set = append(set, storage.NewListSeries(s.lset, samples))
 	}
@@ -298,6 +302,21 @@ func (s fsample) H() *histogram.Histogram       { return nil }
 func (s fsample) FH() *histogram.FloatHistogram { return nil }
 func (s fsample) Type() chunkenc.ValueType      { return chunkenc.ValFloat }
 func (s fsample) Copy() chunks.Sample           { return s }
+
+// hsample is a native histogram sample. FH returns a copy: the querier
+// keeps its series for every selection of the query.
+type hsample struct {
+	t int64
+	h *histogram.FloatHistogram
+}
+
+func (s hsample) T() int64                      { return s.t }
+func (s hsample) ST() int64                     { return 0 }
+func (s hsample) F() float64                    { return 0 }
+func (s hsample) H() *histogram.Histogram       { return nil }
+func (s hsample) FH() *histogram.FloatHistogram { return s.h.Copy() }
+func (s hsample) Type() chunkenc.ValueType      { return chunkenc.ValFloatHistogram }
+func (s hsample) Copy() chunks.Sample           { return hsample{t: s.t, h: s.h.Copy()} }
 
 // listSet is a storage.SeriesSet over a slice.
 type listSet struct {

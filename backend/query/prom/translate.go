@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/otlptranslator"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -31,6 +32,7 @@ const (
 	jobLabel      = "job"
 	instanceLabel = "instance"
 	leLabel       = "le"
+	quantileLabel = "quantile"
 )
 
 // family is the Prometheus type of a translated metric, as /api/v1/metadata
@@ -41,11 +43,13 @@ type family struct {
 	Unit string `json:"unit"`
 }
 
-// promSeries is one Prometheus series made from a store series.
+// promSeries is one Prometheus series made from a store series: float
+// samples in vs, or native histogram samples in hs.
 type promSeries struct {
 	lset      labels.Labels
 	ts        []int64 // milliseconds, strictly increasing
 	vs        []float64
+	hs        []*histogram.FloatHistogram
 	exemplars []promExemplar
 }
 
@@ -190,14 +194,37 @@ func labelSets(name string, s *store.Series) []labels.Labels {
 			bucket(math.Inf(1))
 		}
 		return out
-	case pmetric.MetricTypeExponentialHistogram, pmetric.MetricTypeSummary:
+	case pmetric.MetricTypeExponentialHistogram:
 		return []labels.Labels{
+			withLabel(base, model.MetricNameLabel, name),
 			withLabel(base, model.MetricNameLabel, name+"_count"),
 			withLabel(base, model.MetricNameLabel, name+"_sum"),
 		}
+	case pmetric.MetricTypeSummary:
+		out := []labels.Labels{
+			withLabel(base, model.MetricNameLabel, name+"_count"),
+			withLabel(base, model.MetricNameLabel, name+"_sum"),
+		}
+		seen := map[float64]bool{}
+		for _, p := range s.Points {
+			if p.NoRecorded {
+				continue
+			}
+			for _, q := range p.Quantiles {
+				if !seen[q.Quantile] {
+					seen[q.Quantile] = true
+					out = append(out, withLabel(base, model.MetricNameLabel, name, quantileLabel, formatQuantile(q.Quantile)))
+				}
+			}
+		}
+		return out
 	}
 	return nil
 }
+
+// formatQuantile formats a summary's quantile as the Collector's Prometheus
+// exporters and Prometheus' OTLP receiver do ("0.5", "0.99", "1").
+func formatQuantile(q float64) string { return strconv.FormatFloat(q, 'f', -1, 64) }
 
 // translate turns one store series into its Prometheus series, with the
 // labels labelSets gives. Delta sums and histograms are accumulated from
@@ -237,7 +264,6 @@ func translate(s *store.Series) []*promSeries {
 		return translateHistogram(name, base, pts, delta)
 
 	case pmetric.MetricTypeExponentialHistogram, pmetric.MetricTypeSummary:
-		// The store keeps only the count and sum of these.
 		count := &promSeries{lset: withLabel(base, model.MetricNameLabel, name+"_count")}
 		sum := &promSeries{lset: withLabel(base, model.MetricNameLabel, name+"_sum")}
 		var c, sm float64
@@ -255,9 +281,132 @@ func translate(s *store.Series) []*promSeries {
 			count.add(p.Time, c)
 			sum.add(p.Time, sm)
 		}
-		return []*promSeries{count, sum}
+		out := []*promSeries{count, sum}
+		if s.Type == pmetric.MetricTypeSummary {
+			out = append(out, translateQuantiles(name, base, pts)...)
+		} else {
+			out = append(out, translateExponential(name, base, pts, delta))
+		}
+		slices.SortFunc(out, func(a, b *promSeries) int { return labels.Compare(a.lset, b.lset) })
+		return out
 	}
 	return nil
+}
+
+// translateQuantiles makes one series per quantile of a summary, labelled
+// quantile="…" under the summary's own name, as the Prometheus client and
+// the Collector expose them.
+func translateQuantiles(name string, base map[string]string, pts []*store.Point) []*promSeries {
+	var out []*promSeries
+	byQ := map[float64]*promSeries{}
+	stale := math.Float64frombits(value.StaleNaN)
+	for _, p := range pts {
+		if p.NoRecorded {
+			for _, qs := range byQ {
+				qs.add(p.Time, stale)
+			}
+			continue
+		}
+		for _, q := range p.Quantiles {
+			qs := byQ[q.Quantile]
+			if qs == nil {
+				qs = &promSeries{lset: withLabel(base, model.MetricNameLabel, name, quantileLabel, formatQuantile(q.Quantile))}
+				byQ[q.Quantile] = qs
+				out = append(out, qs)
+			}
+			qs.add(p.Time, q.Value)
+		}
+	}
+	return out
+}
+
+// translateExponential makes the native histogram series of an exponential
+// histogram under its base name, as Prometheus' OTLP receiver stores it and
+// the SDK's Prometheus exporter exposes it: the same buckets with indexes
+// shifted by one (Prometheus' bucket i is OTel's i-1), scales above 8
+// merged down to 8, its own zero threshold and count. Points with a scale
+// below -4, which Prometheus cannot represent, are left out (the exporter
+// and the receiver refuse them too). Delta points are added up from the
+// first, as for explicit histograms.
+func translateExponential(name string, base map[string]string, pts []*store.Point, delta bool) *promSeries {
+	out := &promSeries{lset: withLabel(base, model.MetricNameLabel, name)}
+	var acc *histogram.FloatHistogram
+	for _, p := range pts {
+		if p.NoRecorded {
+			out.addHist(p.Time, &histogram.FloatHistogram{Sum: math.Float64frombits(value.StaleNaN)})
+			continue
+		}
+		h := nativeHistogram(p)
+		if h == nil {
+			continue
+		}
+		if delta {
+			if acc != nil {
+				if sum, _, _, err := acc.Copy().Add(h); err == nil {
+					h = sum
+				}
+			}
+			acc = h
+		}
+		out.addHist(p.Time, h)
+		out.addExemplars(p.Exemplars)
+	}
+	return out
+}
+
+// nativeHistogram converts one exponential histogram point, or returns nil
+// when its scale is out of Prometheus' range.
+func nativeHistogram(p *store.Point) *histogram.FloatHistogram {
+	e := p.Exp
+	if e == nil || e.Scale < histogram.ExponentialSchemaMin {
+		return nil
+	}
+	scale, down := e.Scale, int32(0)
+	if scale > histogram.ExponentialSchemaMax {
+		scale, down = histogram.ExponentialSchemaMax, scale-histogram.ExponentialSchemaMax
+	}
+	h := &histogram.FloatHistogram{
+		CounterResetHint: histogram.UnknownCounterReset,
+		Schema:           scale,
+		ZeroThreshold:    e.ZeroThreshold,
+		ZeroCount:        float64(e.ZeroCount),
+		Count:            float64(p.Count),
+		Sum:              p.Sum,
+	}
+	h.PositiveSpans, h.PositiveBuckets = nativeBuckets(e.Positive, e.PositiveOffset, down)
+	h.NegativeSpans, h.NegativeBuckets = nativeBuckets(e.Negative, e.NegativeOffset, down)
+	return h
+}
+
+// nativeBuckets turns OTel's dense buckets from offset into Prometheus'
+// spans and absolute counts, merging 2^down buckets into one. Empty
+// buckets are left out, as gaps between spans.
+func nativeBuckets(counts []uint64, offset, down int32) ([]histogram.Span, []float64) {
+	var (
+		spans   []histogram.Span
+		buckets []float64
+		last    int32 // index of the last bucket in spans
+	)
+	for i, n := range counts {
+		if n == 0 {
+			continue
+		}
+		idx := (offset+int32(i))>>down + 1 // OTel's bucket i is Prometheus' i+1
+		switch {
+		case len(spans) > 0 && idx == last:
+			buckets[len(buckets)-1] += float64(n)
+			continue
+		case len(spans) > 0 && idx == last+1:
+			spans[len(spans)-1].Length++
+		case len(spans) > 0:
+			spans = append(spans, histogram.Span{Offset: idx - last - 1, Length: 1})
+		default:
+			spans = append(spans, histogram.Span{Offset: idx, Length: 1})
+		}
+		buckets = append(buckets, float64(n))
+		last = idx
+	}
+	return spans, buckets
 }
 
 func translateHistogram(name string, base map[string]string, pts []*store.Point, delta bool) []*promSeries {
@@ -345,6 +494,19 @@ func (ps *promSeries) add(tNanos int64, v float64) {
 	}
 	ps.ts = append(ps.ts, t)
 	ps.vs = append(ps.vs, v)
+}
+
+// addHist adds a native histogram sample, as add adds a float one.
+func (ps *promSeries) addHist(tNanos int64, h *histogram.FloatHistogram) {
+	t := tNanos / 1e6
+	if n := len(ps.ts); n > 0 && ps.ts[n-1] >= t {
+		if ps.ts[n-1] == t {
+			ps.hs[n-1] = h
+		}
+		return
+	}
+	ps.ts = append(ps.ts, t)
+	ps.hs = append(ps.hs, h)
 }
 
 func (ps *promSeries) addExemplars(es []store.Exemplar) {

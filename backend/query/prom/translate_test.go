@@ -2,8 +2,10 @@ package prom
 
 import (
 	"math"
+	"slices"
 	"testing"
 
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
@@ -30,7 +32,17 @@ func TestLabelSetsMatchTranslate(t *testing.T) {
 			pt(4, []float64{math.Inf(1)}, 1, 2), // +Inf written as a bound
 		}},
 		{Name: "e", Type: pmetric.MetricTypeExponentialHistogram, Points: []*store.Point{pt(1, nil)}},
+		{Name: "e2", Type: pmetric.MetricTypeExponentialHistogram, Temporality: pmetric.AggregationTemporalityDelta, Points: []*store.Point{
+			{Time: 1e9, Count: 2, Exp: &store.ExpBuckets{Scale: 10, Positive: []uint64{1, 1}}},
+			{Time: 2e9, Count: 1, Exp: &store.ExpBuckets{Scale: -5, Positive: []uint64{1}}}, // below Prometheus' range
+			{Time: 3e9, NoRecorded: true},
+		}},
 		{Name: "s", Type: pmetric.MetricTypeSummary},
+		{Name: "s2", Type: pmetric.MetricTypeSummary, Points: []*store.Point{
+			{Time: 1e9, Quantiles: []store.Quantile{{Quantile: 0.5, Value: 1}, {Quantile: 0.99, Value: 2}}},
+			{Time: 2e9, Quantiles: []store.Quantile{{Quantile: 0.5, Value: 1}, {Quantile: 1, Value: 3}}},
+			{Time: 3e9, NoRecorded: true},
+		}},
 	} {
 		name, err := promName(s)
 		if err != nil {
@@ -72,4 +84,36 @@ func sameSets(a, b []labels.Labels) bool {
 		}
 	}
 	return true
+}
+
+// nativeBuckets shifts OTel's bucket indexes by one, merges 2^down
+// buckets, and leaves empty buckets out as gaps.
+func TestNativeBuckets(t *testing.T) {
+	cases := []struct {
+		counts  []uint64
+		offset  int32
+		down    int32
+		spans   []histogram.Span
+		buckets []float64
+	}{
+		{nil, 0, 0, nil, nil},
+		{[]uint64{1, 2, 0, 0, 3}, -1, 0, []histogram.Span{{Offset: 0, Length: 2}, {Offset: 2, Length: 1}}, []float64{1, 2, 3}},
+		// OTel indexes 3..8 at scale s+1 are 1,2,2,3,3,4 at scale s.
+		{[]uint64{1, 1, 1, 1, 1, 1}, 3, 1, []histogram.Span{{Offset: 2, Length: 4}}, []float64{1, 2, 2, 1}},
+		// Negative indexes round down: -3..-1 become -2,-1,-1.
+		{[]uint64{5, 1, 1}, -3, 1, []histogram.Span{{Offset: -1, Length: 2}}, []float64{5, 2}},
+	}
+	for _, c := range cases {
+		spans, buckets := nativeBuckets(c.counts, c.offset, c.down)
+		if !slices.Equal(spans, c.spans) || !slices.Equal(buckets, c.buckets) {
+			t.Errorf("nativeBuckets(%v, %d, %d) = %v %v, want %v %v", c.counts, c.offset, c.down, spans, buckets, c.spans, c.buckets)
+		}
+	}
+	// A converted point is a valid Prometheus histogram.
+	h := nativeHistogram(&store.Point{Count: 9, Sum: 3, Exp: &store.ExpBuckets{Scale: 12, ZeroCount: 1, ZeroThreshold: 1e-9,
+		PositiveOffset: -40, Positive: []uint64{1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 3},
+		NegativeOffset: 7, Negative: []uint64{2}}})
+	if err := h.Validate(); err != nil || h.Schema != 8 {
+		t.Errorf("%v: %v", h, err)
+	}
 }

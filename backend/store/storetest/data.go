@@ -167,3 +167,62 @@ func Metrics(service, route string, at time.Duration, value float64, exemplarTra
 	}
 	return md
 }
+
+// Distributions builds an exponential histogram "payload.size" (unit "By",
+// cumulative, scale 1, zero threshold 0.5, positive buckets from offset -1,
+// one negative bucket, with an exemplar of trace 1) and a summary
+// "rpc.duration" (unit "ms", quantiles 0, 0.5, 0.99 and 1) for service,
+// with attribute route, at Base+at; scaled by value (count and bucket
+// counts are whole multiples of it: use whole values).
+func Distributions(service, route string, at time.Duration, value float64) pmetric.Metrics {
+	md := pmetric.NewMetrics()
+	rm := md.ResourceMetrics().AppendEmpty()
+	rm.Resource().Attributes().PutStr("service.name", service)
+	sm := rm.ScopeMetrics().AppendEmpty()
+	sm.Scope().SetName("storetest")
+	ts := pcommon.NewTimestampFromTime(Base.Add(at))
+	start := pcommon.NewTimestampFromTime(Base)
+	n := uint64(value)
+
+	e := sm.Metrics().AppendEmpty()
+	e.SetName("payload.size")
+	e.SetUnit("By")
+	eh := e.SetEmptyExponentialHistogram()
+	eh.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	edp := eh.DataPoints().AppendEmpty()
+	edp.SetStartTimestamp(start)
+	edp.SetTimestamp(ts)
+	edp.Attributes().PutStr("route", route)
+	edp.SetScale(1)
+	edp.SetZeroThreshold(0.5)
+	edp.SetZeroCount(n)
+	edp.Positive().SetOffset(-1)
+	edp.Positive().BucketCounts().FromRaw([]uint64{n, 0, 2 * n, 0, 0, 0, 0, n}) // buckets -1, 1 and 6
+	edp.Negative().SetOffset(2)
+	edp.Negative().BucketCounts().FromRaw([]uint64{n})
+	edp.SetCount(6 * n)
+	edp.SetSum(10 * value)
+	edp.SetMin(-3)
+	edp.SetMax(16)
+	ex := edp.Exemplars().AppendEmpty()
+	ex.SetTimestamp(ts)
+	ex.SetDoubleValue(1.5)
+	ex.SetTraceID(TID(1))
+	ex.SetSpanID(SID(1))
+
+	s := sm.Metrics().AppendEmpty()
+	s.SetName("rpc.duration")
+	s.SetUnit("ms")
+	sdp := s.SetEmptySummary().DataPoints().AppendEmpty()
+	sdp.SetStartTimestamp(start)
+	sdp.SetTimestamp(ts)
+	sdp.Attributes().PutStr("route", route)
+	sdp.SetCount(4 * n)
+	sdp.SetSum(40 * value)
+	for _, q := range [][2]float64{{0, 1}, {0.5, 8 * value}, {0.99, 20 * value}, {1, 25 * value}} {
+		qv := sdp.QuantileValues().AppendEmpty()
+		qv.SetQuantile(q[0])
+		qv.SetValue(q[1])
+	}
+	return md
+}

@@ -41,6 +41,7 @@ func RunAll(t *testing.T, newStore NewStore) {
 		{"ServicesAndOperations", testServicesAndOperations},
 		{"Logs", testLogs},
 		{"Metrics", testMetrics},
+		{"ExpHistogramsAndSummaries", testDistributions},
 		{"EvictsOldestBySize", testEvictsOldestBySize},
 		{"RejectsWriteLargerThanBound", testTooLarge},
 		{"EvictsByAge", testEvictsByAge},
@@ -416,6 +417,44 @@ func testMetrics(t *testing.T, newStore NewStore) {
 	}
 	if c := collect(t, s.FindSeries(ctx, store.SeriesQuery{Name: "requests", Labels: map[string]string{"route": "/c"}})); len(c) != 1 {
 		t.Errorf("valid metrics of a partly rejected write not stored")
+	}
+}
+
+// testDistributions: exponential histograms keep their buckets, summaries
+// their quantiles.
+func testDistributions(t *testing.T, newStore NewStore) {
+	s := open(t, newStore, Config{})
+	ctx := context.Background()
+	for i := range 2 {
+		if res, err := s.WriteMetrics(ctx, Distributions("api", "/a", time.Duration(i+1)*time.Second, float64(i+1))); err != nil || res.Rejected != 0 {
+			t.Fatalf("WriteMetrics: %+v %v", res, err)
+		}
+	}
+	e := collect(t, s.FindSeries(ctx, store.SeriesQuery{Name: "payload.size"}))
+	if len(e) != 1 || len(e[0].Points) != 2 || e[0].Type != pmetric.MetricTypeExponentialHistogram ||
+		e[0].Temporality != pmetric.AggregationTemporalityCumulative {
+		t.Fatalf("exponential histogram: %+v", e)
+	}
+	p := e[0].Points[1]
+	want := store.ExpBuckets{Scale: 1, ZeroCount: 2, ZeroThreshold: 0.5, PositiveOffset: -1, NegativeOffset: 2}
+	if p.Exp == nil || p.Count != 12 || p.Sum != 20 || !p.HasMinMax || p.Min != -3 || p.Max != 16 {
+		t.Fatalf("exponential histogram point: %+v", p)
+	}
+	got := *p.Exp
+	if got.Scale != want.Scale || got.ZeroCount != want.ZeroCount || got.ZeroThreshold != want.ZeroThreshold ||
+		got.PositiveOffset != want.PositiveOffset || got.NegativeOffset != want.NegativeOffset || !slices.Equal(p.Exp.Positive, []uint64{2, 0, 4, 0, 0, 0, 0, 2}) || !slices.Equal(p.Exp.Negative, []uint64{2}) {
+		t.Errorf("buckets %+v", *p.Exp)
+	}
+	if len(p.Exemplars) != 1 || p.Exemplars[0].TraceID != TID(1) || p.Exemplars[0].Value != 1.5 {
+		t.Errorf("exemplars %+v", p.Exemplars)
+	}
+	sm := collect(t, s.FindSeries(ctx, store.SeriesQuery{Name: "rpc.duration", Labels: map[string]string{"route": "/a"}}))
+	if len(sm) != 1 || len(sm[0].Points) != 2 || sm[0].Type != pmetric.MetricTypeSummary {
+		t.Fatalf("summary: %+v", sm)
+	}
+	if p := sm[0].Points[0]; p.Count != 4 || p.Sum != 40 ||
+		!slices.Equal(p.Quantiles, []store.Quantile{{Quantile: 0, Value: 1}, {Quantile: 0.5, Value: 8}, {Quantile: 0.99, Value: 20}, {Quantile: 1, Value: 25}}) {
+		t.Errorf("summary point: %+v", p)
 	}
 }
 
