@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -179,7 +180,7 @@ func (r *Receiver) signals() []signal {
 }
 
 // exporter decodes with pdata and then calls write.
-func exporter[Req message, Resp marshaler](newReq func() Req, write func(context.Context, Req) (Resp, error)) func(context.Context, []byte, wireFormat) (marshaler, error) {
+func exporter[Req message](newReq func() Req, write func(context.Context, Req) (marshaler, error)) func(context.Context, []byte, wireFormat) (marshaler, error) {
 	return func(ctx context.Context, body []byte, enc wireFormat) (marshaler, error) {
 		req := newReq()
 		var err error
@@ -263,44 +264,58 @@ func grpcError(err error) error {
 	return status.Error(codes.Internal, err.Error())
 }
 
-func (r *Receiver) exportTraces(ctx context.Context, req ptraceotlp.ExportRequest) (ptraceotlp.ExportResponse, error) {
-	resp := ptraceotlp.NewExportResponse()
+func (r *Receiver) exportTraces(ctx context.Context, req ptraceotlp.ExportRequest) (marshaler, error) {
 	res, err := r.w.WriteTraces(ctx, req.Traces())
 	if err != nil {
-		return resp, grpcError(err)
+		return nil, grpcError(err)
 	}
-	if res.Rejected > 0 {
-		resp.PartialSuccess().SetRejectedSpans(res.Rejected)
-		resp.PartialSuccess().SetErrorMessage(res.Message)
+	if res.Rejected == 0 {
+		return fullSuccess{}, nil
 	}
+	resp := ptraceotlp.NewExportResponse()
+	resp.PartialSuccess().SetRejectedSpans(res.Rejected)
+	resp.PartialSuccess().SetErrorMessage(res.Message)
 	return resp, nil
 }
 
-func (r *Receiver) exportMetrics(ctx context.Context, req pmetricotlp.ExportRequest) (pmetricotlp.ExportResponse, error) {
-	resp := pmetricotlp.NewExportResponse()
+func (r *Receiver) exportMetrics(ctx context.Context, req pmetricotlp.ExportRequest) (marshaler, error) {
 	res, err := r.w.WriteMetrics(ctx, req.Metrics())
 	if err != nil {
-		return resp, grpcError(err)
+		return nil, grpcError(err)
 	}
-	if res.Rejected > 0 {
-		resp.PartialSuccess().SetRejectedDataPoints(res.Rejected)
-		resp.PartialSuccess().SetErrorMessage(res.Message)
+	if res.Rejected == 0 {
+		return fullSuccess{}, nil
 	}
+	resp := pmetricotlp.NewExportResponse()
+	resp.PartialSuccess().SetRejectedDataPoints(res.Rejected)
+	resp.PartialSuccess().SetErrorMessage(res.Message)
 	return resp, nil
 }
 
-func (r *Receiver) exportLogs(ctx context.Context, req plogotlp.ExportRequest) (plogotlp.ExportResponse, error) {
-	resp := plogotlp.NewExportResponse()
+func (r *Receiver) exportLogs(ctx context.Context, req plogotlp.ExportRequest) (marshaler, error) {
 	res, err := r.w.WriteLogs(ctx, req.Logs())
 	if err != nil {
-		return resp, grpcError(err)
+		return nil, grpcError(err)
 	}
-	if res.Rejected > 0 {
-		resp.PartialSuccess().SetRejectedLogRecords(res.Rejected)
-		resp.PartialSuccess().SetErrorMessage(res.Message)
+	if res.Rejected == 0 {
+		return fullSuccess{}, nil
 	}
+	resp := plogotlp.NewExportResponse()
+	resp.PartialSuccess().SetRejectedLogRecords(res.Rejected)
+	resp.PartialSuccess().SetErrorMessage(res.Message)
 	return resp, nil
 }
+
+// fullSuccess is the answer to a request whose every item was stored: an
+// Export*ServiceResponse with partial_success unset, as the OTLP
+// specification asks of a full success. It encodes to 0 bytes in protobuf
+// (pdata's responses always write an empty partial_success, 2 bytes) and
+// to {} in JSON, so that an OTLP/HTTP client that does not read the body
+// still gets its connection back.
+type fullSuccess struct{}
+
+func (fullSuccess) MarshalProto() ([]byte, error) { return nil, nil }
+func (fullSuccess) MarshalJSON() ([]byte, error)  { return []byte("{}"), nil }
 
 // The HTTP side.
 
@@ -453,6 +468,7 @@ func writeResponse(w http.ResponseWriter, enc wireFormat, m marshaler) {
 		return
 	}
 	w.Header().Set("Content-Type", enc.contentType())
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 }
