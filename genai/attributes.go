@@ -16,17 +16,19 @@ const (
 	ResponseIDKey            = attribute.Key("gen_ai.response.id")
 	ResponseModelKey         = attribute.Key("gen_ai.response.model")
 	ResponseFinishReasonsKey = attribute.Key("gen_ai.response.finish_reasons")
-	UsageInputTokensKey      = attribute.Key("gen_ai.usage.input_tokens")
-	UsageOutputTokensKey     = attribute.Key("gen_ai.usage.output_tokens")
-	ConversationIDKey        = attribute.Key("gen_ai.conversation.id")
-	AgentNameKey             = attribute.Key("gen_ai.agent.name")
-	AgentIDKey               = attribute.Key("gen_ai.agent.id")
-	AgentDescriptionKey      = attribute.Key("gen_ai.agent.description")
-	ToolNameKey              = attribute.Key("gen_ai.tool.name")
-	ToolCallIDKey            = attribute.Key("gen_ai.tool.call.id")
-	ToolDescriptionKey       = attribute.Key("gen_ai.tool.description")
-	ToolTypeKey              = attribute.Key("gen_ai.tool.type")
-	TokenTypeKey             = attribute.Key("gen_ai.token.type")
+	// ResponseTimeToFirstChunkKey is in seconds, on streamed calls.
+	ResponseTimeToFirstChunkKey = attribute.Key("gen_ai.response.time_to_first_chunk")
+	UsageInputTokensKey         = attribute.Key("gen_ai.usage.input_tokens")
+	UsageOutputTokensKey        = attribute.Key("gen_ai.usage.output_tokens")
+	ConversationIDKey           = attribute.Key("gen_ai.conversation.id")
+	AgentNameKey                = attribute.Key("gen_ai.agent.name")
+	AgentIDKey                  = attribute.Key("gen_ai.agent.id")
+	AgentDescriptionKey         = attribute.Key("gen_ai.agent.description")
+	ToolNameKey                 = attribute.Key("gen_ai.tool.name")
+	ToolCallIDKey               = attribute.Key("gen_ai.tool.call.id")
+	ToolDescriptionKey          = attribute.Key("gen_ai.tool.description")
+	ToolTypeKey                 = attribute.Key("gen_ai.tool.type")
+	TokenTypeKey                = attribute.Key("gen_ai.token.type")
 
 	// Opt-in content, recorded only with WithContentCapture(true).
 	InputMessagesKey      = attribute.Key("gen_ai.input.messages")
@@ -47,6 +49,9 @@ const (
 const (
 	TokenUsageMetric        = "gen_ai.client.token.usage"
 	OperationDurationMetric = "gen_ai.client.operation.duration"
+	// Streaming calls only (see Call.Chunk); the same buckets as the duration.
+	TimeToFirstChunkMetric   = "gen_ai.client.operation.time_to_first_chunk"
+	TimePerOutputChunkMetric = "gen_ai.client.operation.time_per_output_chunk"
 )
 
 var (

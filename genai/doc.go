@@ -16,6 +16,12 @@
 // reports token usage, gen_ai.client.token.usage ({token}), both with the
 // bucket boundaries the conventions advise.
 //
+// For a streamed response, call [Call.Chunk] as each chunk arrives: it records
+// gen_ai.client.operation.time_to_first_chunk and
+// gen_ai.client.operation.time_per_output_chunk (seconds, the same buckets),
+// and End adds gen_ai.response.time_to_first_chunk to the span. Calls without
+// chunks record neither, as the conventions ask for non-streaming calls.
+//
 // Prompts, completions, system instructions and tool arguments and results
 // may contain personal data: they are recorded only with
 // [WithContentCapture](true), as the gen_ai.input.messages,

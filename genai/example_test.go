@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
@@ -33,4 +35,29 @@ func Example() {
 	// client chat gpt-4o
 	// internal execute_tool lookup_order
 	// internal invoke_agent support
+}
+
+// A streamed response: Chunk as each chunk arrives times the first chunk and
+// the gaps between the next ones.
+func ExampleCall_Chunk() {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer func() { _ = mp.Shutdown(context.Background()) }()
+	in := genai.New(genai.WithMeterProvider(mp)) // tracer: the global provider
+
+	_, chat := in.StartChat(context.Background(), genai.Chat{Provider: "openai", Model: "gpt-4o", Stream: true})
+	for range []string{"Your ", "order ", "ships ", "today."} { // the chunks of a stream
+		chat.Chunk()
+	}
+	chat.End(nil)
+
+	var rm metricdata.ResourceMetrics
+	_ = reader.Collect(context.Background(), &rm)
+	for _, m := range rm.ScopeMetrics[0].Metrics {
+		fmt.Println(m.Name, m.Unit, m.Data.(metricdata.Histogram[float64]).DataPoints[0].Count)
+	}
+	// Output:
+	// gen_ai.client.operation.duration s 1
+	// gen_ai.client.operation.time_to_first_chunk s 1
+	// gen_ai.client.operation.time_per_output_chunk s 3
 }

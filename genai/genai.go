@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,6 +22,8 @@ type Instrumenter struct {
 	tracer         trace.Tracer
 	duration       metric.Float64Histogram
 	tokens         metric.Int64Histogram
+	firstChunk     metric.Float64Histogram
+	perChunk       metric.Float64Histogram
 	captureContent bool
 }
 
@@ -36,6 +39,18 @@ func New(opts ...Option) *Instrumenter {
 	var err error
 	in.duration, err = meter.Float64Histogram(OperationDurationMetric,
 		metric.WithUnit("s"), metric.WithDescription("GenAI operation duration."),
+		metric.WithExplicitBucketBoundaries(durationBuckets...))
+	if err != nil {
+		otel.Handle(err)
+	}
+	in.firstChunk, err = meter.Float64Histogram(TimeToFirstChunkMetric,
+		metric.WithUnit("s"), metric.WithDescription("Time to receive the first chunk of a streamed response."),
+		metric.WithExplicitBucketBoundaries(durationBuckets...))
+	if err != nil {
+		otel.Handle(err)
+	}
+	in.perChunk, err = meter.Float64Histogram(TimePerOutputChunkMetric,
+		metric.WithUnit("s"), metric.WithDescription("Time between consecutive chunks of a streamed response."),
 		metric.WithExplicitBucketBoundaries(durationBuckets...))
 	if err != nil {
 		otel.Handle(err)
@@ -63,10 +78,10 @@ type Chat struct {
 	ServerAddress  string // server.address of the model endpoint, if known
 	ServerPort     int    // server.port, if known
 	ConversationID string
-	MaxTokens      int      // 0: not set
-	Temperature    *float64 // nil: not set
-	TopP           *float64 // nil: not set
-	Stream         bool
+	MaxTokens      int       // 0: not set
+	Temperature    *float64  // nil: not set
+	TopP           *float64  // nil: not set
+	Stream         bool      // gen_ai.request.stream; see [Call.Chunk]
 	Instructions   string    // system instructions; content
 	Messages       []Message // input messages; content
 }
@@ -117,7 +132,19 @@ type Call struct {
 	toolResult  any
 	hasResult   bool
 	op          string
+	stream      bool // the span already says gen_ai.request.stream
 	ended       atomic.Bool
+	chunks      chunks
+}
+
+// chunks is the state of a streamed response. Times are nanoseconds since
+// Call.start plus one, so that zero means "no chunk yet".
+type chunks struct {
+	first atomic.Int64 // the first chunk
+	last  atomic.Int64 // the latest chunk
+	once  sync.Once    // builds ctx and opts at the first chunk
+	ctx   context.Context
+	opts  []metric.RecordOption // a slice built once: Record(ctx, v, opt) would allocate one per call
 }
 
 // StartChat starts a model call: a span "chat {model}" of kind Client, child
@@ -149,7 +176,9 @@ func (in *Instrumenter) StartChat(ctx context.Context, c Chat) (context.Context,
 			attrs = append(attrs, InputMessagesKey.String(messagesJSON(c.Messages, nil)))
 		}
 	}
-	return in.start(ctx, OperationChat, spanName(OperationChat, c.Model), trace.SpanKindClient, attrs, metricAttrs)
+	ctx, call := in.start(ctx, OperationChat, spanName(OperationChat, c.Model), trace.SpanKindClient, attrs, metricAttrs)
+	call.stream = c.Stream
+	return ctx, call
 }
 
 func requestAttrs(c Chat) []attribute.KeyValue {
@@ -251,6 +280,48 @@ func (c *Call) SetResponse(r Response) { c.resp = r }
 // call it before End.
 func (c *Call) SetToolResult(result any) { c.toolResult, c.hasResult = result, true }
 
+// Chunk marks the arrival of one chunk of a streamed response; call it as
+// each chunk is received, before processing it. The first call records
+// gen_ai.client.operation.time_to_first_chunk (the time since the call
+// started) and each later one gen_ai.client.operation.time_per_output_chunk
+// (the time since the previous chunk), both in seconds, with the attributes
+// of gen_ai.client.operation.duration known when the request was made
+// (gen_ai.operation.name, gen_ai.provider.name, gen_ai.request.model,
+// server.address, server.port). gen_ai.response.model is left out: a stream
+// usually reports it only at its end, after the measurements.
+//
+// End adds gen_ai.response.time_to_first_chunk to the span and, when the
+// call was not started with [Chat].Stream, gen_ai.request.stream: a call
+// that delivers chunks is a streaming call. A call without Chunk records
+// neither metric, as the conventions ask for non-streaming calls.
+//
+// Chunk does not allocate after its first call. It is safe for concurrent
+// use, with itself and with End; concurrent calls are timed in the order
+// they take effect, and an interval is never negative. Calls after End are
+// ignored.
+func (c *Call) Chunk() {
+	if c.ended.Load() {
+		return
+	}
+	now := int64(time.Since(c.start)) + 1
+	ch := &c.chunks
+	ch.once.Do(func() {
+		ch.ctx = trace.ContextWithSpan(context.Background(), c.span) // exemplars link to the span
+		ch.opts = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(c.metricAttrs...))}
+	})
+	prev := ch.last.Swap(now)
+	if prev == 0 {
+		ch.first.Store(now)
+		c.in.firstChunk.Record(ch.ctx, time.Duration(now-1).Seconds(), ch.opts...)
+		return
+	}
+	d := now - prev
+	if d < 0 { // two concurrent calls read the clock in one order and swapped in the other
+		d = 0
+	}
+	c.in.perChunk.Record(ch.ctx, time.Duration(d).Seconds(), ch.opts...)
+}
+
 // End ends the span and records the metrics. A non-nil err marks the span as
 // failed (status Error, the error recorded, error.type set), also on the
 // duration measurement.
@@ -271,6 +342,12 @@ func (c *Call) End(err error) {
 	}
 	if len(r.FinishReasons) > 0 {
 		attrs = append(attrs, ResponseFinishReasonsKey.StringSlice(r.FinishReasons))
+	}
+	if first := c.chunks.first.Load(); first != 0 {
+		attrs = append(attrs, ResponseTimeToFirstChunkKey.Float64(time.Duration(first-1).Seconds()))
+		if !c.stream {
+			attrs = append(attrs, RequestStreamKey.Bool(true))
+		}
 	}
 	if r.HasUsage {
 		attrs = append(attrs, UsageInputTokensKey.Int64(r.InputTokens), UsageOutputTokensKey.Int64(r.OutputTokens))
