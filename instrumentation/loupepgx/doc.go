@@ -15,6 +15,16 @@
 // error.type. Like otelpgx, a query starts a span only inside a recording
 // parent span.
 //
+// A batch (pgx.Batch, SendBatch) gets a span named by its summary, with
+// db.operation.batch.size and, as the conventions ask for batches,
+// db.operation.name "BATCH {op}" when every query has the same operation
+// ("BATCH" otherwise), db.collection.name when every query names the same
+// table, and db.query.text the queries' shared sanitized text, or their
+// sanitized texts joined with "; ". Each batched query that pgx reports gets
+// a child span with the attributes of a single query. pgx reports no query
+// whose result is an error, nor any query when preparing the batch fails:
+// the batch span then carries the SQLSTATE.
+//
 // [WithTracerProvider] and [WithMeterProvider] default to the OpenTelemetry
 // globals at the time of the call. PostgreSQL's wire protocol carries no
 // trace context, so there is no WithPropagators.

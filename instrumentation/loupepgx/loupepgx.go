@@ -98,7 +98,7 @@ func NewTracer(opts ...Option) *Tracer {
 		return "query"
 	}
 	oo := []otelpgx.Option{
-		otelpgx.WithTracerProvider(c.tracerProvider),
+		otelpgx.WithTracerProvider(tracerProvider{c.tracerProvider}),
 		otelpgx.WithMeterProvider(c.meterProvider),
 		otelpgx.WithDisableSQLStatementInAttributes(),      // raw text: ours is sanitized
 		otelpgx.WithDisableConnectionDetailsInAttributes(), // it includes user.name
@@ -117,12 +117,7 @@ func (t *Tracer) TraceQueryStart(ctx context.Context, conn *pgx.Conn, data pgx.T
 	ctx = t.Tracer.TraceQueryStart(ctx, conn, data)
 	span := trace.SpanFromContext(ctx)
 	if span.IsRecording() && span.SpanContext().SpanID() != parent.SpanID() {
-		attrs := append(t.parser.Parse(data.SQL).Attributes(), semconv.DBSystemNamePostgreSQL)
-		if conn != nil {
-			cfg := conn.Config()
-			attrs = append(attrs, semconv.ServerAddress(cfg.Host), semconv.ServerPort(int(cfg.Port)), semconv.DBNamespace(cfg.Database))
-		}
-		span.SetAttributes(attrs...)
+		span.SetAttributes(append(connAttrs(conn, t.parser.Parse(data.SQL).Attributes()), semconv.DBSystemNamePostgreSQL)...)
 	}
 	return ctx
 }
