@@ -134,7 +134,7 @@ func (c config) otelsqlOptions(serverAttrs []attribute.KeyValue) []otelsql.Optio
 	rawText := c.rawText
 	return []otelsql.Option{
 		otelsql.WithTracerProvider(c.tracerProvider),
-		otelsql.WithMeterProvider(c.meterProvider),
+		otelsql.WithMeterProvider(meterProvider{c.meterProvider}),
 		otelsql.WithTextMapPropagator(c.propagators),
 		otelsql.WithSQLCommenter(c.commenter),
 		otelsql.WithAttributes(base...),
@@ -164,18 +164,9 @@ func (c config) otelsqlOptions(serverAttrs []attribute.KeyValue) []otelsql.Optio
 			}
 			return attrs
 		}),
-		otelsql.WithInstrumentAttributesGetter(func(_ context.Context, _ otelsql.Method, query string, _ []driver.NamedValue) []attribute.KeyValue {
-			if query == "" {
-				return nil
-			}
-			q := p.Parse(query)
-			if q.Collection == "" {
-				return nil
-			}
-			return []attribute.KeyValue{semconv.DBCollectionName(q.Collection)}
-		}),
-		otelsql.WithSpanErrorAttributesGetter(errorAttrs),
-		otelsql.WithInstrumentErrorAttributesGetter(errorAttrs),
+		otelsql.WithInstrumentAttributesGetter(instrumentAttrs(p)),
+		otelsql.WithSpanErrorAttributesGetter(spanErrorAttrs),
+		otelsql.WithInstrumentErrorAttributesGetter(instrumentErrorAttrs),
 	}
 }
 
@@ -183,14 +174,38 @@ func (c config) otelsqlOptions(serverAttrs []attribute.KeyValue) []otelsql.Optio
 // pgconn.PgError.
 type sqlStater interface{ SQLState() string }
 
-// errorAttrs sets db.response.status_code (and error.type) to the SQLSTATE
-// when the driver reports one; otelsql adds the Go type otherwise.
-func errorAttrs(err error) []attribute.KeyValue {
+// classify returns the SQLSTATE of err, when the driver reports one, and the
+// error.type loupesql gives it: the SQLSTATE, "timeout" for a deadline,
+// "canceled" for a cancelled context, else "".
+func classify(err error) (code, errType string) {
 	var s sqlStater
-	if errors.As(err, &s) && s.SQLState() != "" {
-		return []attribute.KeyValue{semconv.DBResponseStatusCode(s.SQLState()), semconv.ErrorTypeKey.String(s.SQLState())}
+	switch {
+	case errors.As(err, &s) && s.SQLState() != "":
+		return s.SQLState(), s.SQLState()
+	case errors.Is(err, context.DeadlineExceeded):
+		return "", "timeout"
+	case errors.Is(err, context.Canceled):
+		return "", "canceled"
 	}
-	return nil
+	return "", ""
+}
+
+// spanErrorAttrs sets a failed span's error.type (see [classify]; the Go
+// error type otherwise) and db.response.status_code when the driver reports
+// an SQLSTATE. driver.ErrSkip is no failure: database/sql retries another way.
+func spanErrorAttrs(err error) []attribute.KeyValue {
+	code, errType := classify(err)
+	switch {
+	case code != "":
+		return []attribute.KeyValue{semconv.DBResponseStatusCode(code), semconv.ErrorTypeKey.String(errType)}
+	case errType != "":
+		return []attribute.KeyValue{semconv.ErrorTypeKey.String(errType)}
+	case errors.Is(err, driver.ErrSkip):
+		return nil
+	case errors.Is(err, driver.ErrBadConn):
+		return []attribute.KeyValue{semconv.ErrorTypeKey.String("database/sql/driver.ErrBadConn")}
+	}
+	return []attribute.KeyValue{semconv.ErrorType(err)}
 }
 
 // Open opens a database like sql.Open, instrumented. Unless

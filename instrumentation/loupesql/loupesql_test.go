@@ -124,9 +124,8 @@ func TestFailingQuery(t *testing.T) {
 	found := false
 	for _, dp := range dps {
 		da := sdktest.Attrs(dp.Attributes.ToSlice())
-		// otelsql sets the measurement's error.type to the Go error type
-		// after ours; the SQLSTATE stays in db.response.status_code.
-		found = found || (da["db.response.status_code"] == "42P01" && da["error.type"] != "" &&
+		found = found || (da["db.response.status_code"] == "42P01" && da["error.type"] == "42P01" &&
+			da["db.operation.name"] == "DELETE" &&
 			da["db.collection.name"] == "no_such_table" && da["db.system.name"] == "postgresql")
 	}
 	if !found {
