@@ -25,6 +25,6 @@ export async function emptyState(what) {
     h('p', {}, 'For example, from a clone of the repository:'),
     h('pre', {}, h('code', { text: `OTEL_EXPORTER_OTLP_ENDPOINT=${httpURL} go run ./examples/quickstart` })),
     h('p', {}, 'Any SDK works the same way: set ', h('code', { text: 'OTEL_EXPORTER_OTLP_ENDPOINT' }),
-      ' (and ', h('code', { text: 'OTEL_EXPORTER_OTLP_HEADERS="Authorization=Bearer …"' }),
+      ' (and ', h('code', { text: 'OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20<token>' }),
       ' when the server runs with --token), then reload this page.'));
 }

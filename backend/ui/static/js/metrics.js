@@ -83,7 +83,7 @@ function seriesName(metric) {
   const labels = Object.entries(metric || {}).filter(([k]) => k !== '__name__');
   const inner = labels.map(([k, v]) => `${k}="${v}"`).join(', ');
   const name = metric?.__name__ || '';
-  return name + (inner || !name ? `{${inner}}` : '');
+  return name + (inner ? `{${inner}}` : '');
 }
 
 export async function renderMetrics(main, params, { signal }) {
@@ -178,16 +178,21 @@ export async function renderMetrics(main, params, { signal }) {
   }
   const data = rangeRes.value.data || {};
   const all = (data.result || []).map((r) => ({
-    name: seriesName(r.metric),
+    name: seriesName(r.metric) || q,
     points: (r.values || []).map(([t, v]) => [t * 1000, parseFloat(v)]),
   }));
   const series = all.slice(0, MAX_SERIES);
-  let exemplars = [];
+  const exemplars = [];
   if (exRes.status === 'fulfilled') {
+    // Each export of a cumulative histogram repeats the exemplars it still
+    // holds: show each one once.
+    const seen = new Set();
     for (const sr of exRes.value.data || []) {
       for (const e of sr.exemplars || []) {
         const l = e.labels || {};
-        if (!l.trace_id) continue;
+        const key = `${l.trace_id} ${l.span_id} ${e.timestamp} ${e.value}`;
+        if (!l.trace_id || seen.has(key)) continue;
+        seen.add(key);
         exemplars.push({
           t: Number(e.timestamp) * 1000, v: parseFloat(e.value), traceID: l.trace_id, spanID: l.span_id || '',
           series: seriesName(sr.seriesLabels),
@@ -223,7 +228,7 @@ function exemplarTable(exemplars) {
     h('thead', {}, h('tr', {}, ['Value', 'Time', 'Trace', 'Span', 'Series'].map((c) => h('th', { scope: 'col', text: c })))),
     h('tbody', {}, rows.map((e) => h('tr', { dataset: { traceId: e.traceID, spanId: e.spanID } },
       h('td', { class: 'num', text: fmtNum(e.v) }),
-      h('td', { text: fmtTime(new Date(e.t)) }),
+      h('td', { class: 'nowrap', text: fmtTime(new Date(e.t)) }),
       h('td', {}, h('a', { href: traceHref(e.traceID, e.spanID), class: 'mono', text: e.traceID })),
       h('td', { class: 'mono', text: e.spanID }),
       h('td', { class: 'labels', text: e.series })))));

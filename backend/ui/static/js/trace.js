@@ -1,7 +1,7 @@
 // The trace view: a waterfall of spans; the selected span's attributes,
 // events, resource and logs.
 
-import { h, href, traceHref, errorBox, loading, fmtTime, fmtDuration, fmtValue, kvTable } from './dom.js';
+import { h, append, href, traceHref, errorBox, loading, fmtTime, fmtDuration, fmtValue, kvTable } from './dom.js';
 import { getJSON } from './api.js';
 import { summary, isError } from './traces.js';
 
@@ -129,7 +129,8 @@ function showSpan(details, t, sp, t0, signal) {
   const err = isError(sp);
   const attrs = (sp.tags || []).filter((x) => !['span.kind', 'otel.status_code', 'otel.status_description', 'error'].includes(x.key));
   const logsBox = h('div', { id: 'span-logs', 'aria-live': 'polite' }, loading('logs'));
-  details.replaceChildren(
+  details.replaceChildren();
+  append(details, [
     h('h2', {}, err ? h('span', { class: 'err-mark', text: '!' }) : null, sp.operationName),
     h('dl', { class: 'facts' },
       fact('Service', proc.serviceName),
@@ -149,7 +150,7 @@ function showSpan(details, t, sp, t0, signal) {
     (sp.references || []).filter((r) => r.refType !== 'CHILD_OF').length
       ? h('div', {}, h('h3', { text: 'Links' }), h('ul', {}, sp.references.filter((r) => r.refType !== 'CHILD_OF')
         .map((r) => h('li', {}, h('a', { href: traceHref(r.traceID, r.spanID), class: 'mono', text: `${r.traceID} / ${r.spanID}` })))))
-      : null);
+      : null]);
   getJSON('/api/logs', { trace_id: t.traceID, span_id: sp.spanID, limit: 200 }, signal).then((r) => {
     logsBox.replaceChildren(r.logs?.length ? logList(r.logs, { compact: true }) :
       h('p', { class: 'muted', id: 'no-span-logs', text: 'No logs carry this span\'s id.' }));

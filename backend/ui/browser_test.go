@@ -1,0 +1,442 @@
+package ui_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/loupe-dev/loupe/backend/server"
+	"github.com/loupe-dev/loupe/backend/store/memstore"
+)
+
+// chromiumPath is where scripts/install-chromium puts Chromium.
+const chromiumPath = "/usr/bin/chromium"
+
+// Bounds of the browser test.
+const (
+	testTimeout = 3 * time.Minute  // the whole test, browser start included
+	stepTimeout = 20 * time.Second // one action or one wait in the page
+)
+
+// watchErrors runs before the page's own scripts: it records uncaught
+// errors, rejected promises and Content-Security-Policy violations, which the
+// test then requires to be none.
+const watchErrors = `
+window.__errors = [];
+window.addEventListener('error', (e) => window.__errors.push('error: ' + e.message + ' at ' + e.filename + ':' + e.lineno));
+window.addEventListener('unhandledrejection', (e) => window.__errors.push('unhandled rejection: ' + (e.reason && e.reason.stack || e.reason)));
+document.addEventListener('securitypolicyviolation', (e) => window.__errors.push('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));
+`
+
+func startServer(t *testing.T, token string) *server.Server {
+	t.Helper()
+	st := memstore.New()
+	srv, err := server.Start(context.Background(), server.Config{
+		OTLPGRPCAddr: "127.0.0.1:0", OTLPHTTPAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+		Store: st, Token: token, Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("server shutdown: %v", err)
+		}
+		_ = st.Close()
+	})
+	return srv
+}
+
+// tab is the browser's tab on one server.
+type tab struct {
+	t     *testing.T
+	ctx   context.Context
+	base  string
+	shots string
+}
+
+// newBrowser starts headless Chromium for the test; it is stopped, and its
+// temporary profile removed, when the test ends.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s: %v; scripts/install-chromium installs it (.ci/run calls it)", chromiumPath, err)
+		}
+		t.Skipf("no Chromium at %s: run scripts/install-chromium to run the browser test", chromiumPath)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(1400, 1000),
+		// No user-data-dir: chromedp makes a temporary one and removes it
+		// when the browser has exited.
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	allocCtx, allocCancel := chromedp.NewExecAllocator(ctx, opts...)
+	bctx, bcancel := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
+	t.Cleanup(func() {
+		bcancel()
+		allocCancel() // waits for the browser to exit
+		cancel()
+	})
+	// The first Do starts the browser, bound to bctx (not to a step's timeout).
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("starting Chromium: %v", err)
+	}
+	return bctx
+}
+
+// newTab drives the browser's first tab. (A second tab of chromedp v0.23.0,
+// from NewContext on the browser's context, loads its first page and then
+// never sees another navigation finish, so each test has its own browser.)
+func newTab(t *testing.T, browser context.Context, base string) *tab {
+	t.Helper()
+	ctx := browser
+	shots := os.Getenv("LOUPE_UI_SCREENSHOTS")
+	if shots == "" {
+		shots = t.TempDir()
+	} else if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tb := &tab{t: t, ctx: ctx, base: base, shots: shots}
+	tb.do(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: watchErrors})
+		return err
+	}))
+	return tb
+}
+
+func (tb *tab) do(actions ...chromedp.Action[chromedp.Void]) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		tb.fatalf("%v", err)
+	}
+}
+
+// eval evaluates a JavaScript expression through the DevTools protocol
+// (which the page's Content-Security-Policy does not apply to) and decodes
+// its JSON value into v.
+func (tb *tab) eval(expr string, v any) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+	defer cancel()
+	raw, err := chromedp.Run(ctx, chromedp.Evaluate[[]byte](expr))
+	if err != nil {
+		tb.t.Fatalf("evaluating %s: %v", expr, err)
+	}
+	if v != nil {
+		if err := json.Unmarshal(raw, v); err != nil {
+			tb.t.Fatalf("evaluating %s: %v (%s)", expr, err, raw)
+		}
+	}
+}
+
+func (tb *tab) str(expr string) string {
+	tb.t.Helper()
+	var s string
+	tb.eval(`String(`+expr+` ?? '')`, &s)
+	return s
+}
+
+// waitFor polls a JavaScript condition until it is true, for stepTimeout at
+// most. (chromedp's Poll builds its predicate with new Function, which the
+// page's policy forbids.)
+func (tb *tab) waitFor(what, cond string) {
+	tb.t.Helper()
+	deadline := time.Now().Add(stepTimeout)
+	for {
+		var ok bool
+		tb.eval(`Boolean(`+cond+`)`, &ok)
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.fatalf("waiting %v for %s (%s)", stepTimeout, what, cond)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// fatalf fails with what the page shows, its URL and its recorded errors.
+func (tb *tab) fatalf(format string, args ...any) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 5*time.Second)
+	defer cancel()
+	state, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + '\n' + JSON.stringify(window.__errors) + '\n' + (document.querySelector('main')?.innerText || '').slice(0, 2000)`))
+	tb.screenshot("failure")
+	tb.t.Fatalf("%s\npage: %s", fmt.Sprintf(format, args...), state)
+}
+
+func (tb *tab) open(hash string) {
+	tb.t.Helper()
+	tb.do(chromedp.Navigate(tb.base + "/" + hash))
+}
+
+// route sets the hash as a click on a link does (no reload).
+func (tb *tab) route(hash string) {
+	tb.t.Helper()
+	tb.eval(`location.hash = `+jsString(hash), nil)
+}
+
+func (tb *tab) screenshot(name string) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+	defer cancel()
+	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		tb.t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	p := filepath.Join(tb.shots, name+".png")
+	if err := os.WriteFile(p, buf, 0o644); err != nil {
+		tb.t.Fatal(err)
+	}
+	tb.t.Logf("screenshot: %s", p)
+}
+
+// noErrors checks that the page had no uncaught error, rejected promise,
+// policy violation or injected script run.
+func (tb *tab) noErrors() {
+	tb.t.Helper()
+	var errs []string
+	tb.eval(`window.__errors || ['the error watcher did not run']`, &errs)
+	if len(errs) > 0 {
+		tb.t.Errorf("errors in the page:\n%s", strings.Join(errs, "\n"))
+	}
+	var xss any
+	tb.eval(`window.__xss ?? null`, &xss)
+	if xss != nil {
+		tb.t.Errorf("data was run as script: window.__xss = %v", xss)
+	}
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// TestBrowser drives the UI in headless Chromium against an in-process
+// loupe serve fed by the OpenTelemetry SDK: the headline jump from a
+// histogram's exemplar to its trace with its span selected and that span's
+// logs, then a trace search and a log search.
+func TestBrowser(t *testing.T) {
+	browser := newBrowser(t)
+	srv := startServer(t, "")
+	data := sendTelemetry(t, srv.Addrs("otlp-http")[0].String())
+	tb := newTab(t, browser, "http://"+srv.Addrs("http")[0].String())
+
+	t.Run("metric exemplar to trace to span logs", func(t *testing.T) {
+		tb.t = t
+		// The home page lands on the metrics view of the duration histogram.
+		tb.open("")
+		tb.waitFor("the metrics view", `location.hash.startsWith('#/metrics?')`)
+		if got := tb.str(`new URLSearchParams(location.hash.split('?')[1]).get('metric')`); got != histogramName+"_bucket" {
+			t.Errorf("home page picked metric %q, want %s_bucket", got, histogramName)
+		}
+		tb.waitFor("the chart with exemplar dots", `document.querySelectorAll('svg.chart circle.exemplar').length > 0`)
+		tb.waitFor("the exemplar of the slow checkout", `document.querySelector('circle.exemplar[data-trace-id="`+data.slowTrace+`"]')`)
+		if q := tb.str(`document.getElementById('query-input').value`); !strings.HasPrefix(q, "histogram_quantile(0.95, sum by (le) (rate("+histogramName+"_bucket[") {
+			t.Errorf("default query %q, want the p95 of the histogram", q)
+		}
+		if n := tb.str(`document.querySelectorAll('svg.chart g.series path').length`); n == "0" {
+			t.Errorf("the chart has no series line")
+		}
+		// The exemplar table lists the slow one first, once, as a link to its span.
+		if got := tb.str(`document.querySelector('#exemplar-table tbody tr').dataset.spanId`); got != data.slowCharge {
+			t.Errorf("first exemplar row is span %s, want the slow charge %s", got, data.slowCharge)
+		}
+		if got := tb.str(`document.querySelectorAll('#exemplar-table tbody tr[data-span-id="` + data.slowCharge + `"]').length`); got != "1" {
+			t.Errorf("the slow exemplar has %s rows, want 1", got)
+		}
+		tb.screenshot("metrics")
+
+		// Click the slow exemplar's dot in the chart.
+		tb.do(chromedp.Click(chromedp.CSS(`circle.exemplar[data-trace-id="` + data.slowTrace + `"]`)))
+		tb.checkSlowTrace(data, data.slowCharge)
+		tb.screenshot("trace")
+
+		// The same jump with the keyboard, from the exemplar table.
+		tb.do(chromedp.NavigateBack())
+		tb.waitFor("the exemplar table", `document.querySelector('#exemplar-table a')`)
+		tb.do(chromedp.Focus(chromedp.CSS(`#exemplar-table tbody tr:first-child a`)), chromedp.KeyEvent("\r"))
+		tb.checkSlowTrace(data, data.slowCharge)
+		tb.noErrors()
+	})
+
+	t.Run("promql error shown", func(t *testing.T) {
+		tb.t = t
+		tb.open("#/metrics?q=" + "sum(rate(" + histogramName + "_count[1m]) by")
+		tb.waitFor("the error message", `document.querySelector('#metrics-result .error')`)
+		if msg := tb.str(`document.querySelector('#metrics-result .error').textContent`); !strings.Contains(msg, "parse error") {
+			t.Errorf("error shown: %q, want the API's parse error", msg)
+		}
+		// A suggestion chip replaces the query.
+		tb.open("#/metrics?metric=" + histogramName + "_count&range=5m")
+		tb.waitFor("the suggestions", `document.querySelector('.suggestions a')`)
+		tb.do(chromedp.Click(chromedp.CSS(`.suggestions a[title^="sum(rate("]`)))
+		tb.waitFor("the rate query", `document.getElementById('query-input')?.value.startsWith('sum(rate(`+histogramName+`_count[')`)
+		tb.waitFor("the rate chart", `document.querySelector('svg.chart g.series path')?.getAttribute('d')`)
+		tb.screenshot("metrics-rate")
+		tb.noErrors()
+	})
+
+	t.Run("trace search", func(t *testing.T) {
+		tb.t = t
+		tb.open("#/traces")
+		tb.waitFor("the trace list", `document.querySelector('#trace-results tbody tr')`)
+		if got := tb.str(`document.getElementById('service-select').value`); got != "payments" && got != "shop" {
+			t.Errorf("service %q", got)
+		}
+		// SetValue fires the change event, which reruns the search.
+		tb.do(chromedp.SetValue(chromedp.CSS("#service-select"), shopService))
+		tb.waitFor("the shop's operations", `[...document.querySelectorAll('#operation-select option')].some(o => o.value === 'POST /checkout')`)
+		var n int
+		tb.waitFor("all traces", `document.querySelectorAll('#trace-results tbody tr').length === `+fmt.Sprint(data.traces))
+		// Only the slow one takes more than a second.
+		tb.do(chromedp.SetValue(chromedp.CSS("#min-duration"), "1s"), chromedp.Click(chromedp.CSS(`#traces-form button[type=submit]`)))
+		tb.waitFor("the search with minDuration", `location.hash.includes('minDuration=1s') && document.querySelectorAll('#trace-results tbody tr').length === 1`)
+		tb.eval(`document.querySelectorAll('#trace-results tbody tr').length`, &n)
+		row := `#trace-results tbody tr[data-trace-id="` + data.slowTrace + `"]`
+		if got := tb.str(`document.querySelector('` + row + ` td:nth-child(3)')?.textContent`); got != "2" {
+			t.Errorf("slow trace's error count %q, want 2", got)
+		}
+		if got := tb.str(`document.querySelector('` + row + ` a')?.textContent`); got != "shop: POST /checkout" {
+			t.Errorf("trace name %q", got)
+		}
+		tb.screenshot("traces")
+		tb.do(chromedp.Click(chromedp.CSS(row + ` a`)))
+		// Without a span in the URL the root is selected; pick the root's logs.
+		tb.waitFor("the trace view", `document.querySelector('.wf-row.selected')`)
+		if got := tb.str(`document.querySelector('.wf-row.selected').dataset.spanId`); got != data.slowRoot {
+			t.Errorf("selected span %s, want the root %s", got, data.slowRoot)
+		}
+		tb.waitFor("the root span's logs", `[...document.querySelectorAll('#span-logs .log-body')].some(e => e.textContent === `+jsString(rootBody)+`)`)
+		// Selecting the payments span by keyboard.
+		tb.do(chromedp.Focus(chromedp.CSS(`.wf-row.selected`)), chromedp.KeyEvent(kb.ArrowDown), chromedp.KeyEvent(kb.ArrowDown))
+		tb.waitFor("the authorize span selected", `document.querySelector('.wf-row.selected')?.textContent.includes('authorize')`)
+		tb.waitFor("its resource", `document.querySelector('#span-details')?.textContent.includes('payments')`)
+		tb.waitFor("no logs for it", `document.getElementById('no-span-logs')`)
+		tb.noErrors()
+	})
+
+	t.Run("log search", func(t *testing.T) {
+		tb.t = t
+		tb.open("#/logs")
+		tb.waitFor("the logs", `document.querySelector('#logs-result li.log')`)
+		tb.do(chromedp.SendKeys(chromedp.CSS("#log-text"), "declined"),
+			chromedp.SetValue(chromedp.CSS("#log-severity"), "error"),
+			chromedp.Click(chromedp.CSS(`#logs-form button[type=submit]`)))
+		tb.waitFor("one record", `location.hash.includes('q=declined') && document.querySelectorAll('#logs-result li.log').length === 1`)
+		body := tb.str(`document.querySelector('#logs-result .log-body').textContent`)
+		if body != slowBody+" "+xssValue {
+			t.Errorf("log body %q, want the text of the record, markup included", body)
+		}
+		if got := tb.str(`document.querySelector('#logs-result a.trace-link')?.getAttribute('href')`); got != "#/trace/"+data.slowTrace+"?span="+data.slowCharge {
+			t.Errorf("trace link %q", got)
+		}
+		tb.screenshot("logs")
+		tb.do(chromedp.Click(chromedp.CSS(`#logs-result a.trace-link`)))
+		tb.checkSlowTrace(data, data.slowCharge)
+		// The trace's logs link lists every log of the trace.
+		tb.do(chromedp.Click(chromedp.CSS(`#trace-logs-link`)))
+		tb.waitFor("the trace's logs", `location.hash.startsWith('#/logs?trace_id=`+data.slowTrace+`') && document.querySelectorAll('#logs-result li.log').length === 3`)
+		tb.noErrors()
+	})
+}
+
+// checkSlowTrace waits for the trace view of the slow checkout with span
+// selected, and checks the span's panel: its id, its attributes shown as
+// text, and that span's logs and no other span's.
+func (tb *tab) checkSlowTrace(data sent, span string) {
+	tb.t.Helper()
+	tb.waitFor("the trace view of the slow checkout", `location.hash === '#/trace/`+data.slowTrace+`?span=`+span+`' && document.getElementById('trace-id')?.textContent === '`+data.slowTrace+`'`)
+	tb.waitFor("the span selected", `document.querySelector('.wf-row.selected')?.dataset.spanId === '`+span+`' && document.getElementById('selected-span-id')?.textContent === '`+span+`'`)
+	if n := tb.str(`document.querySelectorAll('#waterfall .wf-row').length`); n != "3" {
+		tb.t.Errorf("waterfall has %s rows, want 3", n)
+	}
+	if n := tb.str(`document.querySelectorAll('#waterfall .wf-row.error').length`); n != "2" {
+		tb.t.Errorf("waterfall marks %s spans as errors, want 2", n)
+	}
+	tb.waitFor("the span's logs", `document.querySelectorAll('#span-logs .log-body').length > 0`)
+	var bodies []string
+	tb.eval(`[...document.querySelectorAll('#span-logs .log-body')].map(e => e.textContent)`, &bodies)
+	if !contains(bodies, slowBody+" "+xssValue) || !contains(bodies, "charging card for order o-slow") || contains(bodies, rootBody) || len(bodies) != 2 {
+		tb.t.Errorf("span logs %q, want the charge span's two records", bodies)
+	}
+	if got := tb.str(`[...document.querySelectorAll('#span-details table.kv tr')].find(r => r.querySelector('th').textContent === 'evil')?.querySelector('td').textContent`); got != xssValue {
+		tb.t.Errorf("attribute evil shown as %q, want its text", got)
+	}
+	var imgs int
+	tb.eval(`document.querySelectorAll('main img, main script').length`, &imgs)
+	if imgs != 0 {
+		tb.t.Errorf("%d img or script elements in main: data became markup", imgs)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// TestBrowserEmptyAndToken: on an empty server that requires a token, the
+// page's files load without it; the page asks for the token, refuses a
+// wrong one, keeps the right one in sessionStorage and then shows the empty
+// state with this server's OTLP endpoints.
+func TestBrowserEmptyAndToken(t *testing.T) {
+	const token = "ui-test-token"
+	browser := newBrowser(t)
+	srv := startServer(t, token)
+	tb := newTab(t, browser, "http://"+srv.Addrs("http")[0].String())
+	tb.open("")
+	tb.waitFor("the token dialog", `document.getElementById('token-dialog').open`)
+	tb.screenshot("token")
+	tb.do(chromedp.SendKeys(chromedp.CSS("#token-input"), "wrong"), chromedp.Click(chromedp.CSS("#token-submit")))
+	tb.waitFor("the refusal", `document.getElementById('token-dialog').open && !document.getElementById('token-error').hidden`)
+	tb.do(chromedp.SendKeys(chromedp.CSS("#token-input"), token), chromedp.Click(chromedp.CSS("#token-submit")))
+	tb.waitFor("the empty state", `document.getElementById('empty-state')`)
+	if got := tb.str(`sessionStorage.getItem('loupe.token')`); got != token {
+		t.Errorf("sessionStorage token %q", got)
+	}
+	text := tb.str(`document.getElementById('empty-state').textContent`)
+	for _, want := range []string{"http://" + srv.Addrs("otlp-http")[0].String(), srv.Addrs("otlp-grpc")[0].String(), "OTEL_EXPORTER_OTLP_ENDPOINT"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("empty state lacks %q:\n%s", want, text)
+		}
+	}
+	tb.screenshot("empty")
+	// The other views use the kept token without asking again.
+	tb.route("#/traces")
+	tb.waitFor("the traces' empty state", `document.querySelector('main h1')?.textContent === 'Traces' && document.getElementById('empty-state')`)
+	tb.route("#/logs")
+	tb.waitFor("no logs", `document.getElementById('no-logs')`)
+	if open := tb.str(`document.getElementById('token-dialog').open`); open != "false" {
+		t.Errorf("the token dialog opened again")
+	}
+	tb.noErrors()
+}
