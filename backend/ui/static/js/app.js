@@ -5,7 +5,7 @@
 //   #/trace/<trace id>?span=<span id>
 //   #/logs?service=…&severity=…&q=…&lookback=1h&trace_id=…&span_id=…
 
-import { clear, errorBox } from './dom.js';
+import { h, errorBox } from './dom.js';
 import { renderMetrics } from './metrics.js';
 import { renderTraces } from './traces.js';
 import { renderTrace } from './trace.js';
@@ -38,32 +38,34 @@ async function route() {
     if (on) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
-  clear(main);
-  main.dataset.view = view;
+  // Each view renders into a container of its own: when the user moves on
+  // before a view has finished, what it still writes goes nowhere.
+  const box = h('div', { class: 'view', dataset: { view } });
+  main.replaceChildren(box);
   try {
     switch (view) {
       case 'metrics':
         document.title = 'Metrics · Loupe';
-        await renderMetrics(main, params, ctx);
+        await renderMetrics(box, params, ctx);
         break;
       case 'traces':
         document.title = 'Traces · Loupe';
-        await renderTraces(main, params, ctx);
+        await renderTraces(box, params, ctx);
         break;
       case 'trace':
         document.title = 'Trace · Loupe';
-        await renderTrace(main, parts[1] || '', params, ctx);
+        await renderTrace(box, parts[1] || '', params, ctx);
         break;
       case 'logs':
         document.title = 'Logs · Loupe';
-        await renderLogs(main, params, ctx);
+        await renderLogs(box, params, ctx);
         break;
       default:
-        main.append(errorBox(`No view "${view}". Pick one above.`));
+        box.append(errorBox(`No view "${view}". Pick one above.`));
     }
   } catch (err) {
     if (err.name === 'AbortError' || ctx.signal.aborted) return;
-    main.append(errorBox(err));
+    box.append(errorBox(err));
   }
 }
 

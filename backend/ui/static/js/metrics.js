@@ -94,6 +94,7 @@ export async function renderMetrics(main, params, { signal }) {
     metricNames(signal),
     getJSON('/api/v1/metadata', null, signal).then((r) => r.data || {}, () => ({})),
   ]);
+  if (signal.aborted) return;
   main.replaceChildren();
 
   let metric = params.get('metric') || '';

@@ -35,6 +35,7 @@ export async function renderTraces(main, params, { signal }) {
   main.append(h('h1', { text: 'Traces' }));
   const status = main.appendChild(loading('services'));
   const svcs = await services(signal);
+  if (signal.aborted) return;
   status.remove();
   if (!svcs.length) {
     main.append(await emptyState('traces'));
