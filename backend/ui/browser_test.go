@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -298,6 +299,14 @@ func TestBrowser(t *testing.T) {
 		tb.do(chromedp.Click(chromedp.CSS(`.suggestions a[title^="sum(rate("]`)))
 		tb.waitFor("the rate query", `document.getElementById('query-input')?.value.startsWith('sum(rate(`+histogramName+`_count[')`)
 		tb.waitFor("the rate chart", `document.querySelector('svg.chart g.series path')?.getAttribute('d')`)
+		// Pointing at the newest sample shows its value.
+		var at struct{ X, Y float64 }
+		tb.eval(`(() => { const r = document.querySelector('svg.chart').getBoundingClientRect(); return {X: r.left + r.width * (960 - 20) / 960, Y: r.top + r.height / 2}; })()`, &at)
+		tb.do(chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, at.X, at.Y))
+		tb.waitFor("the value readout", `document.querySelector('svg.chart .readout')?.getAttribute('visibility') === 'visible'`)
+		if got := tb.str(`document.querySelector('svg.chart .readout').textContent`); !strings.Contains(got, "sum(rate("+histogramName+"_count") {
+			t.Errorf("readout %q lacks the series", got)
+		}
 		tb.screenshot("metrics-rate")
 		tb.noErrors()
 	})
@@ -314,6 +323,12 @@ func TestBrowser(t *testing.T) {
 		tb.waitFor("the shop's operations", `[...document.querySelectorAll('#operation-select option')].some(o => o.value === 'POST /checkout')`)
 		var n int
 		tb.waitFor("all traces", `document.querySelectorAll('#trace-results tbody tr').length === `+fmt.Sprint(data.traces))
+		// A bad parameter gets the API's message.
+		tb.do(chromedp.SetValue(chromedp.CSS("#min-duration"), "fast"), chromedp.Click(chromedp.CSS(`#traces-form button[type=submit]`)))
+		tb.waitFor("the API's error", `location.hash.includes('minDuration=fast') && document.querySelector('#traces-result .error')`)
+		if msg := tb.str(`document.querySelector('#traces-result .error').textContent`); !strings.Contains(msg, "fast") {
+			t.Errorf("error shown: %q", msg)
+		}
 		// Only the slow one takes more than a second.
 		tb.do(chromedp.SetValue(chromedp.CSS("#min-duration"), "1s"), chromedp.Click(chromedp.CSS(`#traces-form button[type=submit]`)))
 		tb.waitFor("the search with minDuration", `location.hash.includes('minDuration=1s') && document.querySelectorAll('#trace-results tbody tr').length === 1`)

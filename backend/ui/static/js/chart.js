@@ -1,7 +1,7 @@
 // A time-series chart in SVG, drawn by hand: lines for the series, dots for
 // the exemplars.
 
-import { h, s, fmtTime } from './dom.js';
+import { h, s, append, fmtTime } from './dom.js';
 
 export const COLORS = ['#3b6fd8', '#e0742a', '#2a9d6f', '#b54bb8', '#c9a227', '#d04a5a', '#4bb0c9', '#7a6a5a'];
 
@@ -90,6 +90,8 @@ export function chart({ series, exemplars, start, end, stepMs, onExemplar }) {
     svg.append(g);
   });
 
+  svg.append(hover(svg, series, { start, end, stepMs }));
+
   const dots = s('g', { class: 'exemplars' });
   for (const e of exemplars) {
     const label = `Exemplar ${fmtNum(e.v)} at ${fmtTime(new Date(e.t))}: trace ${e.traceID}, span ${e.spanID}`;
@@ -109,4 +111,43 @@ export function legend(series) {
     sw.style.background = COLORS[i % COLORS.length];
     return h('li', {}, sw, sr.name);
   }));
+}
+
+// hover shows, under the pointer, the time and each series' value there.
+function hover(svg, series, { start, end, stepMs }) {
+  const line = s('line', { class: 'crosshair', y1: MT, y2: H - MB, visibility: 'hidden' });
+  const box = s('g', { class: 'readout', visibility: 'hidden' });
+  const area = s('rect', { class: 'hover-area', x: ML, y: MT, width: W - ML - MR, height: H - MT - MB });
+  const hide = () => {
+    line.setAttribute('visibility', 'hidden');
+    box.setAttribute('visibility', 'hidden');
+  };
+  area.addEventListener('mouseleave', hide);
+  area.addEventListener('mousemove', (e) => {
+    const r = svg.getBoundingClientRect();
+    const vx = ((e.clientX - r.left) * W) / r.width;
+    const t = start + ((vx - ML) / (W - ML - MR)) * (end - start);
+    const rows = [];
+    series.forEach((sr, i) => {
+      let best = null;
+      for (const p of sr.points) if (isFinite(p[1]) && (!best || Math.abs(p[0] - t) < Math.abs(best[0] - t))) best = p;
+      if (best && Math.abs(best[0] - t) <= 1.5 * stepMs) rows.push([i, sr.name, best[1]]);
+    });
+    if (!rows.length) return hide();
+    line.setAttribute('x1', vx);
+    line.setAttribute('x2', vx);
+    line.setAttribute('visibility', 'visible');
+    box.replaceChildren();
+    append(box, [s('rect', { class: 'readout-bg', rx: 3 }),
+      s('text', { x: 8, y: 16, class: 'readout-time', text: fmtTime(new Date(t)).slice(11, 19) }),
+      rows.slice(0, 8).map(([i, name, v], j) => s('text', { x: 8, y: 32 + 15 * j, fill: COLORS[i % COLORS.length],
+        text: `${fmtNum(v)}  ${name.length > 60 ? name.slice(0, 59) + '…' : name}` }))]);
+    box.setAttribute('visibility', 'visible');
+    const bb = box.getBBox();
+    box.firstChild.setAttribute('width', bb.width + 16);
+    box.firstChild.setAttribute('height', bb.height + 10);
+    const bx = vx + 12 + bb.width + 16 > W - MR ? vx - 12 - bb.width - 16 : vx + 12;
+    box.setAttribute('transform', `translate(${bx},${MT + 4})`);
+  });
+  return s('g', { class: 'hover' }, area, line, box);
 }

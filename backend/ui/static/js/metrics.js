@@ -215,13 +215,15 @@ export async function renderMetrics(main, params, { signal }) {
   if (all.length > series.length) result.append(h('p', { class: 'muted', text: `Showing ${series.length} of ${all.length} series.` }));
   if (series.length) result.append(legend(series));
   if (!series.length) result.append(h('p', { class: 'muted', text: 'The query has no samples in this range; the dots are its exemplars.' }));
-  result.append(exemplarTable(exemplars));
+  const hist = metric && kind(metric, meta).type === 'histogram' && !q.includes('_bucket');
+  result.append(exemplarTable(exemplars, hist));
 }
 
-function exemplarTable(exemplars) {
+function exemplarTable(exemplars, histogramWithoutBuckets) {
   if (!exemplars.length) {
-    return h('p', { class: 'muted', id: 'no-exemplars' },
-      'No exemplars in this range. Exemplars come from measurements recorded inside a sampled span.');
+    return h('p', { class: 'muted', id: 'no-exemplars' }, histogramWithoutBuckets
+      ? 'No exemplars: a histogram keeps them on its _bucket series, which the p50, p95 and p99 queries read.'
+      : 'No exemplars in this range. Exemplars come from measurements recorded inside a sampled span.');
   }
   const rows = exemplars.slice().sort((a, b) => b.v - a.v).slice(0, MAX_EXEMPLAR_ROWS);
   return h('table', { class: 'list', id: 'exemplar-table' },
