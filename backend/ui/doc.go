@@ -11,10 +11,10 @@
 // v1) and a log search complete it. Every view is a hash route, so its URL
 // can be shared:
 //
-//	#/metrics?q=…&range=1h
+//	#/metrics?metric=…&q=…&range=1h
 //	#/traces?service=…&operation=…&lookback=1h&minDuration=…&limit=20
 //	#/trace/<trace id>?span=<span id>
-//	#/logs?service=…&severity=…&q=…&lookback=1h
+//	#/logs?service=…&severity=…&q=…&lookback=1h&trace_id=…&span_id=…
 //
 // Routes: GET / (index.html), GET /ui/… (the static files) and GET
 // /api/ui/config (the OTLP endpoints the empty state names). [IsStatic]

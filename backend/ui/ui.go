@@ -20,7 +20,7 @@ var static embed.FS
 // scripts, styles, images and connections from this origin only, no inline
 // script, no plugins, no framing.
 const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; " +
-	"img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; " +
+	"img-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; " +
 	"form-action 'self'; frame-ancestors 'none'"
 
 // AssetPrefix is the path under which the static files are served.
