@@ -107,12 +107,16 @@ func newBrowser(t *testing.T) context.Context {
 	return bctx
 }
 
-// newTab drives the browser's first tab. (A second tab of chromedp v0.23.0,
-// from NewContext on the browser's context, loads its first page and then
-// never sees another navigation finish, so each test has its own browser.)
+// newTab opens a tab; it is closed when the test ends.
 func newTab(t *testing.T, browser context.Context, base string) *tab {
 	t.Helper()
-	ctx := browser
+	ctx, cancel := chromedp.NewContext(browser)
+	t.Cleanup(cancel)
+	// The first Do opens the tab, which lives as long as the context of that
+	// call: so that one has no step timeout.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("opening a tab: %v", err)
+	}
 	shots := os.Getenv("LOUPE_UI_SCREENSHOTS")
 	if shots == "" {
 		shots = t.TempDir()
