@@ -45,7 +45,7 @@ func (t *Tracer) TraceBatchStart(ctx context.Context, conn *pgx.Conn, data pgx.T
 	if span.IsRecording() && span.SpanContext().SpanID() != parent.SpanID() && data.Batch != nil {
 		q := batchQuery(t.parser, data.Batch.QueuedQueries)
 		span.SetName(q.Summary)
-		span.SetAttributes(append(connAttrs(conn, q.Attributes()), semconv.DBSystemNamePostgreSQL)...)
+		span.SetAttributes(queryAttrs(conn, q)...)
 	}
 	return ctx
 }
@@ -55,8 +55,7 @@ func (t *Tracer) TraceBatchStart(ctx context.Context, conn *pgx.Conn, data pgx.T
 // collection, summary, connection and, when it failed, its SQLSTATE.
 func (t *Tracer) TraceBatchQuery(ctx context.Context, conn *pgx.Conn, data pgx.TraceBatchQueryData) {
 	if trace.SpanFromContext(ctx).IsRecording() {
-		attrs := append(connAttrs(conn, t.parser.Parse(data.SQL).Attributes()), semconv.DBSystemNamePostgreSQL)
-		attrs = append(attrs, errorAttrs(data.Err)...)
+		attrs := append(queryAttrs(conn, t.parser.Parse(data.SQL)), errorAttrs(data.Err)...)
 		ctx = context.WithValue(ctx, startAttrsKey{}, attrs)
 	}
 	t.Tracer.TraceBatchQuery(ctx, conn, data)
@@ -116,12 +115,32 @@ func batchQuery(p *sqlsem.Parser, queued []*pgx.QueuedQuery) sqlsem.Query {
 	return r
 }
 
-// connAttrs appends the connection's server.address, server.port and
-// db.namespace to attrs.
-func connAttrs(conn *pgx.Conn, attrs []attribute.KeyValue) []attribute.KeyValue {
+// queryAttrs returns q's attributes and the connection's server.address,
+// server.port and db.namespace (otelpgx adds db.system.name).
+func queryAttrs(conn *pgx.Conn, q sqlsem.Query) []attribute.KeyValue {
+	ca := connAttrs(conn)
+	return append(q.AppendAttributes(make([]attribute.KeyValue, 0, 4+len(ca))), ca...)
+}
+
+// connAttrsKeyName is the key of connAttrs' entry in pgconn's CustomData.
+const connAttrsKeyName = "github.com/loupe-dev/loupe/instrumentation/loupepgx.connAttrs"
+
+// connAttrs returns the connection's server.address, server.port and
+// db.namespace, kept in the connection's custom data after the first call:
+// conn.Config copies the whole configuration.
+func connAttrs(conn *pgx.Conn) []attribute.KeyValue {
 	if conn == nil {
+		return nil
+	}
+	pc := conn.PgConn()
+	data := pc.CustomData() // a pgx.Conn is used by one goroutine at a time
+	if attrs, ok := data[connAttrsKeyName].([]attribute.KeyValue); ok {
 		return attrs
 	}
 	cfg := conn.Config()
-	return append(attrs, semconv.ServerAddress(cfg.Host), semconv.ServerPort(int(cfg.Port)), semconv.DBNamespace(cfg.Database))
+	attrs := []attribute.KeyValue{semconv.ServerAddress(cfg.Host), semconv.ServerPort(int(cfg.Port)), semconv.DBNamespace(cfg.Database)}
+	if data != nil {
+		data[connAttrsKeyName] = attrs
+	}
+	return attrs
 }

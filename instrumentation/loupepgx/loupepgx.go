@@ -117,7 +117,7 @@ func (t *Tracer) TraceQueryStart(ctx context.Context, conn *pgx.Conn, data pgx.T
 	ctx = t.Tracer.TraceQueryStart(ctx, conn, data)
 	span := trace.SpanFromContext(ctx)
 	if span.IsRecording() && span.SpanContext().SpanID() != parent.SpanID() {
-		span.SetAttributes(append(connAttrs(conn, t.parser.Parse(data.SQL).Attributes()), semconv.DBSystemNamePostgreSQL)...)
+		span.SetAttributes(queryAttrs(conn, t.parser.Parse(data.SQL))...)
 	}
 	return ctx
 }
@@ -133,10 +133,11 @@ func (t *Tracer) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, data pgx.Tra
 }
 
 func errorAttrs(err error) []attribute.KeyValue {
+	if err == nil {
+		return nil // before pgErr, which escapes: no allocation per successful query
+	}
 	var pgErr *pgconn.PgError
 	switch {
-	case err == nil:
-		return nil
 	case errors.As(err, &pgErr):
 		return []attribute.KeyValue{semconv.DBResponseStatusCode(pgErr.Code), semconv.ErrorTypeKey.String(pgErr.Code)}
 	case errors.Is(err, context.DeadlineExceeded):

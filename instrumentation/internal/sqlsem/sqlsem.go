@@ -25,7 +25,11 @@ type Query struct {
 // Attributes returns db.query.text, db.operation.name, db.collection.name and
 // db.query.summary (the empty ones left out).
 func (q Query) Attributes() []attribute.KeyValue {
-	attrs := make([]attribute.KeyValue, 0, 4)
+	return q.AppendAttributes(make([]attribute.KeyValue, 0, 4))
+}
+
+// AppendAttributes appends [Query.Attributes] to attrs.
+func (q Query) AppendAttributes(attrs []attribute.KeyValue) []attribute.KeyValue {
 	if q.Text != "" {
 		attrs = append(attrs, semconv.DBQueryText(q.Text))
 	}

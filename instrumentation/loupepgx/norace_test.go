@@ -1,0 +1,5 @@
+//go:build !race
+
+package loupepgx_test
+
+const raceEnabled = false
