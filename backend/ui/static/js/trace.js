@@ -104,7 +104,11 @@ export async function renderTrace(main, traceID, params, { signal }) {
       class: 'wf-row' + (err ? ' error' : ''), role: 'option', tabindex: sp.spanID === selected ? 0 : -1,
       'aria-selected': 'false', dataset: { spanId: sp.spanID },
       title: `${service}: ${sp.operationName} · ${fmtDuration(sp.duration)}`,
-    }, label, h('div', { class: 'wf-time' }, bar, h('span', { class: 'wf-dur', text: fmtDuration(sp.duration) })));
+    }, label, h('div', { class: 'wf-time' }, bar, (sp.logs || []).map((l) => {
+      const mark = h('span', { class: 'wf-event', title: (l.fields || []).find((f) => f.key === 'event')?.value ?? 'event' });
+      mark.style.left = `${(100 * (l.timestamp - t0)) / total}%`;
+      return mark;
+    }), h('span', { class: 'wf-dur', text: fmtDuration(sp.duration) })));
     b.addEventListener('click', () => select(sp.spanID, false));
     b.addEventListener('keydown', (e) => {
       const next = e.key === 'ArrowDown' ? rows[i + 1] : e.key === 'ArrowUp' ? rows[i - 1] : null;
