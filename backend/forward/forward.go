@@ -501,20 +501,30 @@ type forwarding struct {
 	f *Forwarder
 }
 
+// The writes queue a copy: a store.Writer keeps nothing of what it is
+// given, since the receiver hands the request's messages back to pdata's
+// pools once the write returns.
+
 func (s *forwarding) WriteTraces(ctx context.Context, td ptrace.Traces) (store.WriteResult, error) {
 	res, err := s.Store.WriteTraces(ctx, td)
-	s.f.Traces(td)
+	cp := ptrace.NewTraces()
+	td.CopyTo(cp)
+	s.f.Traces(cp)
 	return res, err
 }
 
 func (s *forwarding) WriteMetrics(ctx context.Context, md pmetric.Metrics) (store.WriteResult, error) {
 	res, err := s.Store.WriteMetrics(ctx, md)
-	s.f.Metrics(md)
+	cp := pmetric.NewMetrics()
+	md.CopyTo(cp)
+	s.f.Metrics(cp)
 	return res, err
 }
 
 func (s *forwarding) WriteLogs(ctx context.Context, ld plog.Logs) (store.WriteResult, error) {
 	res, err := s.Store.WriteLogs(ctx, ld)
-	s.f.Logs(ld)
+	cp := plog.NewLogs()
+	ld.CopyTo(cp)
+	s.f.Logs(cp)
 	return res, err
 }

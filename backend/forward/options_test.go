@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"log/slog"
 	"math/big"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/featuregate"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -29,6 +31,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/loupe-dev/loupe/backend/forward"
+	"github.com/loupe-dev/loupe/backend/store/memstore"
 	"github.com/loupe-dev/loupe/backend/store/storetest"
 )
 
@@ -353,6 +356,41 @@ func TestParseHeaders(t *testing.T) {
 			t.Errorf("%q accepted", bad)
 		} else if strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("%q: the error shows the value: %v", bad, err)
+		}
+	}
+}
+
+// TestWrapCopiesUnderPooling: with pdata's proto pooling on, as loupe serve
+// runs, the receiver recycles each request once the write returns; what
+// Wrap queued must still arrive intact.
+func TestWrapCopiesUnderPooling(t *testing.T) {
+	const gate = "pdata.useProtoPooling"
+	if err := featuregate.GlobalRegistry().Set(gate, true); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = featuregate.GlobalRegistry().Set(gate, false) }()
+	srv := startOTLPServer(t, nil)
+	fw, err := forward.New(srv.addr, forward.WithWorkers(1), forward.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	localStore := memstore.New()
+	defer localStore.Close()
+	source := startServer(t, forward.Wrap(localStore, fw), "", "127.0.0.1:0")
+	url := "http://" + source.Addrs("otlp-http")[0].String() + "/v1/traces"
+	var want [][]byte
+	for i := range 20 {
+		td := storetest.Traces(storetest.SpanSpec{Service: fmt.Sprintf("svc-%d", i), Trace: byte(i + 1), ID: 1, Name: fmt.Sprintf("op-%d", i),
+			Attrs: map[string]any{"i": i, "s": strings.Repeat("x", i)}})
+		body := mustProto(t, ptraceotlp.NewExportRequestFromTraces(td))
+		want = append(want, body)
+		post(t, url, body)
+	}
+	got := srv.wait(t, len(want))
+	shutdown(t, fw)
+	for i, r := range got {
+		if !bytes.Equal(r.body, want[i]) {
+			t.Errorf("request %d arrived changed", i)
 		}
 	}
 }

@@ -91,9 +91,9 @@ func buildLoupe(tb testing.TB) string {
 	return loupeBin
 }
 
-func startLoupeTarget(tb testing.TB, name, dataDir string) target {
+func startLoupeTarget(tb testing.TB, name, dataDir string, env ...string) target {
 	otlp, api := freeAddr(tb), freeAddr(tb)
-	pid := startProcess(tb, name, buildLoupe(tb), "serve", "--otlp-grpc", "", "--otlp-http", otlp, "--http", api,
+	pid := startProcessEnv(tb, name, buildLoupe(tb), env, "serve", "--otlp-grpc", "", "--otlp-http", otlp, "--http", api,
 		"--data-dir", dataDir, "--max-size", "16GiB", "--retention", "24h")
 	t := target{name: name, pid: pid, otlpHTTP: otlp, query: "http://" + api}
 	waitReady(tb, t)
@@ -183,13 +183,58 @@ func targets() map[string]func(testing.TB) target {
 	}
 }
 
+// target starts the target impl: a name of targets(), or for A/B
+// comparisons in one run loupe-mem or loupe-disk followed by environment
+// variables for the server, each after a "+" (loupe-mem+GOGC=100,
+// loupe-mem+LOUPE_PDATA_POOLING=0).
+func startTarget(tb testing.TB, impl string) target {
+	name, env, _ := strings.Cut(impl, "+")
+	if env != "" {
+		vars := strings.Split(env, "+")
+		switch name {
+		case "loupe-mem":
+			return startLoupeTarget(tb, impl, "", vars...)
+		case "loupe-disk":
+			return startLoupeTarget(tb, impl, tb.TempDir(), vars...)
+		}
+	} else if start, ok := targets()[name]; ok {
+		return start(tb)
+	}
+	tb.Fatalf("unknown target %q", impl)
+	return target{}
+}
+
+// ingestImpls are the targets of BenchmarkIngest and BenchmarkMillionSpans: jaeger, loupe-mem and
+// loupe-disk, or the comma-separated list in $LOUPE_BENCH_IMPLS (see
+// startTarget).
+func ingestImpls() []string {
+	if v := os.Getenv("LOUPE_BENCH_IMPLS"); v != "" {
+		return strings.Split(v, ",")
+	}
+	return []string{"jaeger", "loupe-mem", "loupe-disk"}
+}
+
+// ingestBatches is how many distinct batches BenchmarkIngest prepares: 400,
+// or $LOUPE_BENCH_BATCHES (with -benchtime=Nx for N up to it, no batch is
+// sent twice).
+func ingestBatches(b *testing.B) int {
+	if v := os.Getenv("LOUPE_BENCH_BATCHES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			b.Fatalf("LOUPE_BENCH_BATCHES=%q", v)
+		}
+		return n
+	}
+	return 400
+}
+
 // BenchmarkIngest: spans per second and server CPU per span, with two
 // clients each waiting for its answers.
 func BenchmarkIngest(b *testing.B) {
-	data := batches(b, 400, time.Now())
-	for _, impl := range []string{"jaeger", "loupe-mem", "loupe-disk"} {
+	data := batches(b, ingestBatches(b), time.Now())
+	for _, impl := range ingestImpls() {
 		b.Run("impl="+impl, func(b *testing.B) {
-			t := targets()[impl](b)
+			t := startTarget(b, impl)
 			send(b, t, data[:20], 2) // warm up
 			cpu0 := cpuTime(b, t.pid)
 			b.ResetTimer()
@@ -216,14 +261,15 @@ func BenchmarkIngest(b *testing.B) {
 func BenchmarkMillionSpans(b *testing.B) {
 	const total = 1_000_000
 	data := batches(b, (total+batchSpans-1)/batchSpans, time.Now())
-	for _, impl := range []string{"jaeger", "loupe-mem", "loupe-disk"} {
+	for _, impl := range ingestImpls() {
 		b.Run("impl="+impl, func(b *testing.B) {
 			dir := b.TempDir()
-			start := targets()[impl]
+			var t target
 			if impl == "loupe-disk" {
-				start = func(tb testing.TB) target { return startLoupeTarget(tb, "loupe-disk", dir) }
+				t = startLoupeTarget(b, "loupe-disk", dir)
+			} else {
+				t = startTarget(b, impl)
 			}
-			t := start(b)
 			base := rss(b, t.pid)
 			send(b, t, data, 2)
 			runtime.GC()

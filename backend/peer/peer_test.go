@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/featuregate"
+
 	"github.com/loupe-dev/loupe/backend/server"
 	"github.com/loupe-dev/loupe/backend/store/memstore"
 )
@@ -59,8 +61,17 @@ func freeAddr(t testing.TB) string {
 // startProcess runs a peer until the test ends, its output kept for failures.
 func startProcess(t testing.TB, name, bin string, args ...string) int {
 	t.Helper()
+	return startProcessEnv(t, name, bin, nil, args...)
+}
+
+// startProcessEnv is startProcess with variables added to the environment.
+func startProcessEnv(t testing.TB, name, bin string, env []string, args ...string) int {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.WaitDelay = 5 * time.Second
@@ -223,6 +234,11 @@ func startLoupe(t *testing.T, grpcOTLP bool) (api, otlp string) {
 
 func TestJaegerAPIMatchesJaeger(t *testing.T) {
 	jaegerBin, collectorBin, genBin := peer(t, "jaeger"), peer(t, "otelcol"), peer(t, "telemetrygen")
+	// As loupe serve runs: the receiver recycles requests through pdata's pools.
+	if err := featuregate.GlobalRegistry().Set("pdata.useProtoPooling", true); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = featuregate.GlobalRegistry().Set("pdata.useProtoPooling", false) }()
 
 	// Backends first: the Collector's gRPC reconnect backoff can hold the
 	// first batch for minutes if it starts before them.

@@ -2,10 +2,13 @@ package receiver_test
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/collector/featuregate"
 
 	"github.com/loupe-dev/loupe/backend/store/storetest"
 
@@ -27,6 +30,31 @@ func benchBatches(tb testing.TB, n int) [][]byte {
 // the receiver's handler in front of a memstore, without the network: the
 // server-side work of one request from headers parsed to answer written.
 func BenchmarkHTTPTraces(b *testing.B) {
+	for _, pooling := range []bool{false, true} {
+		b.Run(fmt.Sprintf("pooling=%v", pooling), func(b *testing.B) {
+			defer setPooling(b, pooling)()
+			benchHTTPTraces(b)
+		})
+	}
+}
+
+// setPooling sets pdata's pdata.useProtoPooling feature gate, as loupe
+// serve does, and returns a function that restores it.
+func setPooling(tb testing.TB, on bool) func() {
+	g := "pdata.useProtoPooling"
+	var was bool
+	featuregate.GlobalRegistry().VisitAll(func(fg *featuregate.Gate) {
+		if fg.ID() == g {
+			was = fg.IsEnabled()
+		}
+	})
+	if err := featuregate.GlobalRegistry().Set(g, on); err != nil {
+		tb.Fatal(err)
+	}
+	return func() { _ = featuregate.GlobalRegistry().Set(g, was) }
+}
+
+func benchHTTPTraces(b *testing.B) {
 	data := benchBatches(b, 400)
 	s := memstore.New(memstore.WithMaxBytes(1 << 30))
 	defer s.Close()

@@ -14,8 +14,11 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -171,18 +174,26 @@ type signal struct {
 func (r *Receiver) signals() []signal {
 	return []signal{
 		{r, "/v1/traces", "opentelemetry.proto.collector.trace.v1.TraceService",
-			exporter(ptraceotlp.NewExportRequest, r.exportTraces)},
+			exporter(ptraceotlp.NewExportRequest, r.exportTraces,
+				func(req ptraceotlp.ExportRequest) { ptrace.NewTraces().MoveTo(req.Traces()) })},
 		{r, "/v1/metrics", "opentelemetry.proto.collector.metrics.v1.MetricsService",
-			exporter(pmetricotlp.NewExportRequest, r.exportMetrics)},
+			exporter(pmetricotlp.NewExportRequest, r.exportMetrics,
+				func(req pmetricotlp.ExportRequest) { pmetric.NewMetrics().MoveTo(req.Metrics()) })},
 		{r, "/v1/logs", "opentelemetry.proto.collector.logs.v1.LogsService",
-			exporter(plogotlp.NewExportRequest, r.exportLogs)},
+			exporter(plogotlp.NewExportRequest, r.exportLogs,
+				func(req plogotlp.ExportRequest) { plog.NewLogs().MoveTo(req.Logs()) })},
 	}
 }
 
-// exporter decodes with pdata and then calls write.
-func exporter[Req message](newReq func() Req, write func(context.Context, Req) (marshaler, error)) func(context.Context, []byte, wireFormat) (marshaler, error) {
+// exporter decodes with pdata, calls write, and then releases the request:
+// moving an empty value over it hands its messages back to pdata's pools
+// when the pdata.useProtoPooling feature gate is on (loupe serve turns it
+// on), and merely drops them otherwise. The store.Writer contract is what
+// makes this safe: a writer keeps nothing of what it was given.
+func exporter[Req message](newReq func() Req, write func(context.Context, Req) (marshaler, error), release func(Req)) func(context.Context, []byte, wireFormat) (marshaler, error) {
 	return func(ctx context.Context, body []byte, enc wireFormat) (marshaler, error) {
 		req := newReq()
+		defer release(req)
 		var err error
 		if enc == encJSON {
 			err = req.UnmarshalJSON(body)

@@ -25,6 +25,11 @@ type Store interface {
 // nothing. Items that are invalid on their own (a span without a trace or
 // span id, a metric without a name or data) are counted in the
 // [WriteResult] and skipped; the rest of the request is stored.
+//
+// A writer keeps nothing of what it is given once the call returns (copy
+// what must outlive it): the receiver then hands the request's messages
+// back to pdata's pools for the next request. Strings read from it may be
+// kept; pdata never changes a string's bytes.
 type Writer interface {
 	WriteTraces(context.Context, ptrace.Traces) (WriteResult, error)
 	WriteLogs(context.Context, plog.Logs) (WriteResult, error)

@@ -244,6 +244,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	memLimit, restoreGC := tuneGC(f.maxSize)
 	defer restoreGC()
+	defer enableProtoPooling(os.Getenv)()
 	if memLimit > 0 {
 		log.Debug("soft memory limit", "bytes", memLimit)
 	}
