@@ -315,6 +315,17 @@ func TestBrowser(t *testing.T) {
 		tb.noErrors()
 	})
 
+	t.Run("native histogram", func(t *testing.T) {
+		tb.t = t
+		tb.open("#/metrics?metric=" + nativeName + "&range=5m")
+		tb.waitFor("its p95", `document.getElementById('query-input')?.value === 'histogram_quantile(0.95, sum(rate(`+nativeName+`[1m])))'`)
+		tb.waitFor("the chart", `document.querySelector('svg.chart g.series path')?.getAttribute('d') && document.querySelectorAll('svg.chart circle.exemplar').length > 0`)
+		// The raw series are histograms: the page says what to chart instead.
+		tb.open("#/metrics?metric=" + nativeName + "&range=5m&q=" + nativeName)
+		tb.waitFor("the note", `document.getElementById('native-note')`)
+		tb.noErrors()
+	})
+
 	t.Run("trace search", func(t *testing.T) {
 		tb.t = t
 		tb.open("#/traces")

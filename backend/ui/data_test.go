@@ -26,6 +26,7 @@ const (
 	shopService     = "shop"
 	paymentsService = "payments"
 	histogramName   = "payment_charge_duration_seconds" // payment.charge.duration in s
+	nativeName      = "payload_size_bytes"              // payload.size in By, exponential
 	slowBody        = "card declined: the payment gateway timed out after 3.2s"
 	rootBody        = "checkout started for order o-slow"
 	// xssValue is a span attribute and part of a log body: the page must
@@ -67,8 +68,11 @@ func sendTelemetry(t *testing.T, otlpHTTP string) sent {
 		t.Fatal(err)
 	}
 	// Exports happen on ForceFlush only.
+	// payload.size is an exponential histogram, served as a native one.
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithResource(res(shopService)),
-		sdkmetric.WithReader(sdkmetric.NewPeriodicReader(mexp, sdkmetric.WithInterval(time.Hour))))
+		sdkmetric.WithReader(sdkmetric.NewPeriodicReader(mexp, sdkmetric.WithInterval(time.Hour))),
+		sdkmetric.WithView(sdkmetric.NewView(sdkmetric.Instrument{Name: "payload.size"},
+			sdkmetric.Stream{Aggregation: sdkmetric.AggregationBase2ExponentialHistogram{MaxSize: 160, MaxScale: 20}})))
 	lexp, err := otlploghttp.New(ctx, otlploghttp.WithEndpoint(otlpHTTP), otlploghttp.WithInsecure())
 	if err != nil {
 		t.Fatal(err)
@@ -87,6 +91,10 @@ func sendTelemetry(t *testing.T, otlpHTTP string) sent {
 	hist, err := mp.Meter("shop").Float64Histogram("payment.charge.duration", metric.WithUnit("s"),
 		metric.WithDescription("Duration of card charges."),
 		metric.WithExplicitBucketBoundaries(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	size, err := mp.Meter("shop").Int64Histogram("payload.size", metric.WithUnit("By"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,6 +133,7 @@ func sendTelemetry(t *testing.T, otlpHTTP string) sent {
 		}
 		auth.End(trace.WithTimestamp(t2.Add(-time.Millisecond)))
 		hist.Record(cctx, seconds, metric.WithAttributes(attribute.String("card.brand", "visa")))
+		size.Record(ctx, int64(1000+len(order)*100))
 		charge.End(trace.WithTimestamp(t2))
 		root.End(trace.WithTimestamp(t2.Add(5 * time.Millisecond)))
 		out.traces++

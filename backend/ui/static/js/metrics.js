@@ -29,54 +29,67 @@ function rateWindow(rangeS) {
   return w % 60 === 0 ? `${w / 60}m` : `${w}s`;
 }
 
-// kind tells what a metric name is, from the metadata of its family.
-export function kind(name, meta) {
+// kind tells what a metric name is, from the metadata of its family (cat
+// is {meta, names}: the /api/v1/metadata answer and a Set of the names). A
+// classic histogram F has the series F_bucket, F_count and F_sum; an
+// exponential one is served as a native histogram F (with F_count and F_sum).
+export function kind(name, cat) {
+  const type = (n) => cat.meta[n]?.[0]?.type;
   for (const suffix of ['_bucket', '_count', '_sum']) {
-    if (name.endsWith(suffix)) {
-      const family = name.slice(0, -suffix.length);
-      if (meta[family]?.[0]?.type === 'histogram') return { type: 'histogram', family };
+    if (!name.endsWith(suffix)) continue;
+    const family = name.slice(0, -suffix.length);
+    if (type(family) === 'histogram') {
+      const native = !cat.names.has(family + '_bucket') && cat.names.has(family);
+      return { type: native ? 'native histogram' : 'histogram', family };
     }
+    if (type(family) === 'summary') return { type: 'summary', family };
   }
-  const t = meta[name]?.[0]?.type;
+  const t = type(name);
+  if (t === 'histogram' && !cat.names.has(name + '_bucket')) return { type: 'native histogram', family: name };
   if (t === 'counter' || (!t && name.endsWith('_total'))) return { type: 'counter', family: name };
   return { type: t || 'gauge', family: name };
 }
 
 // suggestions are the usual queries of a metric: quantiles and the request
 // rate of a histogram, the rate of a counter, a gauge as it is.
-export function suggestions(name, meta, rangeS) {
-  const k = kind(name, meta);
+export function suggestions(name, cat, rangeS) {
+  const k = kind(name, cat);
   const w = rateWindow(rangeS);
-  if (k.type === 'histogram') {
-    const q = (p) => `histogram_quantile(${p}, sum by (le) (rate(${k.family}_bucket[${w}])))`;
-    return [
-      { label: 'p50', q: q(0.5) },
-      { label: 'p95', q: q(0.95) },
-      { label: 'p99', q: q(0.99) },
-      { label: 'rate', q: `sum(rate(${k.family}_count[${w}]))` },
-    ];
-  }
-  if (k.type === 'counter') {
-    return [
-      { label: 'rate', q: `sum(rate(${name}[${w}]))` },
-      { label: 'rate by job', q: `sum by (job) (rate(${name}[${w}]))` },
-    ];
+  const f = k.family;
+  const quantiles = (q) => [0.5, 0.95, 0.99].map((p) => ({ label: `p${Math.round(p * 100)}`, q: q(p) }));
+  switch (k.type) {
+    case 'histogram':
+      return [...quantiles((p) => `histogram_quantile(${p}, sum by (le) (rate(${f}_bucket[${w}])))`),
+        { label: 'rate', q: `sum(rate(${f}_count[${w}]))` }];
+    case 'native histogram':
+      return [...quantiles((p) => `histogram_quantile(${p}, sum(rate(${f}[${w}])))`),
+        { label: 'rate', q: `sum(histogram_count(rate(${f}[${w}])))` }];
+    case 'summary':
+      return [{ label: 'quantiles', q: f }, { label: 'rate', q: `sum(rate(${f}_count[${w}]))` }];
+    case 'counter':
+      return [
+        { label: 'rate', q: `sum(rate(${name}[${w}]))` },
+        { label: 'rate by job', q: `sum by (job) (rate(${name}[${w}]))` },
+      ];
   }
   return [{ label: 'value', q: name }];
 }
 
-function defaultQuery(name, meta, rangeS) {
-  const sg = suggestions(name, meta, rangeS);
+function defaultQuery(name, cat, rangeS) {
+  const sg = suggestions(name, cat, rangeS);
   return (sg.find((x) => x.label === 'p95') || sg[0]).q;
 }
 
 // pickMetric chooses what to show first: a histogram (a duration one if
 // any), else a counter, else any metric but target_info.
-function pickMetric(names, meta) {
+function pickMetric(names, cat) {
   const real = names.filter((n) => n !== 'target_info');
-  const hist = real.filter((n) => n.endsWith('_bucket') && kind(n, meta).type === 'histogram');
+  const hist = real.filter((n) => {
+    const k = kind(n, cat);
+    return (k.type === 'histogram' && n.endsWith('_bucket')) || (k.type === 'native histogram' && n === k.family);
+  });
   return hist.find((n) => /duration|latency/.test(n)) || hist[0] ||
-    real.find((n) => kind(n, meta).type === 'counter') || real[0] || '';
+    real.find((n) => kind(n, cat).type === 'counter') || real[0] || '';
 }
 
 function seriesName(metric) {
@@ -96,13 +109,14 @@ export async function renderMetrics(main, params, { signal }) {
   ]);
   if (signal.aborted) return;
   main.replaceChildren();
+  const cat = { meta, names: new Set(names) };
 
   let metric = params.get('metric') || '';
   let q = params.get('q') || '';
   if (!q) {
-    metric ||= pickMetric(names, meta);
+    metric ||= pickMetric(names, cat);
     if (metric) {
-      q = defaultQuery(metric, meta, rangeS);
+      q = defaultQuery(metric, cat, rangeS);
       history.replaceState(null, '', href('/metrics', { metric, q, range }));
     }
   }
@@ -114,9 +128,9 @@ export async function renderMetrics(main, params, { signal }) {
   // The form.
   const select = h('select', { id: 'metric-select', name: 'metric' },
     h('option', { value: '', text: names.length ? '— pick a metric —' : '(no metrics yet)' }),
-    names.map((n) => h('option', { value: n, selected: n === metric, text: `${n}  (${kind(n, meta).type})` })));
+    names.map((n) => h('option', { value: n, selected: n === metric, text: `${n}  (${kind(n, cat).type})` })));
   select.addEventListener('change', () => {
-    if (select.value) go({ metric: select.value, q: defaultQuery(select.value, meta, rangeS) });
+    if (select.value) go({ metric: select.value, q: defaultQuery(select.value, cat, rangeS) });
   });
   const input = h('input', {
     id: 'query-input', name: 'q', type: 'text', value: q, spellcheck: 'false', autocomplete: 'off',
@@ -129,8 +143,8 @@ export async function renderMetrics(main, params, { signal }) {
     // Keep the query, with its rate window fitted to the new range when it
     // is one of the suggestions.
     const nr = rangeSeconds(rangeSel.value);
-    const idx = metric ? suggestions(metric, meta, rangeS).findIndex((x) => x.q === q) : -1;
-    go({ range: rangeSel.value, q: idx >= 0 ? suggestions(metric, meta, nr)[idx].q : q });
+    const idx = metric ? suggestions(metric, cat, rangeS).findIndex((x) => x.q === q) : -1;
+    go({ range: rangeSel.value, q: idx >= 0 ? suggestions(metric, cat, nr)[idx].q : q });
   });
   const form = h('form', { class: 'controls', id: 'metrics-form' },
     h('label', {}, 'Metric ', select),
@@ -146,7 +160,7 @@ export async function renderMetrics(main, params, { signal }) {
   if (metric && names.includes(metric)) {
     main.append(h('div', { class: 'suggestions', role: 'group', 'aria-label': 'Suggested queries' },
       'Suggested: ',
-      suggestions(metric, meta, rangeS).map((sg) => h('a', {
+      suggestions(metric, cat, rangeS).map((sg) => h('a', {
         href: href('/metrics', { metric, q: sg.q, range }), class: sg.q === q ? 'chip on' : 'chip',
         title: sg.q, text: sg.label,
       }))));
@@ -182,7 +196,8 @@ export async function renderMetrics(main, params, { signal }) {
     name: seriesName(r.metric) || q,
     points: (r.values || []).map(([t, v]) => [t * 1000, parseFloat(v)]),
   }));
-  const series = all.slice(0, MAX_SERIES);
+  const nativeOnly = (data.result || []).filter((r) => r.histograms?.length && !r.values?.length).length;
+  const series = all.filter((sr) => sr.points.length).slice(0, MAX_SERIES);
   const exemplars = [];
   if (exRes.status === 'fulfilled') {
     // Each export of a cumulative histogram repeats the exemplars it still
@@ -205,6 +220,10 @@ export async function renderMetrics(main, params, { signal }) {
     result.append(h('p', { class: 'warning', text: w }));
   }
   if (exRes.status === 'rejected') result.append(h('p', { class: 'warning', text: `Exemplars: ${exRes.reason.message}` }));
+  if (nativeOnly) {
+    result.append(h('p', { class: 'warning', id: 'native-note', text: `${nativeOnly} series are native histograms, which a line cannot show: ` +
+      'chart histogram_quantile(0.95, sum(rate(…[5m]))) or histogram_count(rate(…[5m])) of them.' }));
+  }
   if (!series.length && !exemplars.length) {
     result.append(h('p', { class: 'muted', id: 'no-samples' }, `No samples in the last ${range}. `,
       'A rate() needs two samples of a series within its window.'));
@@ -215,7 +234,7 @@ export async function renderMetrics(main, params, { signal }) {
   if (all.length > series.length) result.append(h('p', { class: 'muted', text: `Showing ${series.length} of ${all.length} series.` }));
   if (series.length) result.append(legend(series));
   if (!series.length) result.append(h('p', { class: 'muted', text: 'The query has no samples in this range; the dots are its exemplars.' }));
-  const hist = metric && kind(metric, meta).type === 'histogram' && !q.includes('_bucket');
+  const hist = metric && kind(metric, cat).type === 'histogram' && !q.includes('_bucket');
   result.append(exemplarTable(exemplars, hist));
 }
 
