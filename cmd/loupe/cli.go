@@ -242,7 +242,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	memLimit, restoreGC := tuneGC(f.maxSize)
+	memLimit, restoreGC := tuneGC(f.maxSize, f.dataDir != "")
 	defer restoreGC()
 	defer enableProtoPooling(os.Getenv)()
 	if memLimit > 0 {

@@ -8,29 +8,38 @@ import (
 
 // GC settings of serve, unless GOGC or GOMEMLIMIT is set in the environment.
 const (
-	// serveGCPercent trades memory for ingest CPU. The stored data is
+	// The GC percents trade memory for ingest CPU. The stored data is
 	// long-lived and full of pointers, so most of the GC's work is marking
 	// it again at every cycle; fewer cycles is the lever. Measured with
-	// pdata's proto pooling on (backend/peer, November 2026): RSS per
-	// stored span at 1M spans 407-452 B at GOGC=75 and 428-468 B at 150
-	// (Jaeger: 1,040-1,167 B); ingest CPU per span 21% lower at 150 than at 75
-	// (BenchmarkIngest, 1.2M spans, A/B in one run). Before pooling, 75 was
-	// chosen: 455 B at 75, 513 B at 100. The soft memory limit below still
-	// bounds the heap when the store is full.
-	serveGCPercent = 150
+	// pdata's proto pooling on (backend/peer, November 2026; Jaeger
+	// 1,040-1,170 B per span):
+	//   - memory only: RSS per stored span at 1M spans 407-452 B at
+	//     GOGC=75, 428-485 B at 150; ingest CPU per span 21% lower at 150
+	//     (BenchmarkIngest, 1.2M spans, A/B in one run);
+	//   - persistent, where the store also encodes every request for its
+	//     log: 431-460 B at 100, 489-545 B at 150, too close to half of
+	//     Jaeger's.
+	// Before pooling both were 75 (455 B at 75, 513 B at 100). The soft
+	// memory limit below still bounds the heap when the store is full.
+	serveGCPercentMemory     = 150
+	serveGCPercentPersistent = 100
 	// memLimitHeadroom is added to twice --max-size to make the soft memory
 	// limit: the runtime, buffers of requests in progress, query results.
 	memLimitHeadroom = 256 << 20
 )
 
-// tuneGC sets the GC percent and a soft memory limit derived from the
-// store's size bound (2×maxSize + 256 MiB), each unless the environment
-// already chose it. It returns a function that restores the previous
-// settings.
-func tuneGC(maxSize int64) (limit int64, restore func()) {
+// tuneGC sets the GC percent (serveGCPercentPersistent or
+// serveGCPercentMemory) and a soft memory limit derived from the store's
+// size bound (2×maxSize + 256 MiB), each unless the environment already
+// chose it. It returns a function that restores the previous settings.
+func tuneGC(maxSize int64, persistent bool) (limit int64, restore func()) {
 	oldPercent, oldLimit := -2, int64(-1) // -2: not changed
 	if os.Getenv("GOGC") == "" {
-		oldPercent = debug.SetGCPercent(serveGCPercent)
+		percent := serveGCPercentMemory
+		if persistent {
+			percent = serveGCPercentPersistent
+		}
+		oldPercent = debug.SetGCPercent(percent)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" && maxSize <= (math.MaxInt64-memLimitHeadroom)/2 {
 		limit = 2*maxSize + memLimitHeadroom

@@ -12,15 +12,20 @@ func TestTuneGC(t *testing.T) {
 	debug.SetGCPercent(before)
 	beforeLimit := debug.SetMemoryLimit(-1)
 
-	limit, restore := tuneGC(256 << 20)
+	limit, restore := tuneGC(256<<20, false)
 	if limit != 768<<20 {
 		t.Errorf("limit %d, want 768 MiB", limit)
 	}
 	if got := debug.SetMemoryLimit(-1); got != 768<<20 {
 		t.Errorf("memory limit %d, want 768 MiB", got)
 	}
-	if got := debug.SetGCPercent(serveGCPercent); got != serveGCPercent {
-		t.Errorf("GC percent %d, want %d", got, serveGCPercent)
+	if got := debug.SetGCPercent(serveGCPercentMemory); got != serveGCPercentMemory {
+		t.Errorf("GC percent %d, want %d", got, serveGCPercentMemory)
+	}
+	restore()
+	_, restore = tuneGC(256<<20, true)
+	if got := debug.SetGCPercent(serveGCPercentPersistent); got != serveGCPercentPersistent {
+		t.Errorf("persistent: GC percent %d, want %d", got, serveGCPercentPersistent)
 	}
 	restore()
 	if got := debug.SetMemoryLimit(-1); got != beforeLimit {
@@ -30,7 +35,7 @@ func TestTuneGC(t *testing.T) {
 		t.Errorf("GC percent after restore %d, want %d", got, before)
 	}
 
-	limit, restore = tuneGC(1 << 62)
+	limit, restore = tuneGC(1<<62, false)
 	restore()
 	if limit != 0 {
 		t.Errorf("limit %d for a bound that would overflow", limit)
@@ -39,7 +44,7 @@ func TestTuneGC(t *testing.T) {
 	// The environment wins.
 	t.Setenv("GOGC", "100")
 	t.Setenv("GOMEMLIMIT", "1GiB")
-	limit, restore = tuneGC(256 << 20)
+	limit, restore = tuneGC(256<<20, false)
 	defer restore()
 	if limit != 0 || debug.SetMemoryLimit(-1) != beforeLimit {
 		t.Errorf("tuneGC set a limit (%d) although GOMEMLIMIT is set", limit)

@@ -88,12 +88,17 @@ type Store struct {
 	closed   bool
 	segs     []segment // oldest first; the last is the active one
 	active   *os.File
-	dirty    bool // written since the last fsync
+	dirty    bool   // written since the last fsync
+	recBuf   []byte // the last record written, its memory reused by the next
 	stopSync chan struct{}
 	syncDone chan struct{}
 }
 
 var _ store.Store = (*Store)(nil)
+
+// maxRecBuf is the largest record buffer kept for the next write, so that
+// one huge request does not pin its memory.
+const maxRecBuf = 4 << 20
 
 // Open opens (creating it if needed) the store in dir and replays what it
 // holds. Defaults: memstore's bounds, time.Now, fsync within a second.
@@ -334,7 +339,12 @@ func (s *Store) write(ctx context.Context, kind byte, items int, marshal func() 
 		return store.WriteResult{}, store.ErrClosed
 	}
 	at := s.cfg.now().UnixNano()
-	rec := appendRecord(nil, kind, at, payload)
+	// The record is encoded into one buffer reused under s.mu: a fresh one
+	// per write was as much garbage as the request itself.
+	rec := appendRecord(s.recBuf[:0], kind, at, payload)
+	if cap(rec) <= maxRecBuf {
+		s.recBuf = rec
+	}
 	if _, err := s.active.Write(rec); err != nil {
 		return store.WriteResult{}, fmt.Errorf("diskstore: %w", err)
 	}
