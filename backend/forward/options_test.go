@@ -394,3 +394,38 @@ func TestWrapCopiesUnderPooling(t *testing.T) {
 		}
 	}
 }
+
+// TestPlaintextHeadersWarning: headers for a plaintext endpoint beyond
+// loopback are warned about once, by name, never by value; loopback and
+// TLS endpoints are not.
+func TestPlaintextHeadersWarning(t *testing.T) {
+	for _, tc := range []struct {
+		endpoint string
+		warn     bool
+	}{
+		{"192.0.2.1:4317", true},
+		{"collector.example:4317", true},
+		{"localhost:4317", false},
+		{"127.0.0.1:4317", false},
+		{"[::1]:4317", false},
+		{"https://collector.example:4317", false},
+	} {
+		var logs syncBuffer
+		fw, err := forward.New(tc.endpoint, forward.WithHeaders(map[string]string{"Authorization": "Bearer s3cret", "x-team": "a"}),
+			forward.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = fw.Shutdown(context.Background())
+		out := logs.String()
+		if got := strings.Contains(out, "plaintext"); got != tc.warn {
+			t.Errorf("%s: warned %v, want %v:\n%s", tc.endpoint, got, tc.warn, out)
+		}
+		if tc.warn && !strings.Contains(out, "authorization,x-team") {
+			t.Errorf("%s: warning does not name the headers:\n%s", tc.endpoint, out)
+		}
+		if strings.Contains(out, "s3cret") {
+			t.Errorf("%s: a header value was logged:\n%s", tc.endpoint, out)
+		}
+	}
+}
