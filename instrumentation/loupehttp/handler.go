@@ -55,6 +55,7 @@ func Handler(next http.Handler, opts ...Option) http.Handler {
 		filters:     c.filters,
 		kind:        trace.WithSpanKind(trace.SpanKindServer),
 	}
+	m.metricOpts.Store(&map[metricKey][]metric.RecordOption{})
 	if c.serverName != "" {
 		m.serverHost, m.serverPort = splitHostPort(c.serverName)
 		m.hasServerName = true
@@ -264,10 +265,8 @@ func (m *middleware) recordOptions(r *http.Request, st *state, status int, rt, e
 		tls:      r.TLS != nil,
 		panicked: errorType != "",
 	}
-	if cached := m.metricOpts.Load(); cached != nil {
-		if opts, ok := (*cached)[k]; ok {
-			return opts
-		}
+	if opts, ok := (*m.metricOpts.Load())[k]; ok {
+		return opts
 	}
 	protoName, protoVersion := netProtocol(r.Proto)
 	attrs := make([]attribute.KeyValue, 0, 9)
@@ -293,12 +292,9 @@ func (m *middleware) recordOptions(r *http.Request, st *state, status int, rt, e
 	opts := []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(attrs...))}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	old := m.metricOpts.Load()
-	if old == nil || len(*old) < maxCachedSets {
-		next := make(map[metricKey][]metric.RecordOption, 1+lenOf(old))
-		if old != nil {
-			maps.Copy(next, *old)
-		}
+	if old := *m.metricOpts.Load(); len(old) < maxCachedSets {
+		next := make(map[metricKey][]metric.RecordOption, len(old)+1)
+		maps.Copy(next, old)
 		next[k] = opts
 		m.metricOpts.Store(&next)
 	}
@@ -363,13 +359,6 @@ func (m *middleware) requestAttrs(attrs []attribute.KeyValue, r *http.Request, s
 		attrs = append(attrs, semconv.HTTPRoute(rt))
 	}
 	return attrs
-}
-
-func lenOf[K comparable, V any](m *map[K]V) int {
-	if m == nil {
-		return 0
-	}
-	return len(*m)
 }
 
 // header is h.Get(key) for a key already in canonical form, without
