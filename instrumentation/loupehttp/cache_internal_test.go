@@ -51,3 +51,25 @@ func TestMetricSetCacheBounded(t *testing.T) {
 		t.Errorf("%d distinct server.address values measured, want %d", len(hosts), requests)
 	}
 }
+
+// Only protocols the cache key can encode ("HTTP/d.d", all net/http passes
+// on) are cached; others are measured with their own attributes each time.
+func TestMetricSetCacheProtocols(t *testing.T) {
+	tp := sdktrace.NewTracerProvider()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	t.Cleanup(func() { _ = tp.Shutdown(t.Context()); _ = mp.Shutdown(t.Context()) })
+	h := Handler(http.NotFoundHandler(), WithTracerProvider(tp), WithMeterProvider(mp)).(*middleware)
+	for _, proto := range []string{"HTTP/1.1", "HTTP/2.0", "HTTP/1.1", "SPDY/3.1", "HTTP/11", "QUIC"} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Proto = proto
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	if n := len(*h.metricOpts.Load()); n != 2 {
+		t.Errorf("cache holds %d sets, want 2 (HTTP/1.1 and HTTP/2.0)", n)
+	}
+	for proto, want := range map[string]uint8{"HTTP/1.1": 12, "HTTP/2.0": 21, "HTTP/3.0": 31, "HTTP/x.1": 0, "HTTP/1.10": 0, "": 0, "http/1.1": 0} {
+		if got := protoKey(proto); got != want {
+			t.Errorf("protoKey(%q) = %d, want %d", proto, got, want)
+		}
+	}
+}

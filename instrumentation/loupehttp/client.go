@@ -26,7 +26,10 @@ func NewTransport(base http.RoundTripper, opts ...Option) http.RoundTripper {
 		otelhttp.WithPropagators(c.propagators),
 		// "{method}" as the semantic conventions name client spans without a
 		// URL template; otelhttp's default is "HTTP {method}".
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return spanMethod(r.Method) }),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+			id, _ := lookupMethod(r.Method)
+			return spanMethod(id)
+		}),
 	}
 	for _, f := range c.filters {
 		oo = append(oo, otelhttp.WithFilter(otelhttp.Filter(f)))

@@ -46,6 +46,7 @@ func testMux() *http.ServeMux {
 
 type testRequest struct {
 	name, method, target, body string
+	proto                      string // HTTP/1.1 when empty
 	header                     map[string]string
 	wantName, wantRoute        string
 }
@@ -60,6 +61,9 @@ var testRequests = []testRequest{
 	{name: "host pattern", method: "GET", target: "http://example.com/hosted/a/b", wantName: "GET /hosted/{x...}", wantRoute: "/hosted/{x...}"},
 	{name: "custom method", method: "PURGE", target: "/any", wantName: "HTTP /any", wantRoute: "/any"},
 	{name: "lower-case method", method: "get", target: "/items/1", wantName: "GET"},
+	{name: "mixed-case custom method", method: "Purge", target: "/any", wantName: "HTTP /any", wantRoute: "/any"},
+	{name: "http/2", method: "GET", target: "/items/2", proto: "HTTP/2.0", wantName: "GET /items/{id}", wantRoute: "/items/{id}"},
+	{name: "other protocol", method: "GET", target: "/items/3", proto: "SPDY/3.1", wantName: "GET /items/{id}", wantRoute: "/items/{id}"},
 	{name: "port and forwarded", method: "GET", target: "http://api.test:8080/items/9",
 		header:   map[string]string{"X-Forwarded-For": "203.0.113.9, 10.0.0.1", "User-Agent": "loupe-test/1"},
 		wantName: "GET /items/{id}", wantRoute: "/items/{id}"},
@@ -77,6 +81,9 @@ func (tr testRequest) build() *http.Request {
 	}
 	r := httptest.NewRequest(tr.method, tr.target, body)
 	r.RemoteAddr = "192.0.2.10:41234"
+	if tr.proto != "" {
+		r.Proto = tr.proto
+	}
 	for k, v := range tr.header {
 		r.Header.Set(k, v)
 	}

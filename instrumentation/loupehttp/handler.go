@@ -1,7 +1,6 @@
 package loupehttp
 
 import (
-	"context"
 	"fmt"
 	"maps"
 	"net/http"
@@ -93,30 +92,42 @@ type middleware struct {
 // the client's Host header, so the combinations are not under our control.
 const maxCachedSets = 1024
 
-// metricKey holds the request fields the metric attributes derive from, raw
-// where a field is derived (proto, not its name and version), so that a hit
-// hashes as little as possible.
+// metricKey holds the request fields the metric attributes derive from, in
+// as few strings as possible, so that a hit hashes little: the method and
+// protocol are codes (a protocol without one is not cached).
 type metricKey struct {
-	method, host, proto, route string
-	port, status               int
-	tls, panicked              bool
+	host, route   string
+	port, status  int
+	method        methodID
+	proto         uint8
+	tls, panicked bool
 }
 
-// attrPool holds buffers for the span start attributes; the SDK copies them.
+// attrPool holds buffers for the span attributes; the SDK copies them.
 var attrPool = sync.Pool{New: func() any { b := make([]attribute.KeyValue, 0, 16); return &b }}
 
-// state is the per-request allocation: response writer wrapper and request
-// body counter in one object.
+// state is the per-request allocation: the request passed on, the response
+// writer wrapper, the request body counter and what end needs, in one object.
 type state struct {
+	req  *http.Request // passed on, with the span's context
 	rw   responseWriter
 	body bodyCounter
+
+	span       trace.Span
+	recording  bool
+	startRoute string
+	method     methodID
+	exact      bool // the request spells the method as the standard does
 	// host and port are server.address and server.port, derived once.
 	host string
 	port int
-	// span is the recording span when it exposes its times (the SDK's
+	// timed is the recording span when it exposes its times (the SDK's
 	// does); start is the request's start otherwise.
-	span  timedSpan
+	timed timedSpan
 	start time.Time
+	// attrs is a pooled buffer for the span attributes, taken at the start
+	// and returned at the end.
+	attrs *[]attribute.KeyValue
 }
 
 // timedSpan is the part of the SDK's span (sdktrace.ReadOnlySpan) that gives
@@ -135,30 +146,31 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := m.propagators.Extract(r.Context(), headerCarrier(r.Header))
 
-	method := spanMethod(r.Method)
-	name, startRoute := method, route(r.Pattern)
-	if startRoute != "" {
-		name = spanName(method, r.Pattern, startRoute)
-	}
 	st := &state{rw: responseWriter{ResponseWriter: w, status: http.StatusOK}}
+	st.method, st.exact = lookupMethod(r.Method)
+	method := spanMethod(st.method)
+	name := method
+	st.startRoute = route(r.Pattern)
+	if st.startRoute != "" {
+		name = spanName(method, r.Pattern, st.startRoute)
+	}
 	st.host, st.port = m.serverAddr(r)
-	bufp := attrPool.Get().(*[]attribute.KeyValue)
-	attrs := m.requestAttrs((*bufp)[:0], r, st, startRoute)
-	ctx, span := m.tracer.Start(ctx, name, m.kind, trace.WithAttributes(attrs...))
-	clear(attrs)
-	*bufp = attrs[:0]
-	attrPool.Put(bufp)
+	st.attrs = attrPool.Get().(*[]attribute.KeyValue)
+	attrs := m.requestAttrs((*st.attrs)[:0], r, st)
+	ctx, st.span = m.tracer.Start(ctx, name, m.kind, trace.WithAttributes(attrs...))
+	*st.attrs = attrs
+	st.recording = st.span.IsRecording() // ended only below
 	// The duration measured is the span's own when the SDK exposes it, so
 	// that the histogram and the span agree and the clock is read twice per
 	// request instead of four times.
-	ts, _ := span.(timedSpan)
-	if ts != nil && span.IsRecording() {
-		st.span = ts
+	if ts, ok := st.span.(timedSpan); ok && st.recording {
+		st.timed = ts
 	} else {
 		st.start = time.Now()
 	}
 
 	r2 := r.WithContext(ctx)
+	st.req = r2
 	if r.Body != nil && r.Body != http.NoBody {
 		st.body.ReadCloser = r.Body
 		r2.Body = &st.body
@@ -175,20 +187,21 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p := recover()
-		m.end(ctx, span, r, r2, st, startRoute, p)
+		m.end(r, st, p)
 		if p != nil { // nil: runtime.Goexit, which carries on by itself
 			panic(p)
 		}
 	}()
 	m.next.ServeHTTP(&st.rw, r2)
 	panicked = false
-	m.end(ctx, span, r, r2, st, startRoute, nil)
+	m.end(r, st, nil)
 }
 
-// end finishes the span and records the duration; p is the recovered panic
-// value, if any.
-func (m *middleware) end(ctx context.Context, span trace.Span, r, r2 *http.Request, st *state, startRoute string, p any) {
-	rt := startRoute
+// end finishes the span and records the duration; r is the request as the
+// middleware received it, p the recovered panic value, if any.
+func (m *middleware) end(r *http.Request, st *state, p any) {
+	r2, span := st.req, st.span
+	rt := st.startRoute
 	if r2.Pattern != "" && r2.Pattern != r.Pattern {
 		rt = route(r2.Pattern)
 	}
@@ -200,13 +213,11 @@ func (m *middleware) end(ctx context.Context, span trace.Span, r, r2 *http.Reque
 			status = 0 // nothing was sent: net/http aborts the response
 		}
 	}
-	if span.IsRecording() {
-		if rt != startRoute && rt != "" {
-			span.SetName(spanName(spanMethod(r.Method), r2.Pattern, rt))
-		}
-		bufp := attrPool.Get().(*[]attribute.KeyValue)
-		attrs := (*bufp)[:0]
-		if rt != startRoute && rt != "" {
+	// The start attributes are in the span: the buffer takes the end ones.
+	attrs := (*st.attrs)[:0]
+	if st.recording {
+		if rt != st.startRoute && rt != "" {
+			span.SetName(spanName(spanMethod(st.method), r2.Pattern, rt))
 			attrs = append(attrs, semconv.HTTPRoute(rt))
 		}
 		if st.body.n > 0 {
@@ -232,16 +243,19 @@ func (m *middleware) end(ctx context.Context, span trace.Span, r, r2 *http.Reque
 			span.SetStatus(codes.Error, "")
 		}
 		span.SetAttributes(attrs...)
-		clear(attrs)
-		*bufp = attrs[:0]
-		attrPool.Put(bufp)
 	}
 	span.End()
+	// Cleared, the buffer keeps no request's strings alive in the pool.
+	clear(*st.attrs) // the start attributes
+	clear(attrs)
+	*st.attrs = attrs[:0]
+	attrPool.Put(st.attrs)
+	st.attrs = nil
 
-	if m.duration.Enabled(ctx) {
+	if ctx := r2.Context(); m.duration.Enabled(ctx) {
 		var d time.Duration
-		if st.span != nil {
-			d = st.span.EndTime().Sub(st.span.StartTime())
+		if st.timed != nil {
+			d = st.timed.EndTime().Sub(st.timed.StartTime())
 		} else {
 			d = time.Since(st.start)
 		}
@@ -254,14 +268,13 @@ func (m *middleware) end(ctx context.Context, span trace.Span, r, r2 *http.Reque
 // attributes otelhttp records: method, scheme, server address and port,
 // protocol name and version, status code and route (and error.type).
 func (m *middleware) recordOptions(r *http.Request, st *state, status int, rt, errorType string) []metric.RecordOption {
-	host, port := st.host, st.port
 	k := metricKey{
-		method:   metricMethod(r.Method),
-		host:     host,
-		proto:    r.Proto,
+		host:     st.host,
 		route:    rt,
-		port:     port,
+		port:     st.port,
 		status:   status,
+		method:   st.method,
+		proto:    protoKey(r.Proto),
 		tls:      r.TLS != nil,
 		panicked: errorType != "",
 	}
@@ -270,9 +283,9 @@ func (m *middleware) recordOptions(r *http.Request, st *state, status int, rt, e
 	}
 	protoName, protoVersion := netProtocol(r.Proto)
 	attrs := make([]attribute.KeyValue, 0, 9)
-	attrs = append(attrs, semconv.HTTPRequestMethodKey.String(k.method), scheme(k.tls), semconv.ServerAddress(host))
-	if port > 0 {
-		attrs = append(attrs, semconv.ServerPort(port))
+	attrs = append(attrs, semconv.HTTPRequestMethodKey.String(metricMethod(k.method)), scheme(k.tls), semconv.ServerAddress(k.host))
+	if k.port > 0 {
+		attrs = append(attrs, semconv.ServerPort(k.port))
 	}
 	if protoName != "" {
 		attrs = append(attrs, semconv.NetworkProtocolName(protoName))
@@ -290,6 +303,9 @@ func (m *middleware) recordOptions(r *http.Request, st *state, status int, rt, e
 		attrs = append(attrs, semconv.ErrorTypeKey.String(errorType))
 	}
 	opts := []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(attrs...))}
+	if k.proto == 0 {
+		return opts // the key does not hold the protocol
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if old := *m.metricOpts.Load(); len(old) < maxCachedSets {
@@ -318,9 +334,9 @@ func (m *middleware) serverAddr(r *http.Request) (string, int) {
 }
 
 // requestAttrs appends the span attributes known before the handler runs.
-func (m *middleware) requestAttrs(attrs []attribute.KeyValue, r *http.Request, st *state, rt string) []attribute.KeyValue {
-	host, port := st.host, st.port
-	methodAttr, methodOriginal := methodAttrs(r.Method)
+func (m *middleware) requestAttrs(attrs []attribute.KeyValue, r *http.Request, st *state) []attribute.KeyValue {
+	host, port, rt := st.host, st.port, st.startRoute
+	methodAttr, methodOriginal := methodAttrs(r.Method, st.method, st.exact)
 	attrs = append(attrs, semconv.ServerAddress(host), methodAttr, scheme(r.TLS != nil))
 	if port > 0 {
 		attrs = append(attrs, semconv.ServerPort(port))

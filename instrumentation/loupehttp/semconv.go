@@ -17,66 +17,95 @@ import (
 
 func otelHandle(err error) { otel.Handle(err) }
 
-// knownMethod returns the semconv attribute of an exactly spelled standard
-// method.
-func knownMethod(m string) (attribute.KeyValue, bool) {
-	switch m {
-	case http.MethodGet:
-		return semconv.HTTPRequestMethodGet, true
-	case http.MethodPost:
-		return semconv.HTTPRequestMethodPost, true
-	case http.MethodPut:
-		return semconv.HTTPRequestMethodPut, true
-	case http.MethodDelete:
-		return semconv.HTTPRequestMethodDelete, true
-	case http.MethodHead:
-		return semconv.HTTPRequestMethodHead, true
-	case http.MethodPatch:
-		return semconv.HTTPRequestMethodPatch, true
-	case http.MethodOptions:
-		return semconv.HTTPRequestMethodOptions, true
-	case http.MethodConnect:
-		return semconv.HTTPRequestMethodConnect, true
-	case http.MethodTrace:
-		return semconv.HTTPRequestMethodTrace, true
-	}
-	return attribute.KeyValue{}, false
+// methodID is the index of a standard method in methods, or methodOther.
+type methodID uint8
+
+// methods are the standard methods and their http.request.method attributes,
+// in the order of exactMethod's cases.
+var methods = [...]struct {
+	name string
+	attr attribute.KeyValue
+}{
+	{http.MethodGet, semconv.HTTPRequestMethodGet},
+	{http.MethodPost, semconv.HTTPRequestMethodPost},
+	{http.MethodPut, semconv.HTTPRequestMethodPut},
+	{http.MethodDelete, semconv.HTTPRequestMethodDelete},
+	{http.MethodHead, semconv.HTTPRequestMethodHead},
+	{http.MethodPatch, semconv.HTTPRequestMethodPatch},
+	{http.MethodOptions, semconv.HTTPRequestMethodOptions},
+	{http.MethodConnect, semconv.HTTPRequestMethodConnect},
+	{http.MethodTrace, semconv.HTTPRequestMethodTrace},
 }
 
-// methodAttrs returns http.request.method and, when the request's spelling is
-// not the standard one, http.request.method_original.
-func methodAttrs(m string) (attr, original attribute.KeyValue) {
+const methodOther = methodID(len(methods))
+
+// exactMethod returns the standard method m spells exactly.
+func exactMethod(m string) (methodID, bool) {
+	switch m {
+	case http.MethodGet:
+		return 0, true
+	case http.MethodPost:
+		return 1, true
+	case http.MethodPut:
+		return 2, true
+	case http.MethodDelete:
+		return 3, true
+	case http.MethodHead:
+		return 4, true
+	case http.MethodPatch:
+		return 5, true
+	case http.MethodOptions:
+		return 6, true
+	case http.MethodConnect:
+		return 7, true
+	case http.MethodTrace:
+		return 8, true
+	}
+	return methodOther, false
+}
+
+// lookupMethod returns the standard method m names in any letter case
+// (methodOther when none) and whether m spells it exactly.
+func lookupMethod(m string) (id methodID, exact bool) {
+	if id, ok := exactMethod(m); ok {
+		return id, true
+	}
+	id, _ = exactMethod(strings.ToUpper(m))
+	return id, false
+}
+
+// methodAttrs returns http.request.method and, when the request's spelling m
+// is not the standard one, http.request.method_original.
+func methodAttrs(m string, id methodID, exact bool) (attr, original attribute.KeyValue) {
 	if m == "" {
 		return semconv.HTTPRequestMethodOther, attribute.KeyValue{}
 	}
-	if a, ok := knownMethod(m); ok {
-		return a, attribute.KeyValue{}
+	attr = semconv.HTTPRequestMethodOther
+	if id != methodOther {
+		attr = methods[id].attr
 	}
-	original = semconv.HTTPRequestMethodOriginal(m)
-	if a, ok := knownMethod(strings.ToUpper(m)); ok {
-		return a, original
+	if !exact {
+		original = semconv.HTTPRequestMethodOriginal(m)
 	}
-	return semconv.HTTPRequestMethodOther, original
+	return attr, original
 }
 
 // spanMethod is the method part of a span name: upper case when standard,
 // "HTTP" otherwise.
-func spanMethod(m string) string {
-	u := strings.ToUpper(m)
-	if _, ok := knownMethod(u); ok {
-		return u
+func spanMethod(id methodID) string {
+	if id == methodOther {
+		return "HTTP"
 	}
-	return "HTTP"
+	return methods[id].name
 }
 
 // metricMethod is the http.request.method of the metric: upper case when
 // standard, "_OTHER" otherwise.
-func metricMethod(m string) string {
-	u := strings.ToUpper(m)
-	if _, ok := knownMethod(u); ok {
-		return u
+func metricMethod(id methodID) string {
+	if id == methodOther {
+		return "_OTHER"
 	}
-	return "_OTHER"
+	return methods[id].name
 }
 
 // route is the path part of a ServeMux pattern ("GET host/items/{id}" gives
@@ -146,6 +175,18 @@ func forwardedFor(h string) string {
 	}
 	return h
 }
+
+// protoKey encodes "HTTP/d.d" (every version net/http passes to a handler)
+// in one byte, 0 for anything else.
+func protoKey(proto string) uint8 {
+	if len(proto) != 8 || proto[:5] != "HTTP/" || proto[6] != '.' ||
+		!isDigit(proto[5]) || !isDigit(proto[7]) {
+		return 0
+	}
+	return 1 + (proto[5]-'0')*10 + proto[7] - '0'
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // netProtocol splits "HTTP/1.1" into "http" and "1.1".
 func netProtocol(proto string) (name, version string) {
