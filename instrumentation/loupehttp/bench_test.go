@@ -9,9 +9,12 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/loupe-dev/loupe/instrumentation/internal/sdktest"
 	"github.com/loupe-dev/loupe/instrumentation/loupehttp"
@@ -49,10 +52,32 @@ func BenchmarkServer(b *testing.B) {
 		run(b, otelhttp.NewHandler(newMux(), "server",
 			otelhttp.WithTracerProvider(tp), otelhttp.WithMeterProvider(mp), otelhttp.WithPropagators(prop)))
 	})
+	// otelhttp also records http.server.request.body.size and
+	// http.server.response.body.size, which loupehttp does not: dropped by
+	// views, its output is the same as loupehttp's.
+	b.Run("otelhttp-same-output", func(b *testing.B) {
+		drop := func(name string) sdkmetric.Option {
+			return sdkmetric.WithView(sdkmetric.NewView(sdkmetric.Instrument{Name: name},
+				sdkmetric.Stream{Aggregation: sdkmetric.AggregationDrop{}}))
+		}
+		tp, mp := sdktest.Bench(b, drop("http.server.request.body.size"), drop("http.server.response.body.size"))
+		run(b, otelhttp.NewHandler(newMux(), "server",
+			otelhttp.WithTracerProvider(tp), otelhttp.WithMeterProvider(mp), otelhttp.WithPropagators(prop)))
+	})
 	b.Run("loupe", func(b *testing.B) {
 		tp, mp := sdktest.Bench(b)
 		run(b, loupehttp.Handler(newMux(),
 			loupehttp.WithTracerProvider(tp), loupehttp.WithMeterProvider(mp), loupehttp.WithPropagators(prop)))
+	})
+	// With no-op providers only the glue is left: what each middleware costs
+	// when the service has not set telemetry up.
+	b.Run("otelhttp-noop", func(b *testing.B) {
+		run(b, otelhttp.NewHandler(newMux(), "server", otelhttp.WithTracerProvider(tracenoop.NewTracerProvider()),
+			otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()), otelhttp.WithPropagators(prop)))
+	})
+	b.Run("loupe-noop", func(b *testing.B) {
+		run(b, loupehttp.Handler(newMux(), loupehttp.WithTracerProvider(tracenoop.NewTracerProvider()),
+			loupehttp.WithMeterProvider(metricnoop.NewMeterProvider()), loupehttp.WithPropagators(prop)))
 	})
 	b.Run("sdk-floor", func(b *testing.B) {
 		tp, mp := sdktest.Bench(b)

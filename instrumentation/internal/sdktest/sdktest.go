@@ -111,10 +111,11 @@ func (discard) Shutdown(context.Context) error                  { return nil }
 func (discard) ForceFlush(context.Context) error                { return nil }
 
 // Bench returns providers for benchmarks: every span sampled and recorded
-// then dropped, metrics aggregated by a manual reader nobody reads.
-func Bench(b testing.TB) (*sdktrace.TracerProvider, *sdkmetric.MeterProvider) {
+// then dropped, metrics aggregated by a manual reader nobody reads. opts are
+// added to the meter provider's (views, for instance).
+func Bench(b testing.TB, opts ...sdkmetric.Option) (*sdktrace.TracerProvider, *sdkmetric.MeterProvider) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(discard{}))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	mp := sdkmetric.NewMeterProvider(append([]sdkmetric.Option{sdkmetric.WithReader(sdkmetric.NewManualReader())}, opts...)...)
 	b.Cleanup(func() {
 		_ = tp.Shutdown(context.Background())
 		_ = mp.Shutdown(context.Background())
