@@ -65,7 +65,10 @@
 // Exemplars are those of the stored points, with trace_id and span_id
 // labels in hex and their filtered attributes; a histogram's exemplar is on
 // the _bucket series whose le holds its value, as the Prometheus client puts
-// it, an exponential histogram's on its native histogram series.
+// it, an exponential histogram's on its native histogram series. Each
+// comes once per series, in time order, though cumulative exports repeat an
+// exemplar until a newer one replaces it (Prometheus' exemplar storage also
+// keeps it once).
 //
 // # Cost
 //

@@ -1,6 +1,7 @@
 package prom
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -569,20 +570,27 @@ func (h *Handler) exemplars(r *http.Request) (any, annotations.Annotations, *api
 	}
 	mint, maxt := start.UnixMilli(), end.UnixMilli()
 	for _, s := range found {
-		var es []exemplarJSON
+		var in []promExemplar
 		for _, x := range s.exemplars {
-			if x.t < mint || x.t > maxt {
-				continue
+			if x.t >= mint && x.t <= maxt {
+				in = append(in, x)
 			}
-			es = append(es, exemplarJSON{
+		}
+		if len(in) == 0 {
+			continue
+		}
+		// In time order, as Prometheus' exemplar storage keeps them (a
+		// point's exemplars come by bucket, not by time).
+		slices.SortStableFunc(in, func(a, b promExemplar) int { return cmp.Compare(a.t, b.t) })
+		es := make([]exemplarJSON, len(in))
+		for i, x := range in {
+			es[i] = exemplarJSON{
 				Labels:    x.lset,
 				Value:     strconv.FormatFloat(x.v, 'f', -1, 64),
 				Timestamp: json.Number(strconv.FormatFloat(float64(x.t)/1000, 'f', -1, 64)),
-			})
+			}
 		}
-		if len(es) > 0 {
-			out = append(out, exemplarSeries{SeriesLabels: s.lset, Exemplars: es})
-		}
+		out = append(out, exemplarSeries{SeriesLabels: s.lset, Exemplars: es})
 	}
 	out, ws := limited(out, h.cfg.maxSeries, q.warn)
 	return out, ws, nil

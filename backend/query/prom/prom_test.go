@@ -105,12 +105,15 @@ func fixture() pmetric.Metrics {
 			}
 			p.SetCount(countOf(s.inc) * n)
 			p.SetSum(s.sumInc * float64(n))
-			if si == 0 && i%10 == 0 {
+			if si == 0 {
+				// A new exemplar every 10 steps, repeated on every point
+				// until then, as the SDK's cumulative exports repeat it.
+				k := i - i%10
 				e := p.Exemplars().AppendEmpty()
 				e.SetDoubleValue(0.003)
-				e.SetTimestamp(ts(i))
-				e.SetTraceID(pcommon.TraceID{15: byte(i + 1)})
-				e.SetSpanID(pcommon.SpanID{7: byte(i + 1)})
+				e.SetTimestamp(ts(k))
+				e.SetTraceID(pcommon.TraceID{15: byte(k + 1)})
+				e.SetSpanID(pcommon.SpanID{7: byte(k + 1)})
 				e.FilteredAttributes().PutStr("user.id", "u1")
 			}
 		}
@@ -434,7 +437,8 @@ func TestDeltaMatchesCumulative(t *testing.T) {
 }
 
 // Exemplars carry the trace and span ids of the stored exemplars, on the
-// bucket that holds their value.
+// bucket that holds their value, each once however many cumulative points
+// repeat it, in time order.
 func TestExemplars(t *testing.T) {
 	srv := newServer(t)
 	code, body := get(t, srv, "/api/v1/query_exemplars?"+q(`http_server_request_duration_seconds_bucket{http_route="/cart"}`, "start", unixString(base), "end", nowS))
@@ -461,8 +465,11 @@ func TestExemplars(t *testing.T) {
 	if want := steps/10 + 1; len(es) != want {
 		t.Fatalf("%d exemplars, want %d", len(es), want)
 	}
-	for _, e := range es {
+	for n, e := range es {
 		i := int(math.Round((e.Timestamp - float64(base.Unix())) / step.Seconds()))
+		if i != n*10 {
+			t.Errorf("exemplar %d is from step %d, want %d", n, i, n*10)
+		}
 		if want := (pcommon.TraceID{15: byte(i + 1)}).String(); e.Labels["trace_id"] != want {
 			t.Errorf("trace_id %q, want %q", e.Labels["trace_id"], want)
 		}

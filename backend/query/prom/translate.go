@@ -51,6 +51,16 @@ type promSeries struct {
 	vs        []float64
 	hs        []*histogram.FloatHistogram
 	exemplars []promExemplar
+	// seen indexes exemplars by time, value and label hash: a cumulative
+	// series repeats an exemplar on every point until a newer one replaces
+	// it, and Prometheus keeps it once.
+	seen map[exemplarKey]int
+}
+
+type exemplarKey struct {
+	t    int64
+	v    uint64 // math.Float64bits
+	hash uint64 // of the labels
 }
 
 type promExemplar struct {
@@ -530,7 +540,16 @@ func (ps *promSeries) addExemplars(es []store.Exemplar) {
 			b.Add(name, kv.Value.AsString())
 		}
 		b.Sort()
-		ps.exemplars = append(ps.exemplars, promExemplar{lset: b.Labels(), v: e.Value, t: e.Time / 1e6})
+		x := promExemplar{lset: b.Labels(), v: e.Value, t: e.Time / 1e6}
+		k := exemplarKey{t: x.t, v: math.Float64bits(x.v), hash: x.lset.Hash()}
+		if i, ok := ps.seen[k]; ok && labels.Equal(ps.exemplars[i].lset, x.lset) {
+			continue
+		}
+		if ps.seen == nil {
+			ps.seen = map[exemplarKey]int{}
+		}
+		ps.seen[k] = len(ps.exemplars)
+		ps.exemplars = append(ps.exemplars, x)
 	}
 }
 

@@ -200,15 +200,11 @@ export async function renderMetrics(main, params, { signal }) {
   const series = all.filter((sr) => sr.points.length).slice(0, MAX_SERIES);
   const exemplars = [];
   if (exRes.status === 'fulfilled') {
-    // Each export of a cumulative histogram repeats the exemplars it still
-    // holds: show each one once.
-    const seen = new Set();
+    // The API gives each exemplar once (cumulative exports repeat them).
     for (const sr of exRes.value.data || []) {
       for (const e of sr.exemplars || []) {
         const l = e.labels || {};
-        const key = `${l.trace_id} ${l.span_id} ${e.timestamp} ${e.value}`;
-        if (!l.trace_id || seen.has(key)) continue;
-        seen.add(key);
+        if (!l.trace_id) continue;
         exemplars.push({
           t: Number(e.timestamp) * 1000, v: parseFloat(e.value), traceID: l.trace_id, spanID: l.span_id || '',
           series: seriesName(sr.seriesLabels),
