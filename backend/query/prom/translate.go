@@ -494,29 +494,27 @@ func translateHistogram(name string, base map[string]string, pts []*store.Point,
 	return out
 }
 
-func (ps *promSeries) add(tNanos int64, v float64) {
-	t := tNanos / 1e6
-	if n := len(ps.ts); n > 0 && ps.ts[n-1] >= t {
-		if ps.ts[n-1] == t {
-			ps.vs[n-1] = v
-		}
-		return
-	}
-	ps.ts = append(ps.ts, t)
-	ps.vs = append(ps.vs, v)
-}
+// add adds a float sample at tNanos.
+func (ps *promSeries) add(tNanos int64, v float64) { ps.vs = addSample(ps, ps.vs, tNanos, v) }
 
 // addHist adds a native histogram sample, as add adds a float one.
 func (ps *promSeries) addHist(tNanos int64, h *histogram.FloatHistogram) {
+	ps.hs = addSample(ps, ps.hs, tNanos, h)
+}
+
+// addSample appends v at tNanos to ps.ts and vs, the sample column of ps,
+// and returns vs: the later sample wins within a millisecond, an earlier one
+// is dropped.
+func addSample[V any](ps *promSeries, vs []V, tNanos int64, v V) []V {
 	t := tNanos / 1e6
 	if n := len(ps.ts); n > 0 && ps.ts[n-1] >= t {
 		if ps.ts[n-1] == t {
-			ps.hs[n-1] = h
+			vs[n-1] = v
 		}
-		return
+		return vs
 	}
 	ps.ts = append(ps.ts, t)
-	ps.hs = append(ps.hs, h)
+	return append(vs, v)
 }
 
 func (ps *promSeries) addExemplars(es []store.Exemplar) {
