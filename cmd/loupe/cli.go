@@ -91,11 +91,11 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&f.otlpGRPC, "otlp-grpc", "localhost:4317", `OTLP/gRPC listen address ("" to disable); localhost means 127.0.0.1 and ::1`)
 	fs.StringVar(&f.otlpHTTP, "otlp-http", "localhost:4318", `OTLP/HTTP listen address ("" to disable)`)
-	fs.StringVar(&f.http, "http", "localhost:16686", `query API listen address ("" to disable)`)
+	fs.StringVar(&f.http, "http", "localhost:16686", `web UI and query API listen address ("" to disable)`)
 	fs.StringVar(&f.dataDir, "data-dir", defaultDataDir(), `directory of the persistent store; "" keeps data in memory only`)
 	maxSize := fs.String("max-size", defaultMaxSize, "size bound of the stored data (B, KiB, MiB, GiB, KB, MB, GB); the oldest data goes first")
 	retention := fs.String("retention", defaultRetention, `age bound of the stored data (a Go duration such as 90m, or days such as 7d)`)
-	fs.StringVar(&f.token, "token", "", "bearer token required on every listener (default: $LOUPE_TOKEN; none when both are empty)")
+	fs.StringVar(&f.token, "token", "", "bearer token required on every listener, except for the web UI's page and static files, which ask for it (default: $LOUPE_TOKEN; none when both are empty)")
 	fs.StringVar(&f.forward, "forward", "", "also send everything received to this OTLP/gRPC endpoint: host:port (plain) or https://host:port (TLS); never slows ingest: when it cannot keep up, requests are dropped and counted")
 	headers := headerFlag{}
 	fs.Var(headers, "forward-header", "header sent with every forwarded export, as name=value, e.g. 'Authorization=Bearer x' (repeatable; added to $LOUPE_FORWARD_HEADERS, which takes the OTEL_EXPORTER_OTLP_HEADERS format k=v,k2=v2 and keeps secrets off the command line); values are never printed")
