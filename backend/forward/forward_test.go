@@ -22,6 +22,7 @@ import (
 	"github.com/loupe-dev/loupe/backend/store"
 	"github.com/loupe-dev/loupe/backend/store/memstore"
 	"github.com/loupe-dev/loupe/backend/store/storetest"
+	"github.com/loupe-dev/loupe/internal/servertest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -42,18 +43,6 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-// startServer runs a backend on loopback with its own memory store.
-func startServer(t *testing.T, st store.Store, grpcAddr, httpAddr string) *server.Server {
-	t.Helper()
-	srv, err := server.Start(context.Background(), server.Config{OTLPGRPCAddr: grpcAddr, OTLPHTTPAddr: httpAddr, Store: st,
-		Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	return srv
 }
 
 func post(t *testing.T, url string, body []byte) {
@@ -83,7 +72,7 @@ func mustProto(t *testing.T, m interface{ MarshalProto() ([]byte, error) }) []by
 func TestForwardEndToEnd(t *testing.T) {
 	targetStore := memstore.New()
 	defer targetStore.Close()
-	target := startServer(t, targetStore, "127.0.0.1:0", "")
+	target := servertest.Start(t, server.Config{OTLPGRPCAddr: "127.0.0.1:0", Store: targetStore})
 
 	fw, err := forward.New(target.Addrs("otlp-grpc")[0].String(), forward.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
@@ -91,8 +80,8 @@ func TestForwardEndToEnd(t *testing.T) {
 	}
 	localStore := memstore.New()
 	defer localStore.Close()
-	source := startServer(t, forward.Wrap(localStore, fw), "", "127.0.0.1:0")
-	base := "http://" + source.Addrs("otlp-http")[0].String()
+	source := servertest.Start(t, server.Config{OTLPHTTPAddr: "127.0.0.1:0", Store: forward.Wrap(localStore, fw)})
+	base := servertest.URL(source, "otlp-http")
 
 	td := storetest.Traces(
 		storetest.SpanSpec{Service: "web", Trace: 1, ID: 1, Name: "GET /", Dur: time.Millisecond},
@@ -163,8 +152,8 @@ func TestTargetDown(t *testing.T) {
 	}
 	localStore := memstore.New()
 	defer localStore.Close()
-	source := startServer(t, forward.Wrap(localStore, fw), "", "127.0.0.1:0")
-	url := "http://" + source.Addrs("otlp-http")[0].String() + "/v1/traces"
+	source := servertest.Start(t, server.Config{OTLPHTTPAddr: "127.0.0.1:0", Store: forward.Wrap(localStore, fw)})
+	url := servertest.URL(source, "otlp-http") + "/v1/traces"
 
 	const requests = 200
 	start := time.Now()

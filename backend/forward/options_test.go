@@ -31,8 +31,10 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/loupe-dev/loupe/backend/forward"
+	"github.com/loupe-dev/loupe/backend/server"
 	"github.com/loupe-dev/loupe/backend/store/memstore"
 	"github.com/loupe-dev/loupe/backend/store/storetest"
+	"github.com/loupe-dev/loupe/internal/servertest"
 )
 
 // received is what the in-test OTLP/gRPC server saw of one export.
@@ -376,8 +378,8 @@ func TestWrapCopiesUnderPooling(t *testing.T) {
 	}
 	localStore := memstore.New()
 	defer localStore.Close()
-	source := startServer(t, forward.Wrap(localStore, fw), "", "127.0.0.1:0")
-	url := "http://" + source.Addrs("otlp-http")[0].String() + "/v1/traces"
+	source := servertest.Start(t, server.Config{OTLPHTTPAddr: "127.0.0.1:0", Store: forward.Wrap(localStore, fw)})
+	url := servertest.URL(source, "otlp-http") + "/v1/traces"
 	var want [][]byte
 	for i := range 20 {
 		td := storetest.Traces(storetest.SpanSpec{Service: fmt.Sprintf("svc-%d", i), Trace: byte(i + 1), ID: 1, Name: fmt.Sprintf("op-%d", i),

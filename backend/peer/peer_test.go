@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -20,7 +19,7 @@ import (
 	"go.opentelemetry.io/collector/featuregate"
 
 	"github.com/loupe-dev/loupe/backend/server"
-	"github.com/loupe-dev/loupe/backend/store/memstore"
+	"github.com/loupe-dev/loupe/internal/servertest"
 )
 
 // peersDir is where scripts/install-peers caches the binaries.
@@ -208,28 +207,14 @@ func fill(tmpl string, vars map[string]string) string {
 // either gRPC or HTTP, and returns the query API's base URL and OTLP address.
 func startLoupe(t *testing.T, grpcOTLP bool) (api, otlp string) {
 	t.Helper()
-	st := memstore.New()
-	cfg := server.Config{HTTPAddr: "127.0.0.1:0", Store: st, Logger: slog.New(slog.DiscardHandler)}
+	cfg, listener := server.Config{HTTPAddr: "127.0.0.1:0"}, "otlp-http"
 	if grpcOTLP {
-		cfg.OTLPGRPCAddr = "127.0.0.1:0"
+		cfg.OTLPGRPCAddr, listener = "127.0.0.1:0", "otlp-grpc"
 	} else {
 		cfg.OTLPHTTPAddr = "127.0.0.1:0"
 	}
-	srv, err := server.Start(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		_ = st.Close()
-	})
-	listener := "otlp-http"
-	if grpcOTLP {
-		listener = "otlp-grpc"
-	}
-	return "http://" + srv.Addrs("http")[0].String(), srv.Addrs(listener)[0].String()
+	srv := servertest.Start(t, cfg)
+	return servertest.URL(srv, "http"), srv.Addrs(listener)[0].String()
 }
 
 func TestJaegerAPIMatchesJaeger(t *testing.T) {

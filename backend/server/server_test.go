@@ -29,6 +29,7 @@ import (
 	"github.com/loupe-dev/loupe/backend/server"
 	"github.com/loupe-dev/loupe/backend/store"
 	"github.com/loupe-dev/loupe/backend/store/memstore"
+	"github.com/loupe-dev/loupe/internal/servertest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -36,26 +37,6 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 const token = "s3cret-token"
 
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-func start(t *testing.T, cfg server.Config) (*server.Server, *memstore.Store) {
-	t.Helper()
-	st := memstore.New()
-	cfg.Store = st
-	cfg.Logger = quietLogger()
-	srv, err := server.Start(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		_ = st.Close()
-	})
-	return srv, st
-}
 
 func apiGet(t *testing.T, base, path, tok string) (int, []byte) {
 	t.Helper()
@@ -135,12 +116,14 @@ type jaegerTraces struct {
 // (gRPC and HTTP, gzip, with a bearer token) to a running server and reads
 // the result back through the Jaeger API.
 func TestEndToEnd(t *testing.T) {
-	srv, st := start(t, server.Config{
-		OTLPGRPCAddr: "127.0.0.1:0", OTLPHTTPAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Token: token,
+	st := memstore.New()
+	t.Cleanup(func() { _ = st.Close() }) // after the server's shutdown: cleanups run last first
+	srv := servertest.Start(t, server.Config{
+		OTLPGRPCAddr: "127.0.0.1:0", OTLPHTTPAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Token: token, Store: st,
 	})
 	grpcAddr := srv.Addrs("otlp-grpc")[0].String()
 	httpAddr := srv.Addrs("otlp-http")[0].String()
-	api := "http://" + srv.Addrs("http")[0].String()
+	api := servertest.URL(srv, "http")
 	auth := map[string]string{"Authorization": "Bearer " + token}
 	ctx := context.Background()
 
@@ -261,8 +244,8 @@ func TestEndToEnd(t *testing.T) {
 }
 
 func TestTokenRequired(t *testing.T) {
-	srv, _ := start(t, server.Config{OTLPGRPCAddr: "127.0.0.1:0", OTLPHTTPAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Token: token})
-	api := "http://" + srv.Addrs("http")[0].String()
+	srv := servertest.Start(t, server.Config{OTLPGRPCAddr: "127.0.0.1:0", OTLPHTTPAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Token: token})
+	api := servertest.URL(srv, "http")
 	for _, tok := range []string{"", "wrong"} {
 		if code, _ := apiGet(t, api, "/api/services", tok); code != http.StatusUnauthorized {
 			t.Errorf("API with token %q: %d, want 401", tok, code)
@@ -310,7 +293,7 @@ func (e errCatcher) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySp
 }
 
 func TestLocalhostBindsBothLoopbacks(t *testing.T) {
-	srv, _ := start(t, server.Config{HTTPAddr: "localhost:0"})
+	srv := servertest.Start(t, server.Config{HTTPAddr: "localhost:0"})
 	addrs := srv.Addrs("http")
 	if len(addrs) == 0 || !addrs[0].(*net.TCPAddr).IP.Equal(net.IPv4(127, 0, 0, 1)) {
 		t.Fatalf("addresses %v: want 127.0.0.1 first", addrs)

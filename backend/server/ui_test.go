@@ -9,6 +9,7 @@ import (
 
 	"github.com/loupe-dev/loupe/backend/server"
 	"github.com/loupe-dev/loupe/backend/ui"
+	"github.com/loupe-dev/loupe/internal/servertest"
 )
 
 func do(t *testing.T, method, url, tok string, hdr map[string]string) *http.Response {
@@ -36,8 +37,8 @@ func do(t *testing.T, method, url, tok string, hdr map[string]string) *http.Resp
 // headers; with a token, its static files need none, everything else does.
 func TestUI(t *testing.T) {
 	t.Run("no token", func(t *testing.T) {
-		srv, _ := start(t, server.Config{OTLPHTTPAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0"})
-		api := "http://" + srv.Addrs("http")[0].String()
+		srv := servertest.Start(t, server.Config{OTLPHTTPAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0"})
+		api := servertest.URL(srv, "http")
 		resp := do(t, http.MethodGet, api+"/", "", nil)
 		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" ||
 			resp.Header.Get("Content-Security-Policy") != ui.ContentSecurityPolicy || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
@@ -52,7 +53,7 @@ func TestUI(t *testing.T) {
 			t.Errorf("GET /api/ui/config: %d %s", code, body)
 		}
 		// The OTLP listener serves no UI.
-		if resp := do(t, http.MethodGet, "http://"+srv.Addrs("otlp-http")[0].String()+"/", "", nil); resp.StatusCode != http.StatusNotFound {
+		if resp := do(t, http.MethodGet, servertest.URL(srv, "otlp-http")+"/", "", nil); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("GET / on otlp-http: %s, want 404", resp.Status)
 		}
 		// No CORS, not even to a preflight.
@@ -70,9 +71,9 @@ func TestUI(t *testing.T) {
 	})
 
 	t.Run("token", func(t *testing.T) {
-		srv, _ := start(t, server.Config{OTLPHTTPAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Token: token})
-		api := "http://" + srv.Addrs("http")[0].String()
-		otlp := "http://" + srv.Addrs("otlp-http")[0].String()
+		srv := servertest.Start(t, server.Config{OTLPHTTPAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Token: token})
+		api := servertest.URL(srv, "http")
+		otlp := servertest.URL(srv, "otlp-http")
 		for _, tc := range []struct {
 			method, url, tok string
 			want             int

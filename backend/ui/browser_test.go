@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,7 +16,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/loupe-dev/loupe/backend/server"
-	"github.com/loupe-dev/loupe/backend/store/memstore"
+	"github.com/loupe-dev/loupe/internal/servertest"
 )
 
 // chromiumPath is where scripts/install-chromium puts Chromium.
@@ -39,25 +38,12 @@ window.addEventListener('unhandledrejection', (e) => window.__errors.push('unhan
 document.addEventListener('securitypolicyviolation', (e) => window.__errors.push('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));
 `
 
+// startServer runs a backend on loopback with every listener and a memory
+// store.
 func startServer(t *testing.T, token string) *server.Server {
-	t.Helper()
-	st := memstore.New()
-	srv, err := server.Start(context.Background(), server.Config{
-		OTLPGRPCAddr: "127.0.0.1:0", OTLPHTTPAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
-		Store: st, Token: token, Logger: slog.New(slog.DiscardHandler),
+	return servertest.Start(t, server.Config{
+		OTLPGRPCAddr: "127.0.0.1:0", OTLPHTTPAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Token: token,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("server shutdown: %v", err)
-		}
-		_ = st.Close()
-	})
-	return srv
 }
 
 // tab is the browser's tab on one server.
@@ -250,7 +236,7 @@ func TestBrowser(t *testing.T) {
 	browser := newBrowser(t)
 	srv := startServer(t, "")
 	data := sendTelemetry(t, srv.Addrs("otlp-http")[0].String())
-	tb := newTab(t, browser, "http://"+srv.Addrs("http")[0].String())
+	tb := newTab(t, browser, servertest.URL(srv, "http"))
 
 	t.Run("metric exemplar to trace to span logs", func(t *testing.T) {
 		tb.t = t
@@ -442,7 +428,7 @@ func TestBrowserEmptyAndToken(t *testing.T) {
 	const token = "ui-test-token"
 	browser := newBrowser(t)
 	srv := startServer(t, token)
-	tb := newTab(t, browser, "http://"+srv.Addrs("http")[0].String())
+	tb := newTab(t, browser, servertest.URL(srv, "http"))
 	tb.open("")
 	tb.waitFor("the token dialog", `document.getElementById('token-dialog').open`)
 	tb.screenshot("token")
@@ -454,7 +440,7 @@ func TestBrowserEmptyAndToken(t *testing.T) {
 		t.Errorf("sessionStorage token %q", got)
 	}
 	text := tb.str(`document.getElementById('empty-state').textContent`)
-	for _, want := range []string{"http://" + srv.Addrs("otlp-http")[0].String(), srv.Addrs("otlp-grpc")[0].String(), "OTEL_EXPORTER_OTLP_ENDPOINT"} {
+	for _, want := range []string{servertest.URL(srv, "otlp-http"), srv.Addrs("otlp-grpc")[0].String(), "OTEL_EXPORTER_OTLP_ENDPOINT"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("empty state lacks %q:\n%s", want, text)
 		}

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,7 +13,7 @@ import (
 	"time"
 
 	"github.com/loupe-dev/loupe/backend/server"
-	"github.com/loupe-dev/loupe/backend/store/memstore"
+	"github.com/loupe-dev/loupe/internal/servertest"
 )
 
 // TestMetricSpikeToTraceToLogs runs the quickstart against a real `loupe
@@ -24,21 +22,8 @@ import (
 // Jaeger API returns that trace with that span, and the log search returns
 // that span's logs.
 func TestMetricSpikeToTraceToLogs(t *testing.T) {
-	st := memstore.New()
-	defer st.Close()
-	srv, err := server.Start(context.Background(), server.Config{
-		OTLPHTTPAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Store: st,
-		Logger: slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	}()
-	otlp, api := srv.Addrs("otlp-http")[0].String(), "http://"+srv.Addrs("http")[0].String()
+	srv := servertest.Start(t, server.Config{OTLPHTTPAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0"})
+	otlp, api := srv.Addrs("otlp-http")[0].String(), servertest.URL(srv, "http")
 
 	bin := filepath.Join(t.TempDir(), "quickstart")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
