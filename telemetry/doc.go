@@ -24,7 +24,8 @@
 // [Get] returns a [Scope]: spans ([Scope.Start], [Traced]), instruments
 // created once and cached by name ([Scope.Counter], [Scope.Histogram],
 // [Scope.Gauge], …) and an *slog.Logger ([Scope.Logger]) whose records carry
-// trace_id and span_id locally and the trace context over OTLP. Scopes may be
+// trace_id and span_id locally (at the top level of the record, also from a
+// logger inside groups) and the trace context over OTLP. Scopes may be
 // package-level variables made before Setup: they follow every Setup and
 // Shutdown, which the OpenTelemetry globals (they delegate once) cannot.
 //

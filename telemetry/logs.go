@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"slices"
 	"sync/atomic"
 
 	"go.opentelemetry.io/contrib/bridges/otelslog"
@@ -52,13 +53,18 @@ func (p *logPipeline) handler(scope string) slog.Handler {
 }
 
 // fanout sends each record to the local handler, with trace_id and span_id
-// added, and to the OpenTelemetry bridge, which carries the trace context in
-// the record itself.
+// added at the top level, and to the OpenTelemetry bridge, which carries the
+// trace context in the record itself.
 type fanout struct {
-	local  slog.Handler
-	otel   slog.Handler
-	level  slog.Leveler
-	worker *logWorker
+	// local is the local handler with every WithAttrs and WithGroup applied;
+	// ungrouped is it without the ops from the first WithGroup on, kept in
+	// groupOps, so that a record in a group can still carry its trace ids at
+	// the top level.
+	local, ungrouped slog.Handler
+	groupOps         []handlerOp
+	otel             slog.Handler
+	level            slog.Leveler
+	worker           *logWorker
 }
 
 func (f *fanout) Enabled(_ context.Context, l slog.Level) bool {
@@ -74,16 +80,45 @@ func (f *fanout) Handle(ctx context.Context, r slog.Record) error {
 	default:
 		err = f.otel.Handle(ctx, r)
 	}
-	if f.local != nil {
+	if f.local == nil {
+		return err
+	}
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsValid() {
+		return errors.Join(err, f.local.Handle(ctx, r))
+	}
+	traceID, spanID := hexIDs(sc)
+	ids := [2]slog.Attr{slog.String("trace_id", traceID), slog.String("span_id", spanID)}
+	if len(f.groupOps) == 0 {
 		// The bridge is done with r, or has a clone of it (clipped, so that
 		// appending here cannot write into the clone's attributes).
-		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-			traceID, spanID := hexIDs(sc)
-			r.AddAttrs(slog.String("trace_id", traceID), slog.String("span_id", spanID))
-		}
-		err = errors.Join(err, f.local.Handle(ctx, r))
+		r.AddAttrs(ids[:]...)
+		return errors.Join(err, f.local.Handle(ctx, r))
 	}
-	return err
+	// Inside groups the ids would land in the innermost one: write the groups
+	// as group attributes instead, which handlers render the same way.
+	nr := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	nr.AddAttrs(nest(f.groupOps, r)...)
+	nr.AddAttrs(ids[:]...)
+	return errors.Join(err, f.ungrouped.Handle(ctx, nr))
+}
+
+// nest returns r's attributes inside the groups and attributes of ops, as
+// the handler that ops were applied to would place them.
+func nest(ops []handlerOp, r slog.Record) []slog.Attr {
+	attrs := make([]slog.Attr, 0, r.NumAttrs())
+	r.Attrs(func(a slog.Attr) bool {
+		attrs = append(attrs, a)
+		return true
+	})
+	for i := len(ops) - 1; i >= 0; i-- {
+		if op := ops[i]; op.attrs != nil {
+			attrs = append(slices.Clip(op.attrs), attrs...)
+		} else {
+			attrs = []slog.Attr{{Key: op.group, Value: slog.GroupValue(attrs...)}}
+		}
+	}
+	return attrs
 }
 
 // hexIDs formats the trace and span ids with one allocation instead of two.
@@ -100,6 +135,9 @@ func (f *fanout) WithAttrs(attrs []slog.Attr) slog.Handler {
 	n := *f
 	if n.local != nil {
 		n.local = n.local.WithAttrs(attrs)
+		if len(n.groupOps) > 0 {
+			n.groupOps = append(slices.Clip(n.groupOps), handlerOp{attrs: attrs})
+		}
 	}
 	if n.otel != nil {
 		n.otel = n.otel.WithAttrs(attrs)
@@ -110,7 +148,11 @@ func (f *fanout) WithAttrs(attrs []slog.Attr) slog.Handler {
 func (f *fanout) WithGroup(name string) slog.Handler {
 	n := *f
 	if n.local != nil {
+		if len(n.groupOps) == 0 {
+			n.ungrouped = n.local
+		}
 		n.local = n.local.WithGroup(name)
+		n.groupOps = append(slices.Clip(n.groupOps), handlerOp{group: name})
 	}
 	if n.otel != nil {
 		n.otel = n.otel.WithGroup(name)

@@ -396,6 +396,73 @@ func TestLogsCarryTraceContext(t *testing.T) {
 	}
 }
 
+// Inside groups, the local output carries trace_id and span_id at the top
+// level, where log pipelines look for them, and everything else exactly as
+// the handler renders it without a span.
+func TestLogsTraceIDsOutsideGroups(t *testing.T) {
+	shapes := map[string]func(*slog.Logger) *slog.Logger{
+		"group": func(l *slog.Logger) *slog.Logger { return l.WithGroup("req") },
+		"attrs, groups and attrs between": func(l *slog.Logger) *slog.Logger {
+			return l.With("a", 1).WithGroup("g").With("b", 2, slog.Group("inner", "c", 3)).WithGroup("h")
+		},
+		"group then attrs": func(l *slog.Logger) *slog.Logger { return l.WithGroup("g").With("b", 2) },
+		"no group":         func(l *slog.Logger) *slog.Logger { return l.With("a", 1) },
+	}
+	records := map[string][]any{
+		"attrs":       {"step", 1, slog.Group("sub", "x", "y")},
+		"none":        nil,
+		"empty group": {slog.Group("empty")},
+	}
+	for _, format := range []string{"json", "text"} {
+		for shapeName, shape := range shapes {
+			for recName, args := range records {
+				t.Run(format+"/"+shapeName+"/"+recName, func(t *testing.T) {
+					var buf bytes.Buffer
+					telemetrytest.New(t, telemetry.WithLogWriter(&buf), telemetry.WithLogFormat(format))
+					scope := telemetry.Get("groups")
+					log := shape(scope.Logger())
+					log.Info("no span", args...)
+					ctx, span := scope.Start(context.Background(), "op")
+					log.InfoContext(ctx, "no span", args...)
+					span.End()
+
+					lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+					if len(lines) != 2 {
+						t.Fatalf("%d lines, want 2:\n%s", len(lines), buf.String())
+					}
+					sc := span.SpanContext()
+					ids := fmt.Sprintf(" trace_id=%s span_id=%s", sc.TraceID(), sc.SpanID())
+					if format == "json" {
+						var plain, traced map[string]any
+						if err := json.Unmarshal([]byte(lines[0]), &plain); err != nil {
+							t.Fatal(err)
+						}
+						if err := json.Unmarshal([]byte(lines[1]), &traced); err != nil {
+							t.Fatal(err)
+						}
+						if traced["trace_id"] != sc.TraceID().String() || traced["span_id"] != sc.SpanID().String() {
+							t.Errorf("ids not at the top level: %s", lines[1])
+						}
+						delete(traced, "trace_id")
+						delete(traced, "span_id")
+						delete(plain, "time")
+						delete(traced, "time")
+						if a, b := fmt.Sprint(plain), fmt.Sprint(traced); a != b {
+							t.Errorf("records differ beyond the ids:\nwithout span %s\nwith span    %s", lines[0], lines[1])
+						}
+						return
+					}
+					// text: the same line with the ids appended at the top level.
+					strip := func(l string) string { _, rest, _ := strings.Cut(l, " "); return rest }
+					if got, want := strip(lines[1]), strip(lines[0])+ids; got != want {
+						t.Errorf("text line:\ngot  %s\nwant %s", got, want)
+					}
+				})
+			}
+		}
+	}
+}
+
 func TestErrStack(t *testing.T) {
 	var buf bytes.Buffer
 	telemetrytest.New(t, telemetry.WithLogWriter(&buf))
