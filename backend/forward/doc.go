@@ -1,6 +1,7 @@
 // Package forward sends a copy of everything `loupe serve` receives to
 // another OTLP endpoint (such as a team's collector) over OTLP/gRPC, with
-// the collector's pdata clients.
+// the collector's pdata clients, or over OTLP/HTTP with protobuf bodies
+// ([WithProtocol]).
 //
 // Exports are gzip-compressed by default, as the Collector's OTLP exporter
 // does ([WithCompression]); [WithHeaders] adds headers such as an
@@ -12,7 +13,8 @@
 // Forwarding never slows ingest down: requests wait in a bounded queue;
 // when it is full they are dropped, counted ([Forwarder.Dropped]) and
 // reported in a warning at most once a minute. A failed export is retried
-// briefly when the endpoint's answer says it may succeed later, then
+// briefly when the endpoint's answer says it may succeed later (waiting as
+// long as an OTLP/HTTP Retry-After asks, within the retry time), then
 // dropped. [Forwarder.Shutdown] stops accepting, sends what is queued (one
 // attempt each) until its context ends, and closes the connection.
 //

@@ -20,13 +20,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/encoding/gzip"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 
 	"github.com/loupe-dev/loupe/backend/store"
 )
@@ -42,6 +37,13 @@ const (
 	DefaultCompression  = "gzip" // as the Collector's OTLP exporter
 )
 
+// The protocols of [WithProtocol], named as OTEL_EXPORTER_OTLP_PROTOCOL
+// names them.
+const (
+	ProtocolGRPC         = "grpc"
+	ProtocolHTTPProtobuf = "http/protobuf"
+)
+
 type config struct {
 	queueSize    int
 	queueItems   int64
@@ -52,6 +54,7 @@ type config struct {
 	log          *slog.Logger
 	headers      map[string]string
 	compression  string
+	protocol     string
 	tls          *tls.Config
 }
 
@@ -119,6 +122,11 @@ func WithCompression(name string) Option {
 // error with a plaintext endpoint.
 func WithTLSConfig(cfg *tls.Config) Option { return optionFunc(func(c *config) { c.tls = cfg }) }
 
+// WithProtocol sets the transport: [ProtocolGRPC] (the default) or
+// [ProtocolHTTPProtobuf], OTLP/HTTP with binary protobuf bodies posted to the
+// endpoint URL followed by /v1/traces, /v1/metrics or /v1/logs.
+func WithProtocol(p string) Option { return optionFunc(func(c *config) { c.protocol = p }) }
+
 func newConfig(opts []Option) (config, error) {
 	var c config
 	for _, o := range opts {
@@ -130,6 +138,13 @@ func newConfig(opts []Option) (config, error) {
 	case "gzip", "none":
 	default:
 		return c, fmt.Errorf("forward: compression %q: want gzip or none", c.compression)
+	}
+	switch c.protocol {
+	case "":
+		c.protocol = ProtocolGRPC
+	case ProtocolGRPC, ProtocolHTTPProtobuf:
+	default:
+		return c, fmt.Errorf("forward: protocol %q: want %s or %s", c.protocol, ProtocolGRPC, ProtocolHTTPProtobuf)
 	}
 	for k, v := range c.headers {
 		if err := checkHeader(k, v); err != nil {
@@ -160,9 +175,10 @@ func newConfig(opts []Option) (config, error) {
 	return c, nil
 }
 
-// reservedHeaders are set by gRPC or HTTP/2 themselves.
+// reservedHeaders are set by gRPC, HTTP or the exporter themselves.
 var reservedHeaders = map[string]bool{"content-type": true, "te": true, "user-agent": true,
-	"connection": true, "host": true, "transfer-encoding": true, "upgrade": true}
+	"connection": true, "host": true, "transfer-encoding": true, "upgrade": true,
+	"content-encoding": true, "content-length": true}
 
 // checkHeader rejects what gRPC would refuse at every export, so that a
 // wrong header fails at start rather than silently dropping all data. The
@@ -177,7 +193,7 @@ func checkHeader(name, value string) error {
 		}
 	}
 	if strings.HasPrefix(name, "grpc-") || reservedHeaders[name] {
-		return fmt.Errorf("forward: header %q is set by gRPC itself", name)
+		return fmt.Errorf("forward: header %q is set by the transport itself", name)
 	}
 	if strings.HasSuffix(name, "-bin") {
 		return fmt.Errorf("forward: header %q: binary (-bin) headers are not supported", name)
@@ -221,17 +237,12 @@ type item struct {
 	n      int64
 }
 
-// Forwarder sends traces, metrics and logs to one OTLP/gRPC endpoint. It is
+// Forwarder sends traces, metrics and logs to one OTLP endpoint. It is
 // safe for concurrent use.
 type Forwarder struct {
 	cfg      config
 	endpoint string
-	md       metadata.MD // the headers; nil when none
-	callOpts []grpc.CallOption
-	conn     *grpc.ClientConn
-	traces   ptraceotlp.GRPCClient
-	metrics  pmetricotlp.GRPCClient
-	logs     plogotlp.GRPCClient
+	client   client
 
 	mu      sync.RWMutex // closed and closing queue
 	closed  bool
@@ -249,31 +260,57 @@ type Forwarder struct {
 	warnedDropped         atomic.Int64 // dropped+failed at the last warning
 }
 
-// New returns a Forwarder to endpoint: host:port or http://host:port for
-// plain gRPC, https://host:port for gRPC over TLS (the system's roots
-// unless WithTLSConfig). It does not connect until the first export.
-// Defaults: DefaultQueueSize, DefaultQueueItems, DefaultWorkers,
-// DefaultTimeout, DefaultRetryFor, DefaultWarnInterval, DefaultCompression
-// (gzip), no headers, slog.Default.
+// New returns a Forwarder to endpoint. Over [ProtocolGRPC] that is
+// host:port or http://host:port for plain gRPC, https://host:port for gRPC
+// over TLS; over [ProtocolHTTPProtobuf] it is the URL the signal paths are
+// appended to: http://host:port or https://host:port, with a path prefix if
+// the endpoint wants one. https:// uses the system's roots unless
+// WithTLSConfig. It does not connect until the first export.
+// Defaults: ProtocolGRPC, DefaultQueueSize, DefaultQueueItems,
+// DefaultWorkers, DefaultTimeout, DefaultRetryFor, DefaultWarnInterval,
+// DefaultCompression (gzip), no headers, slog.Default.
 func New(endpoint string, opts ...Option) (*Forwarder, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
 		return nil, err
 	}
-	target, creds, secure := endpoint, insecure.NewCredentials(), false
-	if rest, ok := strings.CutPrefix(endpoint, "https://"); ok {
-		target, creds, secure = rest, credentials.NewTLS(cfg.tls), true
-	} else if rest, ok := strings.CutPrefix(endpoint, "http://"); ok {
-		target = rest
+	var (
+		c      client
+		host   string
+		secure bool
+	)
+	if cfg.protocol == ProtocolHTTPProtobuf {
+		u, err := url.Parse(endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+			u.RawQuery != "" || u.Fragment != "" {
+			return nil, fmt.Errorf("forward: over %s want http://host:port or https://host:port (and a path prefix if any), got %q",
+				ProtocolHTTPProtobuf, endpoint)
+		}
+		host, secure = u.Host, u.Scheme == "https"
+		if cfg.tls != nil && !secure {
+			return nil, fmt.Errorf("forward: TLS settings given for the plaintext endpoint %q: use https://", endpoint)
+		}
+		c = newHTTPClient(strings.TrimSuffix(endpoint, "/"), cfg)
+	} else {
+		target, creds := endpoint, insecure.NewCredentials()
+		if rest, ok := strings.CutPrefix(endpoint, "https://"); ok {
+			target, creds, secure = rest, credentials.NewTLS(cfg.tls), true
+		} else if rest, ok := strings.CutPrefix(endpoint, "http://"); ok {
+			target = rest
+		}
+		target = strings.TrimSuffix(target, "/")
+		if target == "" || strings.Contains(target, "/") {
+			return nil, fmt.Errorf("forward: want host:port, http://host:port or https://host:port, got %q", endpoint)
+		}
+		if cfg.tls != nil && !secure {
+			return nil, fmt.Errorf("forward: TLS settings given for the plaintext endpoint %q: use https://", endpoint)
+		}
+		host = target
+		if c, err = newGRPCClient(target, creds, cfg); err != nil {
+			return nil, err
+		}
 	}
-	target = strings.TrimSuffix(target, "/")
-	if target == "" || strings.Contains(target, "/") {
-		return nil, fmt.Errorf("forward: want host:port, http://host:port or https://host:port, got %q", endpoint)
-	}
-	if cfg.tls != nil && !secure {
-		return nil, fmt.Errorf("forward: TLS settings given for the plaintext endpoint %q: use https://", endpoint)
-	}
-	if len(cfg.headers) > 0 && !secure && !isLoopback(target) {
+	if len(cfg.headers) > 0 && !secure && !isLoopback(host) {
 		names := make([]string, 0, len(cfg.headers))
 		for k := range cfg.headers {
 			names = append(names, k)
@@ -282,27 +319,14 @@ func New(endpoint string, opts ...Option) (*Forwarder, error) {
 		cfg.log.Warn("forward: headers are sent in plaintext; use https:// to protect credentials",
 			"endpoint", endpoint, "headers", strings.Join(names, ","))
 	}
-	conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(creds))
-	if err != nil {
-		return nil, fmt.Errorf("forward: %w", err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &Forwarder{
 		cfg:      cfg,
 		endpoint: endpoint,
-		conn:     conn,
-		traces:   ptraceotlp.NewGRPCClient(conn),
-		metrics:  pmetricotlp.NewGRPCClient(conn),
-		logs:     plogotlp.NewGRPCClient(conn),
+		client:   c,
 		queue:    make(chan item, cfg.queueSize),
 		ctx:      ctx,
 		cancel:   cancel,
-	}
-	if len(cfg.headers) > 0 {
-		f.md = metadata.New(cfg.headers)
-	}
-	if cfg.compression == "gzip" {
-		f.callOpts = append(f.callOpts, grpc.UseCompressor(gzip.Name))
 	}
 	f.lastWarn.Store(time.Now().Add(-cfg.warnInterval).UnixNano())
 	for range cfg.workers {
@@ -316,28 +340,19 @@ func New(endpoint string, opts ...Option) (*Forwarder, error) {
 // forwarder shut down). td must not be modified afterwards.
 func (f *Forwarder) Traces(td ptrace.Traces) bool {
 	req := ptraceotlp.NewExportRequestFromTraces(td)
-	return f.enqueue(int64(td.SpanCount()), func(ctx context.Context) error {
-		_, err := f.traces.Export(ctx, req, f.callOpts...)
-		return err
-	})
+	return f.enqueue(int64(td.SpanCount()), func(ctx context.Context) error { return f.client.traces(ctx, req) })
 }
 
 // Metrics queues md, as Traces.
 func (f *Forwarder) Metrics(md pmetric.Metrics) bool {
 	req := pmetricotlp.NewExportRequestFromMetrics(md)
-	return f.enqueue(int64(md.DataPointCount()), func(ctx context.Context) error {
-		_, err := f.metrics.Export(ctx, req, f.callOpts...)
-		return err
-	})
+	return f.enqueue(int64(md.DataPointCount()), func(ctx context.Context) error { return f.client.metrics(ctx, req) })
 }
 
 // Logs queues ld, as Traces.
 func (f *Forwarder) Logs(ld plog.Logs) bool {
 	req := plogotlp.NewExportRequestFromLogs(ld)
-	return f.enqueue(int64(ld.LogRecordCount()), func(ctx context.Context) error {
-		_, err := f.logs.Export(ctx, req, f.callOpts...)
-		return err
-	})
+	return f.enqueue(int64(ld.LogRecordCount()), func(ctx context.Context) error { return f.client.logs(ctx, req) })
 }
 
 func (f *Forwarder) enqueue(n int64, export func(context.Context) error) bool {
@@ -413,15 +428,17 @@ func (f *Forwarder) send(it item) error {
 			return err
 		}
 		ctx, cancel := context.WithTimeout(f.ctx, f.cfg.timeout)
-		if f.md != nil {
-			ctx = metadata.NewOutgoingContext(ctx, f.md)
-		}
 		err := it.export(ctx)
 		cancel()
-		if err == nil || !retryable(err) || f.closing.Load() || time.Now().Add(backoff).After(deadline) {
+		if err == nil {
+			return nil
+		}
+		retry, after := retryable(err)
+		wait := max(backoff, after)
+		if !retry || f.closing.Load() || time.Now().Add(wait).After(deadline) {
 			return err
 		}
-		t := time.NewTimer(backoff)
+		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
 		case <-f.ctx.Done():
@@ -444,17 +461,6 @@ func isLoopback(target string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-// retryable reports whether the OTLP specification lets a client retry
-// after err.
-func retryable(err error) bool {
-	switch status.Code(err) {
-	case codes.Canceled, codes.DeadlineExceeded, codes.Aborted, codes.OutOfRange,
-		codes.Unavailable, codes.DataLoss, codes.ResourceExhausted:
-		return true
-	}
-	return false
 }
 
 // Shutdown stops accepting requests, sends the queued ones until ctx ends
@@ -489,7 +495,7 @@ func (f *Forwarder) Shutdown(ctx context.Context) error {
 		f.cfg.log.Warn("forward: requests lost in all", "endpoint", f.endpoint, "sent", s.Sent,
 			"dropped", s.Dropped, "failed", s.Failed, "items_lost", s.DroppedItems)
 	}
-	return errors.Join(err, f.conn.Close())
+	return errors.Join(err, f.client.close())
 }
 
 // Wrap returns a store that writes to st and then forwards the same data

@@ -67,14 +67,25 @@ func mustProto(t *testing.T, m interface{ MarshalProto() ([]byte, error) }) []by
 }
 
 // TestForwardEndToEnd sends traces, metrics and logs over OTLP/HTTP to a
-// backend that forwards to a second one's OTLP/gRPC listener, and finds all
-// of it in both stores.
+// backend that forwards them, over each protocol and with a bearer token, to
+// a second one, and finds all of it in both stores.
 func TestForwardEndToEnd(t *testing.T) {
+	for _, protocol := range []string{forward.ProtocolGRPC, forward.ProtocolHTTPProtobuf} {
+		t.Run(protocol, func(t *testing.T) { forwardEndToEnd(t, protocol) })
+	}
+}
+
+func forwardEndToEnd(t *testing.T, protocol string) {
+	const token = "t0ken"
 	targetStore := memstore.New()
 	defer targetStore.Close()
-	target := servertest.Start(t, server.Config{OTLPGRPCAddr: "127.0.0.1:0", Store: targetStore})
-
-	fw, err := forward.New(target.Addrs("otlp-grpc")[0].String(), forward.WithLogger(slog.New(slog.DiscardHandler)))
+	target := servertest.Start(t, server.Config{OTLPGRPCAddr: "127.0.0.1:0", OTLPHTTPAddr: "127.0.0.1:0", Store: targetStore, Token: token})
+	endpoint := target.Addrs("otlp-grpc")[0].String()
+	if protocol == forward.ProtocolHTTPProtobuf {
+		endpoint = servertest.URL(target, "otlp-http")
+	}
+	fw, err := forward.New(endpoint, forward.WithProtocol(protocol), forward.WithHeaders(map[string]string{"authorization": "Bearer " + token}),
+		forward.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,6 +215,16 @@ func TestNewRejectsBadEndpoints(t *testing.T) {
 		if fw, err := forward.New(e); err == nil {
 			_ = fw.Shutdown(context.Background())
 			t.Errorf("New(%q) accepted", e)
+		}
+	}
+	for _, e := range []string{"", "host:4318", "127.0.0.1:4318", "ftp://host:4318", "http://", "http://host:4318/?a=1",
+		"http://host:4318/#x", "http://user:pw@host:4318"} {
+		fw, err := forward.New(e, forward.WithProtocol(forward.ProtocolHTTPProtobuf))
+		if err == nil {
+			_ = fw.Shutdown(context.Background())
+			t.Errorf("New(%q) over http/protobuf accepted", e)
+		} else if strings.Contains(err.Error(), "pw") && !strings.Contains(e, "pw") {
+			t.Errorf("error %v", err)
 		}
 	}
 }

@@ -327,6 +327,8 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		"content-type":         {forward.WithHeaders(map[string]string{"Content-Type": "text/plain"})},
 		"newline in value":     {forward.WithHeaders(map[string]string{"authorization": "Bearer s3cret\nx"})},
 		"TLS for plaintext":    {forward.WithTLSConfig(&tls.Config{})},
+		"content-encoding":     {forward.WithHeaders(map[string]string{"content-encoding": "br"})},
+		"protocol":             {forward.WithProtocol("http/json")},
 	}
 	for name, opts := range cases {
 		fw, err := forward.New("127.0.0.1:4317", opts...)

@@ -67,6 +67,7 @@ type serveFlags struct {
 	forward                  string
 	forwardOpts              []forward.Option
 	forwardHeaderNames       []string // for the start-up line; never the values
+	forwardProtocol          string
 }
 
 // headerFlag collects repeated --forward-header name=value flags. Its
@@ -96,7 +97,8 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	maxSize := fs.String("max-size", defaultMaxSize, "size bound of the stored data (B, KiB, MiB, GiB, KB, MB, GB); the oldest data goes first")
 	retention := fs.String("retention", defaultRetention, `age bound of the stored data (a Go duration such as 90m, or days such as 7d)`)
 	fs.StringVar(&f.token, "token", "", "bearer token required on every listener, except for the web UI's page and static files, which ask for it (default: $LOUPE_TOKEN; none when both are empty)")
-	fs.StringVar(&f.forward, "forward", "", "also send everything received to this OTLP/gRPC endpoint: host:port (plain) or https://host:port (TLS); never slows ingest: when it cannot keep up, requests are dropped and counted")
+	fs.StringVar(&f.forward, "forward", "", "also send everything received to this OTLP endpoint: over grpc host:port (plain) or https://host:port (TLS), over http/protobuf http(s)://host:port[/prefix] (/v1/traces, … appended); never slows ingest: when it cannot keep up, requests are dropped and counted")
+	protocol := fs.String("forward-protocol", forward.ProtocolGRPC, "protocol of --forward: grpc or http/protobuf")
 	headers := headerFlag{}
 	fs.Var(headers, "forward-header", "header sent with every forwarded export, as name=value, e.g. 'Authorization=Bearer x' (repeatable; added to $LOUPE_FORWARD_HEADERS, which takes the OTEL_EXPORTER_OTLP_HEADERS format k=v,k2=v2 and keeps secrets off the command line); values are never printed")
 	compression := fs.String("forward-compression", forward.DefaultCompression, "compression of forwarded exports: gzip or none")
@@ -119,7 +121,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	if f.token == "" {
 		f.token = os.Getenv("LOUPE_TOKEN")
 	}
-	if err := f.forwardOptions(headers, *compression, *caFile, *certFile, *keyFile); err != nil {
+	if err := f.forwardOptions(headers, *protocol, *compression, *caFile, *certFile, *keyFile); err != nil {
 		return nil, err
 	}
 	if f.otlpGRPC == "" && f.otlpHTTP == "" && f.http == "" {
@@ -131,14 +133,15 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 // forwardOptions turns the --forward-* flags and $LOUPE_FORWARD_HEADERS into
 // forward options; it refuses them without --forward, where they would be
 // silently ignored.
-func (f *serveFlags) forwardOptions(flagHeaders headerFlag, compression, caFile, certFile, keyFile string) error {
+func (f *serveFlags) forwardOptions(flagHeaders headerFlag, protocol, compression, caFile, certFile, keyFile string) error {
 	all, err := forward.ParseHeaders(os.Getenv("LOUPE_FORWARD_HEADERS"))
 	if err != nil {
 		return fmt.Errorf("$LOUPE_FORWARD_HEADERS: %w", err)
 	}
 	maps.Copy(all, flagHeaders)
 	if f.forward == "" {
-		if len(flagHeaders) > 0 || caFile != "" || certFile != "" || keyFile != "" || compression != forward.DefaultCompression {
+		if len(flagHeaders) > 0 || caFile != "" || certFile != "" || keyFile != "" || compression != forward.DefaultCompression ||
+			protocol != forward.ProtocolGRPC {
 			return errors.New("--forward-* flags need --forward")
 		}
 		return nil
@@ -147,7 +150,8 @@ func (f *serveFlags) forwardOptions(flagHeaders headerFlag, compression, caFile,
 		f.forwardOpts = append(f.forwardOpts, forward.WithHeaders(all))
 		f.forwardHeaderNames = slices.Sorted(maps.Keys(all))
 	}
-	f.forwardOpts = append(f.forwardOpts, forward.WithCompression(compression))
+	f.forwardOpts = append(f.forwardOpts, forward.WithCompression(compression), forward.WithProtocol(protocol))
+	f.forwardProtocol = protocol
 	if (certFile == "") != (keyFile == "") {
 		return errors.New("--forward-cert and --forward-key go together")
 	}
@@ -295,7 +299,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 		fmt.Fprint(stdout, "; bearer token required")
 	}
 	if fw != nil {
-		fmt.Fprintf(stdout, "; forwarding to %s", f.forward)
+		fmt.Fprintf(stdout, "; forwarding to %s over %s", f.forward, f.forwardProtocol)
 		if len(f.forwardHeaderNames) > 0 {
 			fmt.Fprintf(stdout, " with headers %s", strings.Join(f.forwardHeaderNames, ", "))
 		}

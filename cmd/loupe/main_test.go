@@ -39,6 +39,9 @@ func TestUsageAndFlagErrors(t *testing.T) {
 		{"forward cert without key", []string{"serve", "--data-dir", "", "--forward", "https://localhost:1", "--forward-cert", "main.go"}, 2, "--forward-key"},
 		{"forward CA not PEM", []string{"serve", "--data-dir", "", "--forward", "https://localhost:1", "--forward-ca", "main.go"}, 2, "--forward-ca"},
 		{"bad forward endpoint", []string{"serve", "--data-dir", "", "--forward", "http://localhost:4317/v1/traces"}, 2, "--forward"},
+		{"bad forward protocol", []string{"serve", "--data-dir", "", "--forward", "localhost:1", "--forward-protocol", "http/json"}, 2, "protocol"},
+		{"http forward without scheme", []string{"serve", "--data-dir", "", "--forward", "localhost:4318", "--forward-protocol", "http/protobuf"}, 2, "http://host:port"},
+		{"forward protocol without --forward", []string{"serve", "--data-dir", "", "--forward-protocol", "http/protobuf"}, 2, "need --forward"},
 		{"bad size", []string{"serve", "--max-size", "lots"}, 2, "--max-size"},
 		{"size too small", []string{"serve", "--max-size", "10KB"}, 2, "minimum"},
 		{"bad retention", []string{"serve", "--retention", "forever"}, 2, "--retention"},
@@ -194,28 +197,35 @@ func TestServe(t *testing.T) {
 }
 
 // TestServeForward runs two servers: the first forwards what it receives to
-// the second's OTLP/gRPC listener, and sends what it queued before it exits.
+// the second's OTLP/gRPC or OTLP/HTTP listener, and sends what it queued
+// before it exits.
 func TestServeForward(t *testing.T) {
 	t.Setenv("LOUPE_TOKEN", "")
-	target := startServe(t, "--otlp-grpc", "127.0.0.1:0", "--otlp-http", "", "--http", "127.0.0.1:0", "--data-dir", "")
+	target := startServe(t, "--otlp-grpc", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0", "--http", "127.0.0.1:0", "--data-dir", "")
 	defer target.stop()
-	fwd := target.srv.Addrs("otlp-grpc")[0].String()
-	source := startServe(t, "--otlp-grpc", "", "--otlp-http", "127.0.0.1:0", "--http", "", "--data-dir", "", "--forward", fwd)
-	const span = `{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"fwd-test"}}]},
-		"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60d","spanId":"eee19b7ec3c1b174","name":"hello",
-		"startTimeUnixNano":"1","endTimeUnixNano":"2"}]}]}]}`
-	if code, body := call(t, "POST", "http://"+source.srv.Addrs("otlp-http")[0].String()+"/v1/traces", span); code != 200 {
-		t.Fatalf("OTLP/HTTP: %d %s", code, body)
-	}
-	if !strings.Contains(source.stdout.String(), "forwarding to "+fwd) {
-		t.Errorf("start message: %s", source.stdout.String())
-	}
-	if code := source.stop(); code != 0 {
-		t.Fatalf("source exit code %d: %s", code, source.stderr.String())
-	}
-	code, body := call(t, "GET", "http://"+target.srv.Addrs("http")[0].String()+"/api/traces/5b8efff798038103d269b633813fc60d", "")
-	if code != 200 || !strings.Contains(body, `"serviceName":"fwd-test"`) {
-		t.Fatalf("forwarded trace: %d %s", code, body)
+	for i, protocol := range []string{"grpc", "http/protobuf"} {
+		fwd := target.srv.Addrs("otlp-grpc")[0].String()
+		if protocol == "http/protobuf" {
+			fwd = "http://" + target.srv.Addrs("otlp-http")[0].String()
+		}
+		source := startServe(t, "--otlp-grpc", "", "--otlp-http", "127.0.0.1:0", "--http", "", "--data-dir", "",
+			"--forward", fwd, "--forward-protocol", protocol)
+		traceID := fmt.Sprintf("5b8efff798038103d269b633813fc6%02x", i)
+		span := `{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"fwd-test"}}]},
+		"scopeSpans":[{"spans":[{"traceId":"` + traceID + `","spanId":"eee19b7ec3c1b174","name":"hello","startTimeUnixNano":"1","endTimeUnixNano":"2"}]}]}]}`
+		if code, body := call(t, "POST", "http://"+source.srv.Addrs("otlp-http")[0].String()+"/v1/traces", span); code != 200 {
+			t.Fatalf("%s: OTLP/HTTP: %d %s", protocol, code, body)
+		}
+		if want := "forwarding to " + fwd + " over " + protocol; !strings.Contains(source.stdout.String(), want) {
+			t.Errorf("%s: start message %q lacks %q", protocol, source.stdout.String(), want)
+		}
+		if code := source.stop(); code != 0 {
+			t.Fatalf("%s: source exit code %d: %s", protocol, code, source.stderr.String())
+		}
+		code, body := call(t, "GET", "http://"+target.srv.Addrs("http")[0].String()+"/api/traces/"+traceID, "")
+		if code != 200 || !strings.Contains(body, `"serviceName":"fwd-test"`) {
+			t.Fatalf("%s: forwarded trace: %d %s", protocol, code, body)
+		}
 	}
 }
 
