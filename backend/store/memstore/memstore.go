@@ -87,8 +87,11 @@ type batch struct {
 }
 
 type traceEntry struct {
-	spans      []*store.Span // arrival order
-	start, end int64
+	spans []*store.Span // arrival order
+	// start is the earliest start of the trace's spans, or, once eviction
+	// has removed some (stale), at most that: searches recompute it then.
+	start int64
+	stale bool
 }
 
 type opKey struct {
@@ -267,7 +270,7 @@ func (s *Store) indexSpans(spans []store.Span) {
 		}
 		t := s.traces[id]
 		if t == nil {
-			t = &traceEntry{start: spans[i].Start, end: spans[i].End, spans: make([]*store.Span, 0, j-i)}
+			t = &traceEntry{start: spans[i].Start, spans: make([]*store.Span, 0, j-i)}
 			s.traces[id] = t
 		} else {
 			t.spans = slices.Grow(t.spans, j-i)
@@ -276,7 +279,6 @@ func (s *Store) indexSpans(spans []store.Span) {
 			sp := &spans[k]
 			t.spans = append(t.spans, sp)
 			t.start = min(t.start, sp.Start)
-			t.end = max(t.end, sp.End)
 			if sp.Resource != res {
 				res = sp.Resource
 				svc = s.services[res.ServiceName]
@@ -311,7 +313,6 @@ func (s *Store) dropOldest() {
 	s.batches[0] = nil
 	s.batches = s.batches[1:]
 	s.bytes -= b.bytes
-	dirty := map[*traceEntry]bool{}
 	for i := range b.spans {
 		sp := &b.spans[i]
 		t := s.traces[sp.TraceID]
@@ -319,9 +320,10 @@ func (s *Store) dropOldest() {
 		t.spans = t.spans[1:]
 		if len(t.spans) == 0 {
 			delete(s.traces, sp.TraceID)
-			delete(dirty, t)
 		} else {
-			dirty[t] = true
+			// Finding the new start would scan the trace for every batch
+			// evicted, quadratic in a long trace's span count.
+			t.stale = true
 		}
 		svc := s.services[sp.Resource.ServiceName]
 		svc.spans--
@@ -331,12 +333,6 @@ func (s *Store) dropOldest() {
 		}
 		if svc.spans == 0 {
 			delete(s.services, sp.Resource.ServiceName)
-		}
-	}
-	for t := range dirty { // the trace's time range shrinks
-		t.start, t.end = t.spans[0].Start, t.spans[0].End
-		for _, o := range t.spans[1:] {
-			t.start, t.end = min(t.start, o.Start), max(t.end, o.End)
 		}
 	}
 	for i := range b.logs {
@@ -530,6 +526,7 @@ func (s *Store) FindTraces(ctx context.Context, q store.TraceQuery) iter.Seq2[st
 		// results; a batch with no span of the service or none in the time
 		// range is skipped whole.
 		added := map[store.TraceID]bool{}
+		var starts map[*traceEntry]int64 // of stale traces, computed once per search
 		for i := len(s.batches) - 1; i >= 0; i-- {
 			b := s.batches[i]
 			if len(top.h) == top.max && top.h[0].start > b.startBound {
@@ -545,8 +542,19 @@ func (s *Store) FindTraces(ctx context.Context, q store.TraceQuery) iter.Seq2[st
 					continue
 				}
 				t := s.traces[sp.TraceID]
-				if top.wants(sp.TraceID, t.start) {
-					top.add(hit{sp.TraceID, t.start})
+				start := t.start
+				if t.stale {
+					var ok bool
+					if start, ok = starts[t]; !ok {
+						start = earliestStart(t.spans)
+						if starts == nil {
+							starts = map[*traceEntry]int64{}
+						}
+						starts[t] = start
+					}
+				}
+				if top.wants(sp.TraceID, start) {
+					top.add(hit{sp.TraceID, start})
 					added[sp.TraceID] = true
 				}
 			}
@@ -564,6 +572,15 @@ func (s *Store) FindTraces(ctx context.Context, q store.TraceQuery) iter.Seq2[st
 			}
 		}
 	}
+}
+
+// earliestStart is the earliest start of spans (not empty).
+func earliestStart(spans []*store.Span) int64 {
+	start := spans[0].Start
+	for _, sp := range spans[1:] {
+		start = min(start, sp.Start)
+	}
+	return start
 }
 
 // Services lists service names, sorted.
