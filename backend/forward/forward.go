@@ -274,6 +274,9 @@ func New(endpoint string, opts ...Option) (*Forwarder, error) {
 	if err != nil {
 		return nil, err
 	}
+	if r := redact(endpoint); r != endpoint {
+		return nil, fmt.Errorf("forward: credentials in the endpoint %q: send them as a header instead", r)
+	}
 	var (
 		c      client
 		host   string
@@ -281,8 +284,7 @@ func New(endpoint string, opts ...Option) (*Forwarder, error) {
 	)
 	if cfg.protocol == ProtocolHTTPProtobuf {
 		u, err := url.Parse(endpoint)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
-			u.RawQuery != "" || u.Fragment != "" {
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 			return nil, fmt.Errorf("forward: over %s want http://host:port or https://host:port (and a path prefix if any), got %q",
 				ProtocolHTTPProtobuf, endpoint)
 		}
@@ -334,6 +336,26 @@ func New(endpoint string, opts ...Option) (*Forwarder, error) {
 		go f.work()
 	}
 	return f, nil
+}
+
+// redact replaces the user information of the endpoint's authority (what
+// precedes its last '@') with xxxxx.
+func redact(endpoint string) string {
+	scheme, rest, ok := strings.Cut(endpoint, "://")
+	if !ok {
+		scheme, rest = "", endpoint
+	} else {
+		scheme += "://"
+	}
+	authority, path, hasPath := strings.Cut(rest, "/")
+	at := strings.LastIndexByte(authority, '@')
+	if at < 0 {
+		return endpoint
+	}
+	if hasPath {
+		path = "/" + path
+	}
+	return scheme + "xxxxx" + authority[at:] + path
 }
 
 // Traces queues td; it returns false when td was dropped (queue full or
