@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -218,9 +219,16 @@ func retryable(err error) (bool, time.Duration) {
 	if e, ok := errors.AsType[*exportError](err); ok {
 		return e.retry, e.after
 	}
-	switch status.Code(err) {
+	st := status.Convert(err)
+	switch st.Code() {
 	case codes.Canceled, codes.DeadlineExceeded, codes.Aborted, codes.OutOfRange,
 		codes.Unavailable, codes.DataLoss, codes.ResourceExhausted:
+		// A throttling endpoint may say how long to wait (RetryInfo).
+		for _, d := range st.Details() {
+			if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay().IsValid() {
+				return true, max(ri.GetRetryDelay().AsDuration(), 0)
+			}
+		}
 		return true, 0
 	}
 	return false, 0

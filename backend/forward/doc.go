@@ -11,12 +11,13 @@
 // logged.
 //
 // Forwarding never slows ingest down: requests wait in a bounded queue;
-// when it is full they are dropped, counted ([Forwarder.Dropped]) and
-// reported in a warning at most once a minute. A failed export is retried
-// briefly when the endpoint's answer says it may succeed later (waiting as
-// long as an OTLP/HTTP Retry-After asks, within the retry time), then
-// dropped. [Forwarder.Shutdown] stops accepting, sends what is queued (one
-// attempt each) until its context ends, and closes the connection.
+// when it is full they are dropped, counted ([Forwarder.Stats]) and reported
+// in a warning at most once a minute. A failed export is retried briefly
+// when the endpoint's answer says it may succeed later (waiting as long as
+// an OTLP/HTTP Retry-After or a gRPC RetryInfo asks, within the retry
+// time), then dropped. [Forwarder.Shutdown] stops accepting, sends what is
+// queued (one attempt each) until its context ends, and closes the
+// connection.
 //
 // [Wrap] puts a Forwarder behind a store: every write the receiver makes is
 // stored and forwarded, whatever the local store answered (a full or closed

@@ -23,12 +23,14 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/loupe-dev/loupe/backend/forward"
 	"github.com/loupe-dev/loupe/backend/server"
@@ -45,13 +47,15 @@ type received struct {
 	wireLen     int    // payload bytes on the wire
 	rawLen      int    // payload bytes after decompression
 	body        []byte // the request as the server decoded it, re-encoded
+	at          time.Time
 }
 
 // otlpServer is a plain OTLP/gRPC server on the collector's pdata
 // services, independent of Loupe's receiver, that records every export.
 type otlpServer struct {
-	addr   string
-	refuse error // answered to every export when set
+	addr        string
+	refuse      error // answered to exports when set
+	refuseFirst int   // to the first refuseFirst exports only, when not 0
 
 	mu   sync.Mutex
 	got  []received
@@ -77,11 +81,15 @@ func (s *otlpServer) HandleRPC(ctx context.Context, st stats.RPCStats) {
 
 func (s *otlpServer) record(ctx context.Context, body []byte) error {
 	r := ctx.Value(rpcKey{}).(*received)
-	r.body = body
+	r.body, r.at = body, time.Now()
 	s.mu.Lock()
 	s.got = append(s.got, *r)
+	n := len(s.got)
 	s.mu.Unlock()
 	s.done <- struct{}{}
+	if s.refuseFirst != 0 && n > s.refuseFirst {
+		return nil
+	}
 	return s.refuse
 }
 
@@ -237,6 +245,30 @@ func TestNoCompression(t *testing.T) {
 	}
 	if len(got[0].headers.Get("authorization")) != 0 {
 		t.Error("an authorization header without WithHeaders")
+	}
+}
+
+// TestGRPCRetryInfo: a throttling endpoint's RetryInfo sets the wait
+// before the retry.
+func TestGRPCRetryInfo(t *testing.T) {
+	srv := startOTLPServer(t, nil)
+	st, err := status.New(codes.ResourceExhausted, "slow down").WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.refuse, srv.refuseFirst = st.Err(), 1
+	fw, err := forward.New(srv.addr, forward.WithRetryFor(5*time.Second), forward.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.Traces(bigTraces())
+	got := srv.wait(t, 2)
+	shutdown(t, fw)
+	if s := fw.Stats(); s.Sent != 1 {
+		t.Errorf("stats %+v, want sent on the retry", s)
+	}
+	if wait := got[1].at.Sub(got[0].at); wait < time.Second {
+		t.Errorf("retried after %v, the endpoint asked for 1s", wait)
 	}
 }
 
