@@ -20,7 +20,10 @@ import (
 //	log := zap.New(core)
 //	log.Info("order placed", telemetryzap.Context(ctx), zap.String("order.id", id))
 //
-// Both destinations share local's level.
+// Both destinations share local's level. trace_id and span_id take the
+// context field's place, so pass it before any zap.Namespace to keep them at
+// the top level of the entry, where log pipelines look for them (zap cannot
+// close a namespace once a field opened it).
 func NewCore(name string, local zapcore.Core) zapcore.Core {
 	bridge := otelzap.NewCore(name, otelzap.WithLoggerProvider(telemetry.LoggerProvider()), otelzap.WithSchemaURL(telemetry.SchemaURL))
 	return zapcore.NewTee(&correlated{Core: local}, &leveled{Core: bridge, level: local})
