@@ -45,6 +45,15 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// startSource runs a backend that receives OTLP/HTTP, stores it in a
+// memory store (closed after the backend) and forwards it with fw.
+func startSource(t *testing.T, fw *forward.Forwarder) (*memstore.Store, *server.Server) {
+	t.Helper()
+	st := memstore.New()
+	t.Cleanup(func() { _ = st.Close() }) // after the backend's shutdown: cleanups run last first
+	return st, servertest.Start(t, server.Config{OTLPHTTPAddr: "127.0.0.1:0", Store: forward.Wrap(st, fw)})
+}
+
 func post(t *testing.T, url string, body []byte) {
 	t.Helper()
 	resp, err := http.Post(url, "application/x-protobuf", bytes.NewReader(body))
@@ -89,9 +98,7 @@ func forwardEndToEnd(t *testing.T, protocol string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	localStore := memstore.New()
-	defer localStore.Close()
-	source := servertest.Start(t, server.Config{OTLPHTTPAddr: "127.0.0.1:0", Store: forward.Wrap(localStore, fw)})
+	localStore, source := startSource(t, fw)
 	base := servertest.URL(source, "otlp-http")
 
 	td := storetest.Traces(
@@ -161,9 +168,7 @@ func TestTargetDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	localStore := memstore.New()
-	defer localStore.Close()
-	source := servertest.Start(t, server.Config{OTLPHTTPAddr: "127.0.0.1:0", Store: forward.Wrap(localStore, fw)})
+	localStore, source := startSource(t, fw)
 	url := servertest.URL(source, "otlp-http") + "/v1/traces"
 
 	const requests = 200

@@ -33,8 +33,6 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/loupe-dev/loupe/backend/forward"
-	"github.com/loupe-dev/loupe/backend/server"
-	"github.com/loupe-dev/loupe/backend/store/memstore"
 	"github.com/loupe-dev/loupe/backend/store/storetest"
 	"github.com/loupe-dev/loupe/internal/servertest"
 )
@@ -410,9 +408,7 @@ func TestWrapCopiesUnderPooling(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	localStore := memstore.New()
-	defer localStore.Close()
-	source := servertest.Start(t, server.Config{OTLPHTTPAddr: "127.0.0.1:0", Store: forward.Wrap(localStore, fw)})
+	_, source := startSource(t, fw)
 	url := servertest.URL(source, "otlp-http") + "/v1/traces"
 	var want [][]byte
 	for i := range 20 {
