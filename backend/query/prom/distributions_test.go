@@ -7,7 +7,6 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -95,7 +94,7 @@ func TestExponentialHistogramFromSDK(t *testing.T) {
 		{`histogram_quantile(0.99, payload_size_bytes)`, map[string]float64{"small": 990, "large": 9900}, 0.01},
 		{`histogram_quantile(0.9, sum(payload_size_bytes))`, map[string]float64{"": 8000}, 0.01}, // the 1800th of the 2000 values
 	} {
-		got := instantNow(t, srv, tc.query, "size")
+		got := instant(t, srv, tc.query, "size")
 		if len(got) != len(tc.want) {
 			t.Errorf("%s: %v, want %v", tc.query, got, tc.want)
 			continue
@@ -132,29 +131,6 @@ func TestExponentialHistogramFromSDK(t *testing.T) {
 	}
 }
 
-// instantNow runs an instant query at the server's clock and returns the
-// vector's values by label.
-func instantNow(t *testing.T, srv *httptest.Server, query, by string) map[string]float64 {
-	t.Helper()
-	code, body := get(t, srv, "/api/v1/query?"+q(query))
-	if code != 200 {
-		t.Fatalf("%s: %d %s", query, code, body)
-	}
-	var r vectorResult
-	if err := json.Unmarshal(body, &r); err != nil || r.Data.ResultType != "vector" {
-		t.Fatalf("%s: %v %s", query, err, body)
-	}
-	out := map[string]float64{}
-	for _, s := range r.Data.Result {
-		v, err := strconv.ParseFloat(s.Value[1].(string), 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[s.Metric[by]] = v
-	}
-	return out
-}
-
 // Delta exponential histograms add up, so that rate() of the native
 // histogram sees a counter, as for explicit histograms.
 func TestExponentialHistogramDelta(t *testing.T) {
@@ -179,11 +155,11 @@ func TestExponentialHistogramDelta(t *testing.T) {
 		}
 		time.Sleep(2 * time.Millisecond) // distinct millisecond timestamps
 	}
-	got := instantNow(t, srv, `histogram_count(queue_wait_milliseconds)`, "")
+	got := instant(t, srv, `histogram_count(queue_wait_milliseconds)`, "")
 	if got[""] != 300 {
 		t.Errorf("count of 3 delta exports of 100: %v", got)
 	}
-	if got := instantNow(t, srv, `queue_wait_milliseconds_count`, ""); got[""] != 300 {
+	if got := instant(t, srv, `queue_wait_milliseconds_count`, ""); got[""] != 300 {
 		t.Errorf("_count: %v", got)
 	}
 }
@@ -204,7 +180,7 @@ func TestSummaryQuantiles(t *testing.T) {
 			t.Fatalf("POST: %d", resp.StatusCode)
 		}
 	}
-	got := instantNow(t, srv, `rpc_duration_milliseconds{route="/a"}`, "quantile")
+	got := instant(t, srv, `rpc_duration_milliseconds{route="/a"}`, "quantile")
 	want := map[string]float64{"0": 1, "0.5": 16, "0.99": 40, "1": 50}
 	if len(got) != len(want) {
 		t.Errorf("quantiles %v, want %v", got, want)
@@ -214,10 +190,10 @@ func TestSummaryQuantiles(t *testing.T) {
 			t.Errorf("quantile %s: %v, want %v", k, got[k], w)
 		}
 	}
-	if got := instantNow(t, srv, `rpc_duration_milliseconds_count`, ""); got[""] != 8 {
+	if got := instant(t, srv, `rpc_duration_milliseconds_count`, ""); got[""] != 8 {
 		t.Errorf("_count %v", got)
 	}
-	if got := instantNow(t, srv, `rpc_duration_milliseconds_sum`, ""); got[""] != 80 {
+	if got := instant(t, srv, `rpc_duration_milliseconds_sum`, ""); got[""] != 80 {
 		t.Errorf("_sum %v", got)
 	}
 	code, body := get(t, srv, "/api/v1/metadata?metric=rpc_duration_milliseconds")
