@@ -45,6 +45,16 @@ func (f *fixture) instrumenter(opts ...genai.Option) *genai.Instrumenter {
 
 func (f *fixture) metric(t *testing.T, name string) metricdata.Metrics {
 	t.Helper()
+	m, ok := f.lookup(t, name)
+	if !ok {
+		t.Fatalf("no metric %s", name)
+	}
+	return m
+}
+
+// lookup collects the metrics and returns the named one, if recorded.
+func (f *fixture) lookup(t *testing.T, name string) (metricdata.Metrics, bool) {
+	t.Helper()
 	var rm metricdata.ResourceMetrics
 	if err := f.reader.Collect(context.Background(), &rm); err != nil {
 		t.Fatal(err)
@@ -52,12 +62,11 @@ func (f *fixture) metric(t *testing.T, name string) metricdata.Metrics {
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
 			if m.Name == name {
-				return m
+				return m, true
 			}
 		}
 	}
-	t.Fatalf("no metric %s", name)
-	return metricdata.Metrics{}
+	return metricdata.Metrics{}, false
 }
 
 func attrs(kvs []attribute.KeyValue) map[string]string {

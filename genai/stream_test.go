@@ -20,28 +20,21 @@ var advisedBuckets = []float64{0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2
 // and false when the metric has no data point.
 func (f *fixture) point(t *testing.T, name string) (metricdata.HistogramDataPoint[float64], string, bool) {
 	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := f.reader.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
+	m, ok := f.lookup(t, name)
+	if !ok {
+		return metricdata.HistogramDataPoint[float64]{}, "", false
 	}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name != name {
-				continue
-			}
-			h, ok := m.Data.(metricdata.Histogram[float64])
-			if !ok {
-				t.Fatalf("%s is a %T, want a float64 histogram", name, m.Data)
-			}
-			switch len(h.DataPoints) {
-			case 0:
-				return metricdata.HistogramDataPoint[float64]{}, m.Unit, false
-			case 1:
-				return h.DataPoints[0], m.Unit, true
-			}
-			t.Fatalf("%s: %d data points, want 1", name, len(h.DataPoints))
-		}
+	h, ok := m.Data.(metricdata.Histogram[float64])
+	if !ok {
+		t.Fatalf("%s is a %T, want a float64 histogram", name, m.Data)
 	}
+	switch len(h.DataPoints) {
+	case 0:
+		return metricdata.HistogramDataPoint[float64]{}, m.Unit, false
+	case 1:
+		return h.DataPoints[0], m.Unit, true
+	}
+	t.Fatalf("%s: %d data points, want 1", name, len(h.DataPoints))
 	return metricdata.HistogramDataPoint[float64]{}, "", false
 }
 
