@@ -16,6 +16,14 @@
 // reports token usage, gen_ai.client.token.usage ({token}), both with the
 // bucket boundaries the conventions advise.
 //
+// The measurements carry the attributes the conventions list for them
+// (gen_ai.operation.name, gen_ai.provider.name, the models, server.address and
+// server.port, error.type on failure). MetricAttributes, on [Chat], [Agent]
+// and [Tool], adds your own to every measurement of the call, and to its
+// span: a project, say, or gen_ai.agent.name, which an agent's metrics
+// otherwise leave out. Each distinct set of values is a series of its own, so
+// keep them bounded.
+//
 // For a streamed response, call [Call.Chunk] as each chunk arrives: it records
 // gen_ai.client.operation.time_to_first_chunk and
 // gen_ai.client.operation.time_per_output_chunk (seconds, the same buckets),

@@ -84,6 +84,9 @@ type Chat struct {
 	Stream         bool      // gen_ai.request.stream; see [Call.Chunk]
 	Instructions   string    // system instructions; content
 	Messages       []Message // input messages; content
+	// MetricAttributes are added to every measurement of the call and set
+	// on its span; see [Agent].MetricAttributes.
+	MetricAttributes []attribute.KeyValue
 }
 
 // Agent describes an agent invocation.
@@ -98,6 +101,16 @@ type Agent struct {
 	// an agent in this process gets kind Internal.
 	Remote   bool
 	Messages []Message // input messages; content
+	// MetricAttributes are added to every measurement of the invocation
+	// and set on its span: attributes of your own, such as a project, or
+	// gen_ai.agent.name, which the metrics otherwise leave out. Each
+	// distinct set of values is a metric series of its own, so keep them
+	// bounded: names from your code, never user input, request or
+	// conversation IDs. A key the call sets itself (gen_ai.operation.name,
+	// gen_ai.provider.name, gen_ai.request.model, gen_ai.response.model,
+	// server.address, server.port, error.type, gen_ai.token.type) keeps the
+	// call's value.
+	MetricAttributes []attribute.KeyValue
 }
 
 // Tool describes a tool execution.
@@ -107,6 +120,9 @@ type Tool struct {
 	Description string
 	Type        string // gen_ai.tool.type: "function", "extension" or "datastore"
 	Arguments   any    // recorded as JSON with content capture on
+	// MetricAttributes are added to every measurement of the execution and
+	// set on its span; see [Agent].MetricAttributes.
+	MetricAttributes []attribute.KeyValue
 }
 
 // Response is the outcome of a model call or agent invocation. Zero fields
@@ -150,7 +166,7 @@ type chunks struct {
 // StartChat starts a model call: a span "chat {model}" of kind Client, child
 // of ctx's span.
 func (in *Instrumenter) StartChat(ctx context.Context, c Chat) (context.Context, *Call) {
-	attrs := []attribute.KeyValue{OperationNameKey.String(OperationChat)}
+	attrs := metricBase(c.MetricAttributes, OperationChat)
 	if c.Provider != "" {
 		attrs = append(attrs, ProviderNameKey.String(c.Provider))
 	}
@@ -199,9 +215,11 @@ func requestAttrs(c Chat) []attribute.KeyValue {
 }
 
 // StartAgent starts an agent invocation: a span "invoke_agent {name}", kind
-// Client for a remote agent and Internal otherwise.
+// Client for a remote agent and Internal otherwise. gen_ai.agent.name is on
+// the span only; to break the metrics down by agent, add it to
+// [Agent].MetricAttributes.
 func (in *Instrumenter) StartAgent(ctx context.Context, a Agent) (context.Context, *Call) {
-	attrs := []attribute.KeyValue{OperationNameKey.String(OperationInvokeAgent)}
+	attrs := metricBase(a.MetricAttributes, OperationInvokeAgent)
 	if a.Provider != "" {
 		attrs = append(attrs, ProviderNameKey.String(a.Provider))
 	}
@@ -235,7 +253,7 @@ func (in *Instrumenter) StartAgent(ctx context.Context, a Agent) (context.Contex
 // StartTool starts a tool execution: a span "execute_tool {name}" of kind
 // Internal.
 func (in *Instrumenter) StartTool(ctx context.Context, t Tool) (context.Context, *Call) {
-	attrs := []attribute.KeyValue{OperationNameKey.String(OperationExecuteTool)}
+	attrs := metricBase(t.MetricAttributes, OperationExecuteTool)
 	metricAttrs := attrs
 	attrs = attrs[:len(attrs):len(attrs)]
 	if t.Name != "" {
@@ -254,6 +272,16 @@ func (in *Instrumenter) StartTool(ctx context.Context, t Tool) (context.Context,
 		attrs = append(attrs, ToolCallArgumentsKey.String(toJSON(t.Arguments)))
 	}
 	return in.start(ctx, OperationExecuteTool, spanName(OperationExecuteTool, t.Name), trace.SpanKindInternal, attrs, metricAttrs)
+}
+
+// metricBase starts the attributes of a call's measurements: the caller's
+// own first, so that the call's attributes, appended after them, win on a
+// shared key (the last of a key wins in an attribute.Set and on a span). The
+// caller's slice is copied, never appended to.
+func metricBase(own []attribute.KeyValue, op string) []attribute.KeyValue {
+	attrs := make([]attribute.KeyValue, 0, len(own)+5) // 5: operation, provider, request model, server address and port
+	attrs = append(attrs, own...)
+	return append(attrs, OperationNameKey.String(op))
 }
 
 func spanName(op, subject string) string {
@@ -287,8 +315,9 @@ func (c *Call) SetToolResult(result any) { c.toolResult, c.hasResult = result, t
 // (the time since the previous chunk), both in seconds, with the attributes
 // of gen_ai.client.operation.duration known when the request was made
 // (gen_ai.operation.name, gen_ai.provider.name, gen_ai.request.model,
-// server.address, server.port). gen_ai.response.model is left out: a stream
-// usually reports it only at its end, after the measurements.
+// server.address, server.port and the MetricAttributes).
+// gen_ai.response.model is left out: a stream usually reports it only at its
+// end, after the measurements.
 //
 // End adds gen_ai.response.time_to_first_chunk to the span and, when the
 // call was not started with [Chat].Stream, gen_ai.request.stream: a call

@@ -52,13 +52,20 @@ func (f *fixture) metric(t *testing.T, name string) metricdata.Metrics {
 	return m
 }
 
-// lookup collects the metrics and returns the named one, if recorded.
-func (f *fixture) lookup(t *testing.T, name string) (metricdata.Metrics, bool) {
+// collect returns the metrics recorded so far.
+func (f *fixture) collect(t *testing.T) metricdata.ResourceMetrics {
 	t.Helper()
 	var rm metricdata.ResourceMetrics
 	if err := f.reader.Collect(context.Background(), &rm); err != nil {
 		t.Fatal(err)
 	}
+	return rm
+}
+
+// lookup collects the metrics and returns the named one, if recorded.
+func (f *fixture) lookup(t *testing.T, name string) (metricdata.Metrics, bool) {
+	t.Helper()
+	rm := f.collect(t)
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
 			if m.Name == name {

@@ -200,7 +200,8 @@ func TestChunkDoesNotAllocate(t *testing.T) {
 	in := f.instrumenter()
 	ctx, root := f.tp.Tracer("test").Start(context.Background(), "root") // sampled: exemplars too
 	defer root.End()
-	_, call := in.StartChat(ctx, genai.Chat{Provider: "openai", Model: "gpt-4o", Stream: true})
+	_, call := in.StartChat(ctx, genai.Chat{Provider: "openai", Model: "gpt-4o", Stream: true,
+		MetricAttributes: []attribute.KeyValue{attribute.String("project", "demo")}})
 	defer call.End(nil)
 	call.Chunk()
 	if allocs := testing.AllocsPerRun(200, call.Chunk); allocs != 0 {
