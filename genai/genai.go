@@ -20,11 +20,17 @@ import (
 // concurrent use; create one per service (or per provider client) and reuse it.
 type Instrumenter struct {
 	tracer         trace.Tracer
-	duration       metric.Float64Histogram
-	tokens         metric.Int64Histogram
-	firstChunk     metric.Float64Histogram
-	perChunk       metric.Float64Histogram
+	client         instruments
 	captureContent bool
+}
+
+// instruments are the histograms a call records into. A [Call] points to
+// one set, so that one code path serves every set.
+type instruments struct {
+	duration metric.Float64Histogram
+	tokens   metric.Int64Histogram
+	first    metric.Float64Histogram // time to the first chunk
+	next     metric.Float64Histogram // time per output chunk after the first
 }
 
 // New returns an Instrumenter. Defaults: the global tracer and meter
@@ -32,36 +38,32 @@ type Instrumenter struct {
 func New(opts ...Option) *Instrumenter {
 	c := newConfig(opts)
 	meter := c.meterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version))
-	in := &Instrumenter{
-		tracer:         c.tracerProvider.Tracer(ScopeName, trace.WithInstrumentationVersion(Version)),
-		captureContent: c.captureContent,
-	}
-	var err error
-	in.duration, err = meter.Float64Histogram(OperationDurationMetric,
-		metric.WithUnit("s"), metric.WithDescription("GenAI operation duration."),
-		metric.WithExplicitBucketBoundaries(durationBuckets...))
-	if err != nil {
-		otel.Handle(err)
-	}
-	in.firstChunk, err = meter.Float64Histogram(TimeToFirstChunkMetric,
-		metric.WithUnit("s"), metric.WithDescription("Time to receive the first chunk of a streamed response."),
-		metric.WithExplicitBucketBoundaries(durationBuckets...))
-	if err != nil {
-		otel.Handle(err)
-	}
-	in.perChunk, err = meter.Float64Histogram(TimePerOutputChunkMetric,
-		metric.WithUnit("s"), metric.WithDescription("Time between consecutive chunks of a streamed response."),
-		metric.WithExplicitBucketBoundaries(durationBuckets...))
-	if err != nil {
-		otel.Handle(err)
-	}
-	in.tokens, err = meter.Int64Histogram(TokenUsageMetric,
+	tokens, err := meter.Int64Histogram(TokenUsageMetric,
 		metric.WithUnit("{token}"), metric.WithDescription("Number of input and output tokens used."),
 		metric.WithExplicitBucketBoundaries(tokenUsageBuckets...))
 	if err != nil {
 		otel.Handle(err)
 	}
-	return in
+	return &Instrumenter{
+		tracer: c.tracerProvider.Tracer(ScopeName, trace.WithInstrumentationVersion(Version)),
+		client: instruments{
+			duration: seconds(meter, OperationDurationMetric, "GenAI operation duration.", durationBuckets),
+			first:    seconds(meter, TimeToFirstChunkMetric, "Time to receive the first chunk of a streamed response.", durationBuckets),
+			next:     seconds(meter, TimePerOutputChunkMetric, "Time between consecutive chunks of a streamed response.", durationBuckets),
+			tokens:   tokens,
+		},
+		captureContent: c.captureContent,
+	}
+}
+
+// seconds creates a histogram of durations in seconds.
+func seconds(meter metric.Meter, name, description string, buckets []float64) metric.Float64Histogram {
+	h, err := meter.Float64Histogram(name, metric.WithUnit("s"), metric.WithDescription(description),
+		metric.WithExplicitBucketBoundaries(buckets...))
+	if err != nil {
+		otel.Handle(err)
+	}
+	return h
 }
 
 // Message is one message of a conversation. Its content is recorded only
@@ -141,6 +143,7 @@ type Response struct {
 // Call is an operation in progress. End it exactly once.
 type Call struct {
 	in          *Instrumenter
+	metrics     *instruments
 	span        trace.Span
 	start       time.Time
 	metricAttrs []attribute.KeyValue
@@ -192,7 +195,7 @@ func (in *Instrumenter) StartChat(ctx context.Context, c Chat) (context.Context,
 			attrs = append(attrs, InputMessagesKey.String(messagesJSON(c.Messages, nil)))
 		}
 	}
-	ctx, call := in.start(ctx, OperationChat, spanName(OperationChat, c.Model), trace.SpanKindClient, attrs, metricAttrs)
+	ctx, call := in.start(ctx, &in.client, OperationChat, spanName(OperationChat, c.Model), trace.SpanKindClient, attrs, metricAttrs)
 	call.stream = c.Stream
 	return ctx, call
 }
@@ -247,7 +250,7 @@ func (in *Instrumenter) StartAgent(ctx context.Context, a Agent) (context.Contex
 	if a.Remote {
 		kind = trace.SpanKindClient
 	}
-	return in.start(ctx, OperationInvokeAgent, spanName(OperationInvokeAgent, a.Name), kind, attrs, metricAttrs)
+	return in.start(ctx, &in.client, OperationInvokeAgent, spanName(OperationInvokeAgent, a.Name), kind, attrs, metricAttrs)
 }
 
 // StartTool starts a tool execution: a span "execute_tool {name}" of kind
@@ -271,7 +274,7 @@ func (in *Instrumenter) StartTool(ctx context.Context, t Tool) (context.Context,
 	if in.captureContent && t.Arguments != nil {
 		attrs = append(attrs, ToolCallArgumentsKey.String(toJSON(t.Arguments)))
 	}
-	return in.start(ctx, OperationExecuteTool, spanName(OperationExecuteTool, t.Name), trace.SpanKindInternal, attrs, metricAttrs)
+	return in.start(ctx, &in.client, OperationExecuteTool, spanName(OperationExecuteTool, t.Name), trace.SpanKindInternal, attrs, metricAttrs)
 }
 
 // metricBase starts the attributes of a call's measurements: the caller's
@@ -291,10 +294,10 @@ func spanName(op, subject string) string {
 	return op + " " + subject
 }
 
-func (in *Instrumenter) start(ctx context.Context, op, name string, kind trace.SpanKind, attrs, metricAttrs []attribute.KeyValue) (context.Context, *Call) {
+func (in *Instrumenter) start(ctx context.Context, metrics *instruments, op, name string, kind trace.SpanKind, attrs, metricAttrs []attribute.KeyValue) (context.Context, *Call) {
 	now := time.Now()
 	ctx, span := in.tracer.Start(ctx, name, trace.WithSpanKind(kind), trace.WithAttributes(attrs...), trace.WithTimestamp(now))
-	return ctx, &Call{in: in, span: span, start: now, metricAttrs: metricAttrs, op: op}
+	return ctx, &Call{in: in, metrics: metrics, span: span, start: now, metricAttrs: metricAttrs, op: op}
 }
 
 // Span returns the call's span, to add attributes or events of your own.
@@ -341,14 +344,14 @@ func (c *Call) Chunk() {
 	prev := ch.last.Swap(now)
 	if prev == 0 {
 		ch.first.Store(now)
-		c.in.firstChunk.Record(ch.ctx, time.Duration(now-1).Seconds(), ch.opts...)
+		c.metrics.first.Record(ch.ctx, time.Duration(now-1).Seconds(), ch.opts...)
 		return
 	}
 	d := now - prev
 	if d < 0 { // two concurrent calls read the clock in one order and swapped in the other
 		d = 0
 	}
-	c.in.perChunk.Record(ch.ctx, time.Duration(d).Seconds(), ch.opts...)
+	c.metrics.next.Record(ch.ctx, time.Duration(d).Seconds(), ch.opts...)
 }
 
 // End ends the span and records the metrics. A non-nil err marks the span as
@@ -404,18 +407,18 @@ func (c *Call) End(err error) {
 	if r.Model != "" {
 		base = append(base[:len(base):len(base)], ResponseModelKey.String(r.Model))
 	}
-	if c.in.duration.Enabled(ctx) {
+	if c.metrics.duration.Enabled(ctx) {
 		d := base
 		if err != nil {
 			d = append(d[:len(d):len(d)], errType)
 		}
-		c.in.duration.Record(ctx, end.Sub(c.start).Seconds(), metric.WithAttributes(d...))
+		c.metrics.duration.Record(ctx, end.Sub(c.start).Seconds(), metric.WithAttributes(d...))
 	}
-	if r.HasUsage && c.in.tokens.Enabled(ctx) {
+	if r.HasUsage && c.metrics.tokens.Enabled(ctx) {
 		in := append(base[:len(base):len(base)], TokenTypeKey.String("input"))
 		out := append(base[:len(base):len(base)], TokenTypeKey.String("output"))
-		c.in.tokens.Record(ctx, r.InputTokens, metric.WithAttributes(in...))
-		c.in.tokens.Record(ctx, r.OutputTokens, metric.WithAttributes(out...))
+		c.metrics.tokens.Record(ctx, r.InputTokens, metric.WithAttributes(in...))
+		c.metrics.tokens.Record(ctx, r.OutputTokens, metric.WithAttributes(out...))
 	}
 }
 
