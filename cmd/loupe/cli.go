@@ -27,10 +27,11 @@ import (
 const usage = `usage: loupe <command> [flags]
 
 commands:
+  demo    run the demo platform (five services and their traffic) on an embedded backend
   serve   run the local backend: OTLP in, bounded store, Jaeger query API
   help    show this text
 
-Run 'loupe serve -h' for the flags of serve.
+Run 'loupe demo -h' or 'loupe serve -h' for their flags.
 `
 
 // run is main without the process: it returns the exit code. ready, when
@@ -43,6 +44,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr, ready)
+	case "demo":
+		return runDemo(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

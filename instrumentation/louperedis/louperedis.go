@@ -39,6 +39,7 @@ type config struct {
 	meterProvider  metric.MeterProvider
 	queryText      bool
 	noMetrics      bool
+	skip           map[string]bool // command names, lower case
 }
 
 // WithTracerProvider sets the tracer provider (default: the global one).
@@ -62,6 +63,20 @@ func WithoutMetrics() Option {
 	return optionFunc(func(c *config) { c.noMetrics = true })
 }
 
+// WithoutCommands leaves the named commands (such as "brpop", the idle poll
+// of a queue consumer) untraced, alone or in a pipeline. Names are
+// case-insensitive.
+func WithoutCommands(names ...string) Option {
+	return optionFunc(func(c *config) {
+		if c.skip == nil {
+			c.skip = make(map[string]bool, len(names))
+		}
+		for _, n := range names {
+			c.skip[strings.ToLower(n)] = true
+		}
+	})
+}
+
 // Instrument adds tracing and metrics to rdb, a *redis.Client, a
 // *redis.ClusterClient or a *redis.Ring (for the last two, each node as it
 // is created). Call it once per client, before use.
@@ -78,6 +93,7 @@ func Instrument(rdb redis.UniversalClient, opts ...Option) error {
 	if c.meterProvider == nil {
 		c.meterProvider = otel.GetMeterProvider()
 	}
+	f := filter{skip: c.skip}
 	tracing := []redisotel.TracingOption{
 		redisotel.WithTracerProvider(c.tracerProvider),
 		redisotel.WithDBStatement(false), // values never go out in the legacy db.statement
@@ -87,13 +103,13 @@ func Instrument(rdb redis.UniversalClient, opts ...Option) error {
 		// connection, with an error span wherever the server predates CLIENT
 		// SETINFO (Redis < 7.2). The pool metrics cover them.
 		redisotel.WithDialFilter(true),
-		redisotel.WithCommandFilter(skipCommand),
-		redisotel.WithCommandsFilter(skipPipeline),
+		redisotel.WithCommandFilter(f.command),
+		redisotel.WithCommandsFilter(f.pipeline),
 	}
 	// The semantic-convention hook must run inside redisotel's: registered
 	// after it, per node.
 	add := func(node *redis.Client) {
-		node.AddHook(newHook(node.Options(), c.queryText))
+		node.AddHook(newHook(node.Options(), c.queryText, f))
 	}
 	switch rdb := rdb.(type) {
 	case *redis.Client:
@@ -125,9 +141,10 @@ func Instrument(rdb redis.UniversalClient, opts ...Option) error {
 type hook struct {
 	base      []attribute.KeyValue
 	queryText bool
+	filter    filter
 }
 
-func newHook(o *redis.Options, queryText bool) *hook {
+func newHook(o *redis.Options, queryText bool, f filter) *hook {
 	base := []attribute.KeyValue{semconv.DBSystemNameRedis, semconv.DBNamespace(strconv.Itoa(o.DB))}
 	if host, port, err := net.SplitHostPort(o.Addr); err == nil {
 		base = append(base, semconv.ServerAddress(host))
@@ -135,21 +152,26 @@ func newHook(o *redis.Options, queryText bool) *hook {
 			base = append(base, semconv.ServerPort(p))
 		}
 	}
-	return &hook{base: base, queryText: queryText}
+	return &hook{base: base, queryText: queryText, filter: f}
 }
 
-// skipCommand leaves out what redisotel's default filter does (AUTH, HELLO
-// with credentials) and the handshake commands.
-func skipCommand(cmd redis.Cmder) bool {
-	return redisotel.DefaultCommandFilter(cmd) || handshake(cmd)
+// filter decides which commands go untraced.
+type filter struct {
+	skip map[string]bool // WithoutCommands
 }
 
-// skipPipeline leaves out pipelines holding a filtered command and the
+// command leaves out what redisotel's default filter does (AUTH, HELLO with
+// credentials), the handshake commands and those of WithoutCommands.
+func (f filter) command(cmd redis.Cmder) bool {
+	return redisotel.DefaultCommandFilter(cmd) || handshake(cmd) || f.skip[cmd.Name()]
+}
+
+// pipeline leaves out pipelines holding a filtered command and the
 // handshake's own pipelines.
-func skipPipeline(cmds []redis.Cmder) bool {
+func (f filter) pipeline(cmds []redis.Cmder) bool {
 	all := len(cmds) > 0
 	for _, cmd := range cmds {
-		if redisotel.DefaultCommandFilter(cmd) {
+		if redisotel.DefaultCommandFilter(cmd) || f.skip[cmd.Name()] {
 			return true
 		}
 		all = all && (handshake(cmd) || cmd.Name() == "select")
@@ -181,7 +203,7 @@ func (h *hook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		// redisotel starts no span for the commands the filter skips: leave
 		// the caller's span alone then.
-		if skipCommand(cmd) {
+		if h.filter.command(cmd) {
 			return next(ctx, cmd)
 		}
 		span := trace.SpanFromContext(ctx)
@@ -202,7 +224,7 @@ func (h *hook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 
 func (h *hook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if skipPipeline(cmds) {
+		if h.filter.pipeline(cmds) {
 			return next(ctx, cmds)
 		}
 		span := trace.SpanFromContext(ctx)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/codes"
@@ -199,4 +200,34 @@ func keys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+func TestWithoutCommands(t *testing.T) {
+	f := newFixture(t, louperedis.WithoutCommands("BRPOP"))
+	ctx, root := f.Root(t.Context())
+	key := "queue:" + t.Name()
+	if err := f.rdb.LPush(ctx, key, "job").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := f.rdb.BRPop(ctx, time.Second, key).Result(); err != nil || v[1] != "job" {
+		t.Fatalf("brpop: %v %v", v, err)
+	}
+	pipe := f.rdb.Pipeline()
+	pipe.LPush(ctx, key, "job")
+	pipe.BRPop(ctx, time.Second, key)
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	root.End()
+
+	spans := f.ChildrenOf(root)
+	if len(spans) != 1 || spans[0].Name() != "lpush" {
+		t.Fatalf("want only the lpush span, got %v", spans)
+	}
+	// The caller's span is left alone: no db.* attributes of the skipped command.
+	for _, sp := range f.Spans.Ended() {
+		if _, ok := sdktest.Attrs(sp.Attributes())["db.operation.name"]; ok && sp.SpanContext().SpanID() == root.SpanContext().SpanID() {
+			t.Fatal("the skipped command's attributes went on the caller's span")
+		}
+	}
 }
