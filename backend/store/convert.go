@@ -1,6 +1,9 @@
 package store
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -129,21 +132,67 @@ func (c *Converted) convertValue(v pcommon.Value) Value {
 	case pcommon.ValueTypeBytes:
 		return strValue(ValueBytes, c.in.str(string(v.Bytes().AsRaw())))
 	case pcommon.ValueTypeSlice:
-		return strValue(ValueSlice, c.in.str(v.AsString()))
+		return strValue(ValueSlice, c.in.str(c.jsonText(v)))
 	case pcommon.ValueTypeMap:
-		return strValue(ValueMap, c.in.str(v.AsString()))
+		return strValue(ValueMap, c.in.str(c.jsonText(v)))
 	}
 	return Value{}
 }
 
+// jsonText renders a map or a slice as pcommon.Value.AsString does, except
+// that maps and slices inside MaxValueDepth others become TruncatedValue
+// and are counted. It recurses MaxValueDepth levels at most, however deep
+// v is: pdata's AsString recurses to the bottom (a value nested a million
+// levels deep overflowed the stack).
+func (c *Converted) jsonText(v pcommon.Value) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	// As in pdata: the error (a NaN or an infinity) leaves the text empty.
+	_ = enc.Encode(c.raw(v, 0))
+	return strings.TrimSuffix(buf.String(), "\n")
+}
+
+// raw is pcommon.Value.AsRaw down to MaxValueDepth maps and slices; level
+// is the number of maps and slices around v.
+func (c *Converted) raw(v pcommon.Value, level int) any {
+	switch v.Type() {
+	case pcommon.ValueTypeMap, pcommon.ValueTypeSlice:
+		if level >= MaxValueDepth {
+			c.Result.Truncated++
+			return TruncatedValue
+		}
+	default:
+		return v.AsRaw()
+	}
+	if v.Type() == pcommon.ValueTypeMap {
+		m := make(map[string]any, v.Map().Len())
+		for k, e := range v.Map().All() {
+			m[k] = c.raw(e, level+1)
+		}
+		return m
+	}
+	s := make([]any, 0, v.Slice().Len())
+	for _, e := range v.Slice().All() {
+		s = append(s, c.raw(e, level+1))
+	}
+	return s
+}
+
 // resource converts a resource and counts it.
 func (c *Converted) resource(r pcommon.Resource) *Resource {
-	res := &Resource{ServiceName: UnknownService}
-	attrs := r.Attributes()
-	if v, ok := attrs.Get("service.name"); ok && v.AsString() != "" {
-		res.ServiceName = c.in.str(v.AsString())
+	res := &Resource{ServiceName: UnknownService, Attributes: c.convertAttrs(r.Attributes())}
+	// The text of service.name as pdata's AsString gives it, from the
+	// converted value: pdata's would walk a map or a slice to the bottom.
+	if v, ok := Lookup(res.Attributes, "service.name"); ok {
+		s := v.AsString()
+		if v.Type() == ValueBytes {
+			s = base64.StdEncoding.EncodeToString([]byte(v.Str()))
+		}
+		if s != "" {
+			res.ServiceName = c.in.str(s)
+		}
 	}
-	res.Attributes = c.convertAttrs(attrs)
 	c.Bytes += resourceSizeOf(res)
 	return res
 }

@@ -36,12 +36,35 @@ type Writer interface {
 	WriteMetrics(context.Context, pmetric.Metrics) (WriteResult, error)
 }
 
-// WriteResult reports the items a write skipped, in the terms of OTLP's
-// partial success.
+// WriteResult reports the items a write skipped and the values it kept
+// truncated, in the terms of OTLP's partial success.
 type WriteResult struct {
 	Rejected int64
 	Message  string // why, when Rejected > 0
+	// Truncated counts the values stored cut at MaxValueDepth. Their items
+	// are stored: OTLP reports this as a warning (a partial success with
+	// nothing rejected).
+	Truncated int64
 }
+
+// MaxValueDepth bounds how deeply maps and arrays nest in a stored value
+// (an attribute's or a log body): a map or an array inside MaxValueDepth
+// others is stored as [TruncatedValue] and counted in
+// [WriteResult.Truncated]; what it held is dropped.
+//
+// OpenTelemetry's attribute APIs nest nothing (a value is a scalar or an
+// array of scalars); maps and arrays come from log bodies and from
+// structured attributes such as a parsed JSON document, a few levels deep.
+// 64 leaves room for any of them, while every walk of a value, whether
+// pdata's decoding, copying and encoding or the JSON rendering of the query
+// APIs, stays within a few hundred stack frames. Without the bound one
+// 16 MiB request could nest a million levels and overflow the stack of
+// whatever walks it.
+const MaxValueDepth = 64
+
+// TruncatedValue is the string that stands for a map or an array nested
+// deeper than MaxValueDepth.
+const TruncatedValue = "[truncated: nested deeper than 64 levels]"
 
 // Reader queries the store. Iterators yield results computed when the
 // iteration starts; they never hold a lock while the caller's loop runs.

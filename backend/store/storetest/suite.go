@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -42,6 +43,7 @@ func RunAll(t *testing.T, newStore NewStore) {
 		{"Logs", testLogs},
 		{"Metrics", testMetrics},
 		{"ExpHistogramsAndSummaries", testDistributions},
+		{"DeepValuesTruncated", testDeepValues},
 		{"EvictsOldestBySize", testEvictsOldestBySize},
 		{"RejectsWriteLargerThanBound", testTooLarge},
 		{"EvictsByAge", testEvictsByAge},
@@ -355,6 +357,68 @@ func testLogs(t *testing.T, newStore NewStore) {
 	}
 	if v, _ := store.Lookup(r.Attributes, "logger"); v.Str() != "storetest" {
 		t.Errorf("attributes: %+v", r.Attributes)
+	}
+}
+
+// testDeepValues writes values nested up to the bound, one level past it
+// and far past it, in span attributes, log bodies and metric attributes.
+func testDeepValues(t *testing.T, newStore NewStore) {
+	s := open(t, newStore, Config{})
+	ctx := context.Background()
+	depths := []int{store.MaxValueDepth, store.MaxValueDepth + 1, 10_000}
+	td := ptrace.NewTraces()
+	ld := plog.NewLogs()
+	md := pmetric.NewMetrics()
+	for i, d := range depths {
+		one := Traces(SpanSpec{Service: "deep", Trace: byte(i + 1), ID: 1, Name: "deep"})
+		Nest(one.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes().PutEmpty("deep"), d)
+		one.ResourceSpans().MoveAndAppendTo(td.ResourceSpans())
+		l := Logs(LogSpec{Service: "deep", Trace: byte(i + 1), Span: 1})
+		Nest(l.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Body(), d)
+		l.ResourceLogs().MoveAndAppendTo(ld.ResourceLogs())
+		g := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
+		g.SetName(fmt.Sprintf("deep%d", i))
+		p := g.SetEmptyGauge().DataPoints().AppendEmpty()
+		p.SetTimestamp(pcommon.NewTimestampFromTime(Base))
+		Nest(p.Attributes().PutEmpty("deep"), d)
+	}
+	res, err := s.WriteTraces(ctx, td)
+	if err != nil || res.Rejected != 0 || res.Truncated != 2 {
+		t.Errorf("WriteTraces: %+v %v; want 2 truncated", res, err)
+	}
+	if res, err := s.WriteLogs(ctx, ld); err != nil || res.Truncated != 2 {
+		t.Errorf("WriteLogs: %+v %v; want 2 truncated", res, err)
+	}
+	if res, err := s.WriteMetrics(ctx, md); err != nil || res.Truncated != 2 {
+		t.Errorf("WriteMetrics: %+v %v; want 2 truncated", res, err)
+	}
+	for i, d := range depths {
+		want := NestedText(d)
+		tr, err := s.Trace(ctx, TID(byte(i+1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := store.Lookup(tr.Spans[0].Attributes, "deep"); v.Type() != store.ValueSlice || v.AsString() != want {
+			t.Errorf("depth %d: span attribute %v %.300s", d, v.Type(), v.AsString())
+		}
+		logs := collect(t, s.FindLogs(ctx, store.LogQuery{TraceID: TID(byte(i + 1))}))
+		if len(logs) != 1 || logs[0].Body.AsString() != want {
+			t.Errorf("depth %d: logs %d", d, len(logs))
+		}
+		series := collect(t, s.FindSeries(ctx, store.SeriesQuery{Name: fmt.Sprintf("deep%d", i)}))
+		if len(series) != 1 {
+			t.Fatalf("depth %d: %d series", d, len(series))
+		}
+		if v, _ := store.Lookup(series[0].Attributes, "deep"); v.AsString() != want {
+			t.Errorf("depth %d: series attribute %.300s", d, v.AsString())
+		}
+	}
+	// A truncated value is found by its text, as any other; both values
+	// past the bound have the same.
+	q := store.TraceQuery{Attributes: map[string]string{"deep": NestedText(10_000)}}
+	ids := traceIDs(collect(t, s.FindTraces(ctx, q)))
+	if len(ids) != 2 || !slices.Contains(ids, TID(2)) || !slices.Contains(ids, TID(3)) {
+		t.Errorf("search by the truncated text: %v", ids)
 	}
 }
 
