@@ -10,7 +10,7 @@ import (
 	"go.uber.org/goleak"
 )
 
-// TestQuickstartRuns builds the README's first command and checks that it
+// TestQuickstartRuns builds the README's library example and checks that it
 // exits by itself after printing spans, logs and metrics to the console.
 func TestQuickstartRuns(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "quickstart")
