@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
@@ -58,7 +59,24 @@ var schema = []string{
 		done_ms BIGINT NOT NULL)`,
 }
 
-func migrate(ctx context.Context, db *sql.DB) error {
+// migrate creates the tables. Two services running it at once can collide
+// on PostgreSQL, whose CREATE TABLE IF NOT EXISTS is not atomic (a unique
+// violation in pg_type): the loser tries again, and then finds the tables.
+func migrate(ctx context.Context, db *sql.DB) (err error) {
+	for try := range 3 {
+		if try > 0 {
+			if err := sleep(ctx, 100*time.Millisecond); err != nil {
+				return err
+			}
+		}
+		if err = createTables(ctx, db); err == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+func createTables(ctx context.Context, db *sql.DB) error {
 	for _, stmt := range schema {
 		if _, err := db.ExecContext(ctx, stmt); err != nil {
 			return err
