@@ -20,17 +20,22 @@ import (
 // concurrent use; create one per service (or per provider client) and reuse it.
 type Instrumenter struct {
 	tracer         trace.Tracer
-	client         instruments
+	client         instruments // gen_ai.client.*: model calls, agents and tools
+	server         instruments // gen_ai.server.*: served model calls
 	captureContent bool
 }
 
 // instruments are the histograms a call records into. A [Call] points to
-// one set, so that one code path serves every set.
+// one set, so that one code path, Chunk and End, serves both.
 type instruments struct {
 	duration metric.Float64Histogram
-	tokens   metric.Int64Histogram
-	first    metric.Float64Histogram // time to the first chunk
-	next     metric.Float64Histogram // time per output chunk after the first
+	tokens   metric.Int64Histogram   // nil: none (the conventions define no server token metric)
+	first    metric.Float64Histogram // time to the first chunk or token
+	next     metric.Float64Histogram // time per output chunk or token after the first
+	// perCall: first and next are measured once per successful call, by
+	// End, as the conventions define the server metrics, rather than by
+	// Chunk as each chunk arrives.
+	perCall bool
 }
 
 // New returns an Instrumenter. Defaults: the global tracer and meter
@@ -51,6 +56,15 @@ func New(opts ...Option) *Instrumenter {
 			first:    seconds(meter, TimeToFirstChunkMetric, "Time to receive the first chunk of a streamed response.", durationBuckets),
 			next:     seconds(meter, TimePerOutputChunkMetric, "Time between consecutive chunks of a streamed response.", durationBuckets),
 			tokens:   tokens,
+		},
+		server: instruments{
+			duration: seconds(meter, ServerRequestDurationMetric,
+				"Generative AI server request duration such as time-to-last byte or last output token.", durationBuckets),
+			first: seconds(meter, ServerTimeToFirstTokenMetric,
+				"Time to generate first token for successful responses.", timeToFirstTokenBuckets),
+			next: seconds(meter, ServerTimePerOutputTokenMetric,
+				"Time per output token generated after the first token for successful responses.", timePerOutputTokenBuckets),
+			perCall: true,
 		},
 		captureContent: c.captureContent,
 	}
@@ -161,6 +175,7 @@ type Call struct {
 type chunks struct {
 	first atomic.Int64 // the first chunk
 	last  atomic.Int64 // the latest chunk
+	count atomic.Int64 // the chunks so far; counted for instruments.perCall only
 	once  sync.Once    // builds ctx and opts at the first chunk
 	ctx   context.Context
 	opts  []metric.RecordOption // a slice built once: Record(ctx, v, opt) would allocate one per call
@@ -169,6 +184,30 @@ type chunks struct {
 // StartChat starts a model call: a span "chat {model}" of kind Client, child
 // of ctx's span.
 func (in *Instrumenter) StartChat(ctx context.Context, c Chat) (context.Context, *Call) {
+	return in.startChat(ctx, c, &in.client, trace.SpanKindClient)
+}
+
+// StartServe starts serving a model call, for code that runs a model (or
+// stands in for one) rather than calls it: a span "chat {model}" of kind
+// Internal, child of ctx's span, which is the server span of the HTTP or
+// gRPC middleware that received the request. c describes the request as
+// received; Provider names the API the server offers (gen_ai.provider.name,
+// which the server metrics require), and ServerAddress and ServerPort, if
+// set, the server's own address.
+//
+// The call's metrics are the model server's: End records
+// gen_ai.server.request.duration (seconds, error.type on failure) and, for a
+// successful call that had chunks, gen_ai.server.time_to_first_token and
+// gen_ai.server.time_per_output_token (see [Call.Chunk]), each with the
+// buckets the conventions advise. The conventions define no server token
+// metric: the usage of [Call.SetResponse] goes on the span only. The span
+// gets neither gen_ai.response.time_to_first_chunk nor an inferred
+// gen_ai.request.stream, which describe the client's side.
+func (in *Instrumenter) StartServe(ctx context.Context, c Chat) (context.Context, *Call) {
+	return in.startChat(ctx, c, &in.server, trace.SpanKindInternal)
+}
+
+func (in *Instrumenter) startChat(ctx context.Context, c Chat, metrics *instruments, kind trace.SpanKind) (context.Context, *Call) {
 	attrs := metricBase(c.MetricAttributes, OperationChat)
 	if c.Provider != "" {
 		attrs = append(attrs, ProviderNameKey.String(c.Provider))
@@ -195,7 +234,7 @@ func (in *Instrumenter) StartChat(ctx context.Context, c Chat) (context.Context,
 			attrs = append(attrs, InputMessagesKey.String(messagesJSON(c.Messages, nil)))
 		}
 	}
-	ctx, call := in.start(ctx, &in.client, OperationChat, spanName(OperationChat, c.Model), trace.SpanKindClient, attrs, metricAttrs)
+	ctx, call := in.start(ctx, metrics, OperationChat, spanName(OperationChat, c.Model), kind, attrs, metricAttrs)
 	call.stream = c.Stream
 	return ctx, call
 }
@@ -311,8 +350,13 @@ func (c *Call) SetResponse(r Response) { c.resp = r }
 // call it before End.
 func (c *Call) SetToolResult(result any) { c.toolResult, c.hasResult = result, true }
 
-// Chunk marks the arrival of one chunk of a streamed response; call it as
-// each chunk is received, before processing it. The first call records
+// Chunk marks one chunk of a streamed response. On a call from
+// [Instrumenter.StartChat], call it as each chunk is received, before
+// processing it; on a call from [Instrumenter.StartServe], as each output
+// token is generated (or each chunk of several, with the token count in the
+// usage of [Call.SetResponse]).
+//
+// On a client call, the first Chunk records
 // gen_ai.client.operation.time_to_first_chunk (the time since the call
 // started) and each later one gen_ai.client.operation.time_per_output_chunk
 // (the time since the previous chunk), both in seconds, with the attributes
@@ -320,12 +364,22 @@ func (c *Call) SetToolResult(result any) { c.toolResult, c.hasResult = result, t
 // (gen_ai.operation.name, gen_ai.provider.name, gen_ai.request.model,
 // server.address, server.port and the MetricAttributes).
 // gen_ai.response.model is left out: a stream usually reports it only at its
-// end, after the measurements.
+// end, after the measurements. End adds gen_ai.response.time_to_first_chunk
+// to the span and, when the call was not started with [Chat].Stream,
+// gen_ai.request.stream: a call that delivers chunks is a streaming call. A
+// call without Chunk records neither metric, as the conventions ask for
+// non-streaming calls.
 //
-// End adds gen_ai.response.time_to_first_chunk to the span and, when the
-// call was not started with [Chat].Stream, gen_ai.request.stream: a call
-// that delivers chunks is a streaming call. A call without Chunk records
-// neither metric, as the conventions ask for non-streaming calls.
+// On a served call, Chunk only takes the time. The conventions define the
+// server's time to first token and time per output token per request, for
+// successful responses, so End records them once each, when it gets no
+// error: gen_ai.server.time_to_first_token, the time from the start of the
+// call to the first chunk, and gen_ai.server.time_per_output_token, the rest
+// of the request's duration divided by the output tokens after the first
+// (the response's OutputTokens when it has usage, else the chunks), when
+// there are any. Both carry the request duration's attributes,
+// gen_ai.response.model included. A served call without Chunk records
+// neither.
 //
 // Chunk does not allocate after its first call. It is safe for concurrent
 // use, with itself and with End; concurrent calls are timed in the order
@@ -337,13 +391,19 @@ func (c *Call) Chunk() {
 	}
 	now := int64(time.Since(c.start)) + 1
 	ch := &c.chunks
+	prev := ch.last.Swap(now)
+	if prev == 0 {
+		ch.first.Store(now)
+	}
+	if c.metrics.perCall {
+		ch.count.Add(1)
+		return // End records the call's measurements
+	}
 	ch.once.Do(func() {
 		ch.ctx = trace.ContextWithSpan(context.Background(), c.span) // exemplars link to the span
 		ch.opts = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(c.metricAttrs...))}
 	})
-	prev := ch.last.Swap(now)
 	if prev == 0 {
-		ch.first.Store(now)
 		c.metrics.first.Record(ch.ctx, time.Duration(now-1).Seconds(), ch.opts...)
 		return
 	}
@@ -375,7 +435,8 @@ func (c *Call) End(err error) {
 	if len(r.FinishReasons) > 0 {
 		attrs = append(attrs, ResponseFinishReasonsKey.StringSlice(r.FinishReasons))
 	}
-	if first := c.chunks.first.Load(); first != 0 {
+	first := c.chunks.first.Load()
+	if first != 0 && !c.metrics.perCall {
 		attrs = append(attrs, ResponseTimeToFirstChunkKey.Float64(time.Duration(first-1).Seconds()))
 		if !c.stream {
 			attrs = append(attrs, RequestStreamKey.Bool(true))
@@ -414,12 +475,36 @@ func (c *Call) End(err error) {
 		}
 		c.metrics.duration.Record(ctx, end.Sub(c.start).Seconds(), metric.WithAttributes(d...))
 	}
-	if r.HasUsage && c.metrics.tokens.Enabled(ctx) {
+	if r.HasUsage && c.metrics.tokens != nil && c.metrics.tokens.Enabled(ctx) {
 		in := append(base[:len(base):len(base)], TokenTypeKey.String("input"))
 		out := append(base[:len(base):len(base)], TokenTypeKey.String("output"))
 		c.metrics.tokens.Record(ctx, r.InputTokens, metric.WithAttributes(in...))
 		c.metrics.tokens.Record(ctx, r.OutputTokens, metric.WithAttributes(out...))
 	}
+	if c.metrics.perCall && err == nil && first != 0 {
+		tokens := c.chunks.count.Load()
+		if r.HasUsage {
+			tokens = r.OutputTokens
+		}
+		c.recordPerCall(ctx, end.Sub(c.start), time.Duration(first-1), tokens, base)
+	}
+}
+
+// recordPerCall records the time to the first token and the time per output
+// token after it of a successful call, once each; see [Call.Chunk].
+func (c *Call) recordPerCall(ctx context.Context, total, first time.Duration, tokens int64, attrs []attribute.KeyValue) {
+	opt := metric.WithAttributes(attrs...) // one attribute set for both
+	if c.metrics.first.Enabled(ctx) {
+		c.metrics.first.Record(ctx, first.Seconds(), opt)
+	}
+	if tokens < 2 || !c.metrics.next.Enabled(ctx) {
+		return
+	}
+	rest := total - first
+	if rest < 0 { // a Chunk concurrent with End read the clock after it
+		rest = 0
+	}
+	c.metrics.next.Record(ctx, rest.Seconds()/float64(tokens-1), opt)
 }
 
 // errorType is error.type: "timeout" for a deadline, "canceled" for a

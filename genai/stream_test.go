@@ -196,16 +196,23 @@ func TestChunkConcurrent(t *testing.T) {
 }
 
 func TestChunkDoesNotAllocate(t *testing.T) {
-	f := newFixture(t)
-	in := f.instrumenter()
-	ctx, root := f.tp.Tracer("test").Start(context.Background(), "root") // sampled: exemplars too
-	defer root.End()
-	_, call := in.StartChat(ctx, genai.Chat{Provider: "openai", Model: "gpt-4o", Stream: true,
-		MetricAttributes: []attribute.KeyValue{attribute.String("project", "demo")}})
-	defer call.End(nil)
-	call.Chunk()
-	if allocs := testing.AllocsPerRun(200, call.Chunk); allocs != 0 {
-		t.Errorf("Chunk allocates %v times per call, want 0", allocs)
+	for name, start := range map[string]func(*genai.Instrumenter, context.Context, genai.Chat) (context.Context, *genai.Call){
+		"chat":  (*genai.Instrumenter).StartChat,
+		"serve": (*genai.Instrumenter).StartServe,
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t)
+			in := f.instrumenter()
+			ctx, root := f.tp.Tracer("test").Start(context.Background(), "root") // sampled: exemplars too
+			defer root.End()
+			_, call := start(in, ctx, genai.Chat{Provider: "openai", Model: "gpt-4o", Stream: true,
+				MetricAttributes: []attribute.KeyValue{attribute.String("project", "demo")}})
+			defer call.End(nil)
+			call.Chunk()
+			if allocs := testing.AllocsPerRun(200, call.Chunk); allocs != 0 {
+				t.Errorf("Chunk allocates %v times per call, want 0", allocs)
+			}
+		})
 	}
 }
 
