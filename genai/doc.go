@@ -4,9 +4,11 @@
 // v1.41.0, the last release that carried them before they moved to their own
 // repository, semantic-conventions-genai).
 //
-// An [Instrumenter] starts three kinds of operation:
+// An [Instrumenter] starts four kinds of operation:
 //
 //   - [Instrumenter.StartChat]: a span "chat {model}" of kind Client;
+//   - [Instrumenter.StartServe]: "chat {model}" of kind Internal, for code
+//     that serves a model (see below);
 //   - [Instrumenter.StartAgent]: "invoke_agent {name}", kind Client for a
 //     remote agent and Internal for one running in this process;
 //   - [Instrumenter.StartTool]: "execute_tool {name}", kind Internal.
@@ -29,6 +31,18 @@
 // gen_ai.client.operation.time_per_output_chunk (seconds, the same buckets),
 // and End adds gen_ai.response.time_to_first_chunk to the span. Calls without
 // chunks record neither, as the conventions ask for non-streaming calls.
+//
+// Code that serves a model (a model server, or a stand-in for one) uses
+// [Instrumenter.StartServe] instead of StartChat: a span "chat {model}" of
+// kind Internal, under the server span of the HTTP or gRPC middleware that
+// received the request, and the model server's metrics instead of the
+// client's. End records gen_ai.server.request.duration (seconds, error.type
+// on failure) and, for a successful call with chunks,
+// gen_ai.server.time_to_first_token and gen_ai.server.time_per_output_token,
+// once each, as the conventions define them: per request, for successful
+// responses, the second being the time after the first token divided among
+// the output tokens after it. Each has the buckets the conventions advise.
+// The conventions define no server token metric; the usage goes on the span.
 //
 // Prompts, completions, system instructions and tool arguments and results
 // may contain personal data: they are recorded only with
