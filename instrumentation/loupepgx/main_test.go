@@ -3,7 +3,7 @@ package loupepgx_test
 import (
 	"testing"
 
-	"github.com/loupe-dev/loupe/instrumentation/internal/testservers"
+	"github.com/loupe-dev/loupe/internal/testservers"
 )
 
 // env holds the private servers TestMain starts.

@@ -3,7 +3,7 @@ package loupesql_test
 import (
 	"testing"
 
-	"github.com/loupe-dev/loupe/instrumentation/internal/testservers"
+	"github.com/loupe-dev/loupe/internal/testservers"
 )
 
 // env holds the private servers TestMain starts.
