@@ -30,9 +30,12 @@ func Nest(v pcommon.Value, depth int) {
 }
 
 // NestedText is the text a store keeps for a value nested depth levels
-// deep: the whole value as JSON when depth is at most store.MaxValueDepth,
+// deep (the string x for none): the whole value as JSON when depth is at most store.MaxValueDepth,
 // else its first MaxValueDepth levels around store.TruncatedValue.
 func NestedText(depth int) string {
+	if depth == 0 {
+		return "x"
+	}
 	kept := min(depth, store.MaxValueDepth)
 	var b strings.Builder
 	for i := range kept {

@@ -1,0 +1,473 @@
+package otlpdepth
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/loupe-dev/loupe/backend/store"
+)
+
+// Signal is the kind of an OTLP export request.
+type Signal uint8
+
+// The signals.
+const (
+	Traces Signal = iota + 1
+	Metrics
+	Logs
+)
+
+// msg is an OTLP message type on a path to an AnyValue; the others are
+// skipped, as their depth is fixed.
+type msg uint8
+
+const (
+	none msg = iota
+	tracesRequest
+	metricsRequest
+	logsRequest
+	resourceSpans
+	resourceMetrics
+	resourceLogs
+	resource
+	scope
+	scopeSpans
+	scopeMetrics
+	scopeLogs
+	span
+	spanEvent
+	spanLink
+	logRecord
+	metric
+	gauge // and sum: data points of numbers
+	histogram
+	expHistogram
+	summary
+	numberPoint
+	histogramPoint
+	expHistogramPoint
+	summaryPoint
+	exemplar
+	keyValue
+	anyValue
+	arrayValue
+	keyValueList
+)
+
+// child is the type of field f of t when it is a message leading to
+// AnyValues (none otherwise). The field numbers are those of the OTLP
+// protos (opentelemetry-proto v1), as pdata decodes them; 1000 is the
+// deprecated instrumentation_library_* field pdata still reads.
+func child(t msg, f int32) msg {
+	switch t {
+	case tracesRequest:
+		if f == 1 {
+			return resourceSpans
+		}
+	case metricsRequest:
+		if f == 1 {
+			return resourceMetrics
+		}
+	case logsRequest:
+		if f == 1 {
+			return resourceLogs
+		}
+	case resourceSpans, resourceMetrics, resourceLogs:
+		switch f {
+		case 1:
+			return resource
+		case 2, 1000:
+			return t - resourceSpans + scopeSpans
+		}
+	case resource:
+		if f == 1 {
+			return keyValue
+		}
+	case scope:
+		if f == 3 {
+			return keyValue
+		}
+	case scopeSpans:
+		switch f {
+		case 1:
+			return scope
+		case 2:
+			return span
+		}
+	case scopeMetrics:
+		switch f {
+		case 1:
+			return scope
+		case 2:
+			return metric
+		}
+	case scopeLogs:
+		switch f {
+		case 1:
+			return scope
+		case 2:
+			return logRecord
+		}
+	case span:
+		switch f {
+		case 9:
+			return keyValue
+		case 11:
+			return spanEvent
+		case 13:
+			return spanLink
+		}
+	case spanEvent:
+		if f == 3 {
+			return keyValue
+		}
+	case spanLink:
+		if f == 4 {
+			return keyValue
+		}
+	case logRecord:
+		switch f {
+		case 5:
+			return anyValue // body
+		case 6:
+			return keyValue
+		}
+	case metric:
+		switch f {
+		case 5, 7:
+			return gauge
+		case 9:
+			return histogram
+		case 10:
+			return expHistogram
+		case 11:
+			return summary
+		case 12:
+			return keyValue // metadata
+		}
+	case gauge:
+		if f == 1 {
+			return numberPoint
+		}
+	case histogram:
+		if f == 1 {
+			return histogramPoint
+		}
+	case expHistogram:
+		if f == 1 {
+			return expHistogramPoint
+		}
+	case summary:
+		if f == 1 {
+			return summaryPoint
+		}
+	case numberPoint:
+		switch f {
+		case 5:
+			return exemplar
+		case 7:
+			return keyValue
+		}
+	case histogramPoint:
+		switch f {
+		case 8:
+			return exemplar
+		case 9:
+			return keyValue
+		}
+	case expHistogramPoint:
+		switch f {
+		case 1:
+			return keyValue
+		case 11:
+			return exemplar
+		}
+	case summaryPoint:
+		if f == 7 {
+			return keyValue
+		}
+	case exemplar:
+		if f == 7 {
+			return keyValue
+		}
+	case keyValue:
+		if f == 2 {
+			return anyValue
+		}
+	case anyValue:
+		switch f {
+		case 5:
+			return arrayValue
+		case 6:
+			return keyValueList
+		}
+	case arrayValue:
+		if f == 1 {
+			return anyValue
+		}
+	case keyValueList:
+		if f == 1 {
+			return keyValue
+		}
+	}
+	return none
+}
+
+// marker is the AnyValue {string_value: store.TruncatedValue}.
+var marker = append(binary.AppendUvarint([]byte{1<<3 | 2}, uint64(len(store.TruncatedValue))), store.TruncatedValue...)
+
+// cut marks, in protoScan.edits, an AnyValue replaced by marker.
+const cut = -1
+
+// Proto returns req, an OTLP Export*ServiceRequest of sig in protobuf, with
+// every map or array value nested inside store.MaxValueDepth others
+// replaced by store.TruncatedValue, and the number of values replaced. It
+// returns req itself when it replaces none. An error says req is not
+// protobuf pdata could decode: it reads tags and lengths as pdata does.
+func Proto(sig Signal, req []byte) ([]byte, int, error) {
+	var root msg
+	switch sig {
+	case Traces:
+		root = tracesRequest
+	case Metrics:
+		root = metricsRequest
+	case Logs:
+		root = logsRequest
+	default:
+		return nil, 0, fmt.Errorf("otlpdepth: unknown signal %d", sig)
+	}
+	s := protoScan{b: req}
+	n, changed, err := s.scan(0, len(req), root, 0)
+	if err != nil || !changed {
+		return req, 0, err
+	}
+	out := make([]byte, 0, n)
+	out = s.write(out, 0, len(req), root)
+	return out, s.cuts, nil
+}
+
+// protoScan finds the values to cut (scan), then writes the request
+// without them (write). Both recurse along the message tree, which the
+// bound keeps within 3*MaxValueDepth+12 levels.
+type protoScan struct {
+	b []byte
+	// edits maps the offset of a changed message's content to its new
+	// length, or to cut for an AnyValue replaced by marker. Nil until a
+	// value is cut.
+	edits map[int]int
+	cuts  int
+}
+
+// scan reads the message of type t at b[start:end]; level is the number
+// of maps and arrays around it when it is, or is in, an AnyValue. It
+// returns the message's length once rewritten and whether it changes.
+func (s *protoScan) scan(start, end int, t msg, level int) (int, bool, error) {
+	b := s.b[:end]
+	n, changed := end-start, false
+	for pos := start; pos < end; {
+		f, wire, p, err := tag(b, pos)
+		if err != nil {
+			return 0, false, err
+		}
+		pos = p
+		ct := none
+		if wire == wireLen {
+			ct = child(t, f)
+		}
+		if ct == none {
+			if pos, err = skip(b, pos, wire); err != nil {
+				return 0, false, err
+			}
+			continue
+		}
+		l, p, err := length(b, pos)
+		if err != nil {
+			return 0, false, err
+		}
+		inner := level
+		if t == anyValue { // an array or a map
+			if level >= store.MaxValueDepth {
+				s.mark(start, cut)
+				return len(marker), true, nil
+			}
+			inner++
+		}
+		nl, ch, err := s.scan(p, p+l, ct, inner)
+		if err != nil {
+			return 0, false, err
+		}
+		if ch {
+			changed = true
+			n += nl - l + varintLen(nl) - varintLen(l)
+		}
+		pos = p + l
+	}
+	if changed {
+		s.mark(start, n)
+	}
+	return n, changed, nil
+}
+
+func (s *protoScan) mark(start, v int) {
+	if s.edits == nil {
+		s.edits = map[int]int{}
+	}
+	if v == cut {
+		s.cuts++
+	}
+	s.edits[start] = v
+}
+
+// write appends the message of type t at b[start:end] to out, with the
+// changes scan found. The request was read once already: it is well formed.
+func (s *protoScan) write(out []byte, start, end int, t msg) []byte {
+	b := s.b[:end]
+	copied := start // b[copied:pos] is still to be copied as it is
+	for pos := start; pos < end; {
+		f, wire, p, _ := tag(b, pos)
+		tagEnd := p
+		if wire != wireLen || child(t, f) == none {
+			pos, _ = skip(b, p, wire)
+			continue
+		}
+		l, p, _ := length(b, tagEnd)
+		e, ok := s.edits[p]
+		if !ok {
+			pos = p + l
+			continue
+		}
+		out = append(out, b[copied:tagEnd]...)
+		if e == cut {
+			out = binary.AppendUvarint(out, uint64(len(marker)))
+			out = append(out, marker...)
+		} else {
+			out = binary.AppendUvarint(out, uint64(e))
+			out = s.write(out, p, p+l, child(t, f))
+		}
+		pos = p + l
+		copied = pos
+	}
+	return append(out, b[copied:end]...)
+}
+
+// Wire types.
+const (
+	wireVarint     = 0
+	wireI64        = 1
+	wireLen        = 2
+	wireStartGroup = 3
+	wireEndGroup   = 4
+	wireI32        = 5
+)
+
+var (
+	errOverflow = errors.New("proto: integer overflow")
+	errLength   = errors.New("proto: negative length found during unmarshaling")
+)
+
+// The readers below are pdata's (internal/proto/unmarshal.go), so that a
+// request is read here exactly as pdata will read it, down to the field
+// number of an oversized tag (the low 32 bits of tag>>3).
+
+func varint(b []byte, pos int) (uint64, int, error) {
+	if pos < len(b) && b[pos] < 0x80 {
+		return uint64(b[pos]), pos + 1, nil
+	}
+	var v uint64
+	for shift := uint(0); ; shift += 7 {
+		if shift >= 64 {
+			return 0, 0, errOverflow
+		}
+		if pos >= len(b) {
+			return 0, 0, io.ErrUnexpectedEOF
+		}
+		c := b[pos]
+		pos++
+		v |= uint64(c&0x7f) << shift
+		if c < 0x80 {
+			return v, pos, nil
+		}
+	}
+}
+
+func tag(b []byte, pos int) (int32, int, int, error) {
+	v, pos, err := varint(b, pos)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	f := int32(v >> 3)
+	if f <= 0 {
+		return 0, 0, 0, fmt.Errorf("proto: illegal field=%d (tag=%d, pos=%d)", f, v, pos)
+	}
+	return f, int(v & 7), pos, nil
+}
+
+// length reads a length and returns it with the position of what it
+// measures.
+func length(b []byte, pos int) (int, int, error) {
+	v, pos, err := varint(b, pos)
+	if err != nil {
+		return 0, 0, err
+	}
+	l := int(v)
+	if l < 0 {
+		return 0, 0, errLength
+	}
+	if end := pos + l; end < 0 || end > len(b) {
+		return 0, 0, io.ErrUnexpectedEOF
+	}
+	return l, pos, nil
+}
+
+// skip passes over a field's value, as pdata's ConsumeUnknown does
+// (iteratively, groups included).
+func skip(b []byte, pos int, wire int) (int, error) {
+	depth := 0
+	for pos < len(b) {
+		var err error
+		switch wire {
+		case wireVarint:
+			_, pos, err = varint(b, pos)
+			return pos, err
+		case wireI64, wireI32:
+			n := 8
+			if wire == wireI32 {
+				n = 4
+			}
+			if pos += n; pos < 0 || pos > len(b) {
+				return 0, io.ErrUnexpectedEOF
+			}
+			return pos, nil
+		case wireLen:
+			var l int
+			l, pos, err = length(b, pos)
+			return pos + l, err
+		case wireStartGroup:
+			depth++
+		case wireEndGroup:
+			if depth == 0 {
+				return 0, errors.New("proto: unexpected end of group")
+			}
+			depth--
+		default:
+			return 0, fmt.Errorf("proto: illegal wireType %d", wire)
+		}
+		if depth == 0 {
+			return pos, nil
+		}
+		if _, wire, pos, err = tag(b, pos); err != nil {
+			return 0, err
+		}
+	}
+	return 0, io.ErrUnexpectedEOF
+}
+
+func varintLen(v int) int {
+	n := 1
+	for ; v >= 0x80; v >>= 7 {
+		n++
+	}
+	return n
+}
