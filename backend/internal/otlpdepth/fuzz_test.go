@@ -24,8 +24,8 @@ func FuzzProto(f *testing.F) {
 		b, _ := r.MarshalProto()
 		f.Add(uint8(sig), b)
 	}
-	f.Add(uint8(otlpdepth.Traces), storetest.DeepTracesProto(store.MaxValueDepth+3))
-	f.Add(uint8(otlpdepth.Traces), storetest.DeepTracesProto(3))
+	f.Add(uint8(otlpdepth.Traces), storetest.DeepTracesProto(0xde, store.MaxValueDepth+3))
+	f.Add(uint8(otlpdepth.Traces), storetest.DeepTracesProto(0xde, 3))
 	f.Add(uint8(otlpdepth.Traces), []byte{0x0a, 0x80, 0x80, 0x80, 0x80, 0x08})
 	f.Fuzz(func(t *testing.T, sig uint8, in []byte) {
 		fuzzOne(t, otlpdepth.Signal(sig%3+1), in, formats[0])
@@ -35,7 +35,7 @@ func FuzzProto(f *testing.F) {
 // FuzzJSON limits arbitrary JSON built as prefix, unit repeated n times,
 // and suffix, so that deep and long inputs are within the fuzzer's reach.
 func FuzzJSON(f *testing.F) {
-	deep := string(storetest.DeepTracesJSON(0))
+	deep := string(storetest.DeepTracesJSON(0xde, 0))
 	i := bytes.Index([]byte(deep), []byte(`{"stringValue":"x"}`))
 	f.Add(uint8(otlpdepth.Traces), deep[:i], `{"arrayValue":{"values":[{"kvlistValue":{"values":[{"key":"k","value":`, `{"stringValue":"x"}`, uint16(200))
 	f.Add(uint8(otlpdepth.Traces), deep[:i], `{"arrayValue":{"values":[`, `1`, uint16(70))

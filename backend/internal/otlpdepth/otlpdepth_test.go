@@ -24,7 +24,7 @@ import (
 type format struct {
 	name   string
 	limit  func(otlpdepth.Signal, []byte) ([]byte, int, error)
-	deep   func(depth int) []byte
+	deep   func(trace byte, depth int) []byte
 	decode func(otlpdepth.Signal, []byte) (request, error)
 }
 
@@ -80,7 +80,7 @@ func deepAttr(t *testing.T, r request) pcommon.Value {
 		t.Fatalf("%d spans", td.SpanCount())
 	}
 	sp := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
-	if sp.TraceID() != storetest.DeepTraceID || sp.Name() != "deep" {
+	if sp.TraceID() != storetest.TID(0xde) || sp.Name() != "deep" {
 		t.Fatalf("span %s %q", sp.TraceID(), sp.Name())
 	}
 	v, ok := sp.Attributes().Get("deep")
@@ -95,7 +95,7 @@ func TestCutAtTheBound(t *testing.T) {
 	for _, f := range formats {
 		for _, depth := range []int{0, 1, store.MaxValueDepth - 1, store.MaxValueDepth, store.MaxValueDepth + 1, store.MaxValueDepth + 2, 1000, 1_000_000} {
 			t.Run(fmt.Sprintf("%s/%d", f.name, depth), func(t *testing.T) {
-				in := f.deep(depth)
+				in := f.deep(0xde, depth)
 				start := time.Now()
 				out, n, err := f.limit(otlpdepth.Traces, in)
 				took := time.Since(start)
@@ -301,7 +301,7 @@ func TestJSONDepthBound(t *testing.T) {
 // TestJSONEscapedNames cuts a member whose name is written with escapes,
 // as pdata reads it as the same name.
 func TestJSONEscapedNames(t *testing.T) {
-	in := storetest.DeepTracesJSON(store.MaxValueDepth + 3)
+	in := storetest.DeepTracesJSON(0xde, store.MaxValueDepth+3)
 	in = bytes.ReplaceAll(in, []byte(`"arrayValue"`), []byte(`"arr\u0061yValue"`))
 	in = bytes.ReplaceAll(in, []byte(`"kvlistValue"`), []byte(`"kvlist_value"`))
 	out, n, err := otlpdepth.JSON(in)
@@ -318,7 +318,7 @@ func TestJSONEscapedNames(t *testing.T) {
 }
 
 func TestProtoErrorsAsPdata(t *testing.T) {
-	good := storetest.DeepTracesProto(3)
+	good := storetest.DeepTracesProto(0xde, 3)
 	for i := range good {
 		cut := good[:i]
 		_, _, err := otlpdepth.Proto(otlpdepth.Traces, cut)
@@ -332,21 +332,22 @@ func TestProtoErrorsAsPdata(t *testing.T) {
 	}
 }
 
+// BenchmarkProto reads the requests of storetest's load (512 spans each,
+// as BenchmarkHTTPTraces in backend/receiver sends): the cost added to
+// ingest when there is nothing to cut.
 func BenchmarkProto(b *testing.B) {
-	td := ptrace.NewTraces()
-	for i := range 100 {
-		storetest.Traces(storetest.SpanSpec{Service: "api", Trace: byte(i), ID: 1, Name: "GET /", Event: "e",
-			Attrs: map[string]any{"http.method": "GET", "http.route": "/", "http.status_code": 200, "net.peer": "10.0.0.1", "m": map[string]any{"a": 1}}}).
-			ResourceSpans().MoveAndAppendTo(td.ResourceSpans())
+	reqs, err := storetest.LoadRequests(20, time.Now())
+	if err != nil {
+		b.Fatal(err)
 	}
-	req, _ := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
-	b.SetBytes(int64(len(req)))
+	b.SetBytes(int64(len(reqs[0])))
 	b.ReportAllocs()
-	for b.Loop() {
-		if _, _, err := otlpdepth.Proto(otlpdepth.Traces, req); err != nil {
-			b.Fatal(err)
+	for i := 0; b.Loop(); i++ {
+		if _, n, err := otlpdepth.Proto(otlpdepth.Traces, reqs[i%len(reqs)]); err != nil || n != 0 {
+			b.Fatal(n, err)
 		}
 	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*512), "ns/span")
 }
 
 func BenchmarkJSON(b *testing.B) {

@@ -54,163 +54,84 @@ const (
 	anyValue
 	arrayValue
 	keyValueList
+	msgTypes // the number of types
 )
 
-// child is the type of field f of t when it is a message leading to
-// AnyValues (none otherwise). The field numbers are those of the OTLP
-// protos (opentelemetry-proto v1), as pdata decodes them; 1000 is the
-// deprecated instrumentation_library_* field pdata still reads.
+// children[t][f] is the type of field f of t when it is a message leading
+// to AnyValues (none otherwise), for the field numbers of the OTLP protos
+// (opentelemetry-proto v1) as pdata decodes them. A table: a switch cost a
+// fifth of the reading.
+var children = func() (c [msgTypes][maxField + 1]msg) {
+	for _, e := range []struct {
+		t     msg
+		f     int32
+		child msg
+	}{
+		{tracesRequest, 1, resourceSpans},
+		{metricsRequest, 1, resourceMetrics},
+		{logsRequest, 1, resourceLogs},
+		{resourceSpans, 1, resource},
+		{resourceSpans, 2, scopeSpans},
+		{resourceMetrics, 1, resource},
+		{resourceMetrics, 2, scopeMetrics},
+		{resourceLogs, 1, resource},
+		{resourceLogs, 2, scopeLogs},
+		{resource, 1, keyValue},
+		{scope, 3, keyValue},
+		{scopeSpans, 1, scope},
+		{scopeSpans, 2, span},
+		{scopeMetrics, 1, scope},
+		{scopeMetrics, 2, metric},
+		{scopeLogs, 1, scope},
+		{scopeLogs, 2, logRecord},
+		{span, 9, keyValue},
+		{span, 11, spanEvent},
+		{span, 13, spanLink},
+		{spanEvent, 3, keyValue},
+		{spanLink, 4, keyValue},
+		{logRecord, 5, anyValue}, // body
+		{logRecord, 6, keyValue},
+		{metric, 5, gauge},
+		{metric, 7, gauge}, // sum: number points too
+		{metric, 9, histogram},
+		{metric, 10, expHistogram},
+		{metric, 11, summary},
+		{metric, 12, keyValue}, // metadata
+		{gauge, 1, numberPoint},
+		{histogram, 1, histogramPoint},
+		{expHistogram, 1, expHistogramPoint},
+		{summary, 1, summaryPoint},
+		{numberPoint, 5, exemplar},
+		{numberPoint, 7, keyValue},
+		{histogramPoint, 8, exemplar},
+		{histogramPoint, 9, keyValue},
+		{expHistogramPoint, 1, keyValue},
+		{expHistogramPoint, 11, exemplar},
+		{summaryPoint, 7, keyValue},
+		{exemplar, 7, keyValue},
+		{keyValue, 2, anyValue},
+		{anyValue, 5, arrayValue},
+		{anyValue, 6, keyValueList},
+		{arrayValue, 1, anyValue},
+		{keyValueList, 1, keyValue},
+	} {
+		c[e.t][e.f] = e.child
+	}
+	return c
+}()
+
+// maxField is the largest field number in children.
+const maxField = 13
+
+// child is the type of field f of t (see children). Field 1000 of the
+// resource messages is the deprecated instrumentation_library_* that
+// pdata still reads as the scope messages.
 func child(t msg, f int32) msg {
-	switch t {
-	case tracesRequest:
-		if f == 1 {
-			return resourceSpans
-		}
-	case metricsRequest:
-		if f == 1 {
-			return resourceMetrics
-		}
-	case logsRequest:
-		if f == 1 {
-			return resourceLogs
-		}
-	case resourceSpans, resourceMetrics, resourceLogs:
-		switch f {
-		case 1:
-			return resource
-		case 2, 1000:
-			return t - resourceSpans + scopeSpans
-		}
-	case resource:
-		if f == 1 {
-			return keyValue
-		}
-	case scope:
-		if f == 3 {
-			return keyValue
-		}
-	case scopeSpans:
-		switch f {
-		case 1:
-			return scope
-		case 2:
-			return span
-		}
-	case scopeMetrics:
-		switch f {
-		case 1:
-			return scope
-		case 2:
-			return metric
-		}
-	case scopeLogs:
-		switch f {
-		case 1:
-			return scope
-		case 2:
-			return logRecord
-		}
-	case span:
-		switch f {
-		case 9:
-			return keyValue
-		case 11:
-			return spanEvent
-		case 13:
-			return spanLink
-		}
-	case spanEvent:
-		if f == 3 {
-			return keyValue
-		}
-	case spanLink:
-		if f == 4 {
-			return keyValue
-		}
-	case logRecord:
-		switch f {
-		case 5:
-			return anyValue // body
-		case 6:
-			return keyValue
-		}
-	case metric:
-		switch f {
-		case 5, 7:
-			return gauge
-		case 9:
-			return histogram
-		case 10:
-			return expHistogram
-		case 11:
-			return summary
-		case 12:
-			return keyValue // metadata
-		}
-	case gauge:
-		if f == 1 {
-			return numberPoint
-		}
-	case histogram:
-		if f == 1 {
-			return histogramPoint
-		}
-	case expHistogram:
-		if f == 1 {
-			return expHistogramPoint
-		}
-	case summary:
-		if f == 1 {
-			return summaryPoint
-		}
-	case numberPoint:
-		switch f {
-		case 5:
-			return exemplar
-		case 7:
-			return keyValue
-		}
-	case histogramPoint:
-		switch f {
-		case 8:
-			return exemplar
-		case 9:
-			return keyValue
-		}
-	case expHistogramPoint:
-		switch f {
-		case 1:
-			return keyValue
-		case 11:
-			return exemplar
-		}
-	case summaryPoint:
-		if f == 7 {
-			return keyValue
-		}
-	case exemplar:
-		if f == 7 {
-			return keyValue
-		}
-	case keyValue:
-		if f == 2 {
-			return anyValue
-		}
-	case anyValue:
-		switch f {
-		case 5:
-			return arrayValue
-		case 6:
-			return keyValueList
-		}
-	case arrayValue:
-		if f == 1 {
-			return anyValue
-		}
-	case keyValueList:
-		if f == 1 {
-			return keyValue
-		}
+	if f <= maxField {
+		return children[t][f]
+	}
+	if f == 1000 && t >= resourceSpans && t <= resourceLogs {
+		return t - resourceSpans + scopeSpans
 	}
 	return none
 }
@@ -267,16 +188,23 @@ func (s *protoScan) scan(start, end int, t msg, level int) (int, bool, error) {
 	b := s.b[:end]
 	n, changed := end-start, false
 	for pos := start; pos < end; {
-		f, wire, p, err := tag(b, pos)
-		if err != nil {
-			return 0, false, err
+		var f int32
+		var wire int
+		if c := b[pos]; c < 0x80 && c >= 1<<3 { // most tags: one byte
+			f, wire = int32(c>>3), int(c&7)
+			pos++
+		} else {
+			var err error
+			if f, wire, pos, err = tag(b, pos); err != nil {
+				return 0, false, err
+			}
 		}
-		pos = p
 		ct := none
 		if wire == wireLen {
 			ct = child(t, f)
 		}
 		if ct == none {
+			var err error
 			if pos, err = skip(b, pos, wire); err != nil {
 				return 0, false, err
 			}
@@ -424,6 +352,18 @@ func length(b []byte, pos int) (int, int, error) {
 // skip passes over a field's value, as pdata's ConsumeUnknown does
 // (iteratively, groups included).
 func skip(b []byte, pos int, wire int) (int, error) {
+	switch wire {
+	case wireVarint:
+		if pos < len(b) && b[pos] < 0x80 {
+			return pos + 1, nil
+		}
+	case wireLen:
+		if pos < len(b) && b[pos] < 0x80 {
+			if end := pos + 1 + int(b[pos]); end <= len(b) {
+				return end, nil
+			}
+		}
+	}
 	depth := 0
 	for pos < len(b) {
 		var err error

@@ -60,20 +60,17 @@ func NestedText(depth int) string {
 	return b.String()
 }
 
-// The one span of DeepTracesProto and DeepTracesJSON, in trace DeepTraceID
+// The one span of DeepTracesProto and DeepTracesJSON, in trace TID(trace)
 // of service DeepService, is SID(1), named "deep", starts at Base and lasts
 // a millisecond; its attribute "deep" is nested as asked.
 const DeepService = "deep"
-
-// DeepTraceID is the trace of DeepTracesProto and DeepTracesJSON.
-var DeepTraceID = TID(0xde)
 
 // DeepTracesProto is an OTLP ExportTraceServiceRequest in protobuf with one
 // span whose attribute "deep" is
 // nested depth levels deep. It is written directly, back to front: pdata
 // would recurse once per level to encode it. A million levels take about
 // 13 MB.
-func DeepTracesProto(depth int) []byte {
+func DeepTracesProto(trace byte, depth int) []byte {
 	w := &backWriter{b: make([]byte, 256+20*depth)}
 	w.i = len(w.b)
 	end := w.i
@@ -96,7 +93,7 @@ func DeepTracesProto(depth int) []byte {
 	w.fixed64(8, start+uint64(time.Millisecond)) // end_time_unix_nano
 	w.fixed64(7, start)                          // start_time_unix_nano
 	w.str(5, "deep")                             // name
-	sid, tid := SID(1), DeepTraceID
+	sid, tid := SID(1), TID(trace)
 	w.str(2, string(sid[:]))
 	w.str(1, string(tid[:]))
 	w.wrap(2, end) // ScopeSpans.spans
@@ -112,9 +109,9 @@ func DeepTracesProto(depth int) []byte {
 }
 
 // DeepTracesJSON is DeepTracesProto in OTLP/JSON.
-func DeepTracesJSON(depth int) []byte {
+func DeepTracesJSON(trace byte, depth int) []byte {
 	var b strings.Builder
-	tid, sid := DeepTraceID, SID(1)
+	tid, sid := TID(trace), SID(1)
 	start := Base.UnixNano()
 	fmt.Fprintf(&b, `{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":%q}}]},`+
 		`"scopeSpans":[{"spans":[{"traceId":%q,"spanId":%q,"name":"deep","startTimeUnixNano":"%d","endTimeUnixNano":"%d",`+
