@@ -30,6 +30,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/loupe-dev/loupe/backend/internal/otlpdepth"
 	"github.com/loupe-dev/loupe/backend/store"
 )
 
@@ -174,13 +175,13 @@ type signal struct {
 func (r *Receiver) signals() []signal {
 	return []signal{
 		{r, "/v1/traces", "opentelemetry.proto.collector.trace.v1.TraceService",
-			exporter(ptraceotlp.NewExportRequest, r.exportTraces,
+			exporter(otlpdepth.Traces, ptraceotlp.NewExportRequest, r.exportTraces,
 				func(req ptraceotlp.ExportRequest) { ptrace.NewTraces().MoveTo(req.Traces()) })},
 		{r, "/v1/metrics", "opentelemetry.proto.collector.metrics.v1.MetricsService",
-			exporter(pmetricotlp.NewExportRequest, r.exportMetrics,
+			exporter(otlpdepth.Metrics, pmetricotlp.NewExportRequest, r.exportMetrics,
 				func(req pmetricotlp.ExportRequest) { pmetric.NewMetrics().MoveTo(req.Metrics()) })},
 		{r, "/v1/logs", "opentelemetry.proto.collector.logs.v1.LogsService",
-			exporter(plogotlp.NewExportRequest, r.exportLogs,
+			exporter(otlpdepth.Logs, plogotlp.NewExportRequest, r.exportLogs,
 				func(req plogotlp.ExportRequest) { plog.NewLogs().MoveTo(req.Logs()) })},
 	}
 }
@@ -190,15 +191,27 @@ func (r *Receiver) signals() []signal {
 // when the pdata.useProtoPooling feature gate is on (loupe serve turns it
 // on), and merely drops them otherwise. The store.Writer contract is what
 // makes this safe: a writer keeps nothing of what it was given.
-func exporter[Req message](newReq func() Req, write func(context.Context, Req) (marshaler, error), release func(Req)) func(context.Context, []byte, wireFormat) (marshaler, error) {
+//
+// Before pdata sees the request, values nested deeper than
+// store.MaxValueDepth are cut (otlpdepth): pdata decodes, copies and
+// releases a value by recursion, to its bottom. write is told how many.
+func exporter[Req message](sig otlpdepth.Signal, newReq func() Req, write func(context.Context, Req, int64) (marshaler, error), release func(Req)) func(context.Context, []byte, wireFormat) (marshaler, error) {
 	return func(ctx context.Context, body []byte, enc wireFormat) (marshaler, error) {
-		req := newReq()
-		defer release(req)
+		var cut int
 		var err error
 		if enc == encJSON {
-			err = req.UnmarshalJSON(body)
+			body, cut, err = otlpdepth.JSON(body)
 		} else {
-			err = req.UnmarshalProto(body)
+			body, cut, err = otlpdepth.Proto(sig, body)
+		}
+		req := newReq()
+		defer release(req)
+		if err == nil {
+			if enc == encJSON {
+				err = req.UnmarshalJSON(body)
+			} else {
+				err = req.UnmarshalProto(body)
+			}
 		}
 		if err != nil {
 			// The decoder's message may quote the input: keep it valid UTF-8,
@@ -206,7 +219,7 @@ func exporter[Req message](newReq func() Req, write func(context.Context, Req) (
 			msg := strings.ToValidUTF8(fmt.Sprintf("cannot decode the %s request: %v", enc.contentType(), err), "\uFFFD")
 			return nil, status.Error(codes.InvalidArgument, msg)
 		}
-		resp, err := write(ctx, req)
+		resp, err := write(ctx, req, int64(cut))
 		if err != nil {
 			return nil, err
 		}
@@ -275,46 +288,63 @@ func grpcError(err error) error {
 	return status.Error(codes.Internal, err.Error())
 }
 
-func (r *Receiver) exportTraces(ctx context.Context, req ptraceotlp.ExportRequest) (marshaler, error) {
+func (r *Receiver) exportTraces(ctx context.Context, req ptraceotlp.ExportRequest, cut int64) (marshaler, error) {
 	res, err := r.w.WriteTraces(ctx, req.Traces())
 	if err != nil {
 		return nil, grpcError(err)
 	}
-	if res.Rejected == 0 {
+	res.Truncated += cut
+	if res.Rejected == 0 && res.Truncated == 0 {
 		return fullSuccess{}, nil
 	}
 	resp := ptraceotlp.NewExportResponse()
 	resp.PartialSuccess().SetRejectedSpans(res.Rejected)
-	resp.PartialSuccess().SetErrorMessage(res.Message)
+	resp.PartialSuccess().SetErrorMessage(partialMessage(res))
 	return resp, nil
 }
 
-func (r *Receiver) exportMetrics(ctx context.Context, req pmetricotlp.ExportRequest) (marshaler, error) {
+func (r *Receiver) exportMetrics(ctx context.Context, req pmetricotlp.ExportRequest, cut int64) (marshaler, error) {
 	res, err := r.w.WriteMetrics(ctx, req.Metrics())
 	if err != nil {
 		return nil, grpcError(err)
 	}
-	if res.Rejected == 0 {
+	res.Truncated += cut
+	if res.Rejected == 0 && res.Truncated == 0 {
 		return fullSuccess{}, nil
 	}
 	resp := pmetricotlp.NewExportResponse()
 	resp.PartialSuccess().SetRejectedDataPoints(res.Rejected)
-	resp.PartialSuccess().SetErrorMessage(res.Message)
+	resp.PartialSuccess().SetErrorMessage(partialMessage(res))
 	return resp, nil
 }
 
-func (r *Receiver) exportLogs(ctx context.Context, req plogotlp.ExportRequest) (marshaler, error) {
+func (r *Receiver) exportLogs(ctx context.Context, req plogotlp.ExportRequest, cut int64) (marshaler, error) {
 	res, err := r.w.WriteLogs(ctx, req.Logs())
 	if err != nil {
 		return nil, grpcError(err)
 	}
-	if res.Rejected == 0 {
+	res.Truncated += cut
+	if res.Rejected == 0 && res.Truncated == 0 {
 		return fullSuccess{}, nil
 	}
 	resp := plogotlp.NewExportResponse()
 	resp.PartialSuccess().SetRejectedLogRecords(res.Rejected)
-	resp.PartialSuccess().SetErrorMessage(res.Message)
+	resp.PartialSuccess().SetErrorMessage(partialMessage(res))
 	return resp, nil
+}
+
+// partialMessage is the error_message of a partial success: why items
+// were rejected, and, as a warning (OTLP's partial success with nothing
+// rejected), how many values were stored cut.
+func partialMessage(res store.WriteResult) string {
+	msg := res.Message
+	if res.Truncated > 0 {
+		if msg != "" {
+			msg += "; "
+		}
+		msg += fmt.Sprintf("%d value(s) nested deeper than %d levels stored cut at that depth", res.Truncated, store.MaxValueDepth)
+	}
+	return msg
 }
 
 // fullSuccess is the answer to a request whose every item was stored: an
