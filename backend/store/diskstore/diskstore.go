@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
+	"github.com/loupe-dev/loupe/backend/internal/otlpdepth"
 	"github.com/loupe-dev/loupe/backend/store"
 	"github.com/loupe-dev/loupe/backend/store/memstore"
 )
@@ -67,6 +68,13 @@ type Recovery struct {
 	Segments int      // segments read
 	Records  int      // records replayed
 	Problems []string // corrupt or cut-short data, one line each; empty when all was well
+	// Rejected counts the records that were read whole but could not be
+	// stored (they do not decode, or storing them failed): each was moved
+	// to <segment>.rejected and is listed in Problems.
+	Rejected int
+	// Truncated counts the values nested deeper than store.MaxValueDepth
+	// that replay cut, in records written before loupe cut them on receipt.
+	Truncated int
 }
 
 type segment struct {
@@ -187,11 +195,10 @@ func (s *Store) replay() error {
 		s.recovery.Segments++
 		seg := segment{seq: seq}
 		off := headerSize
+		var rejected [][2]int // records read whole that could not be applied
+		truncated := s.recovery.Truncated
 		for off < len(data) {
 			r, n, err := nextRecord(data[off:])
-			if err == nil {
-				err = s.apply(r)
-			}
 			if err != nil {
 				s.problem("%s at byte %d: %v; the %d bytes from there moved to %s.corrupt", path, off, err, len(data)-off, path)
 				if err := quarantine(path, data, off); err != nil {
@@ -199,36 +206,70 @@ func (s *Store) replay() error {
 				}
 				break
 			}
-			s.recovery.Records++
-			seg.lastAt = max(seg.lastAt, r.at)
+			if err := s.apply(r); err != nil {
+				s.problem("%s at byte %d: a record of %d bytes cannot be stored: %v; moved to %s.rejected", path, off, n, err, path)
+				rejected = append(rejected, [2]int{off, off + n})
+				s.recovery.Rejected++
+			} else {
+				s.recovery.Records++
+				seg.lastAt = max(seg.lastAt, r.at)
+			}
 			off += n
 		}
 		seg.size = int64(min(off, len(data)))
+		if len(rejected) > 0 {
+			if seg.size, err = setAside(s.dir, path, data[:seg.size], rejected); err != nil {
+				return err
+			}
+		}
+		if n := s.recovery.Truncated - truncated; n > 0 {
+			s.problem("%s: %d value(s) nested deeper than %d levels cut (written before loupe cut them on receipt)", path, n, store.MaxValueDepth)
+		}
 		s.segs = append(s.segs, seg)
 	}
 	return nil
 }
 
 // apply decodes a record and writes it to memory at its receive time.
-func (s *Store) apply(r record) error {
+// Values nested deeper than store.MaxValueDepth are cut first, as the
+// receiver cuts them: a record written before it did could hold a value
+// deep enough to overflow the stack of pdata's decoder. A panic is
+// returned as an error, so that one record cannot stop every start.
+func (s *Store) apply(r record) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
 	s.pinned.Store(r.at)
 	defer s.pinned.Store(0)
 	ctx := context.Background()
-	var err error
+	sig := otlpdepth.Traces
+	switch r.kind {
+	case kindMetrics:
+		sig = otlpdepth.Metrics
+	case kindLogs:
+		sig = otlpdepth.Logs
+	}
+	payload, cut, err := otlpdepth.Proto(sig, r.payload)
+	if err != nil {
+		return err
+	}
+	s.recovery.Truncated += cut
 	switch r.kind {
 	case kindTraces:
 		req := ptraceotlp.NewExportRequest()
-		if err = req.UnmarshalProto(r.payload); err == nil {
+		if err = req.UnmarshalProto(payload); err == nil {
 			_, err = s.Store.WriteTraces(ctx, req.Traces())
 		}
 	case kindMetrics:
 		req := pmetricotlp.NewExportRequest()
-		if err = req.UnmarshalProto(r.payload); err == nil {
+		if err = req.UnmarshalProto(payload); err == nil {
 			_, err = s.Store.WriteMetrics(ctx, req.Metrics())
 		}
 	case kindLogs:
 		req := plogotlp.NewExportRequest()
-		if err = req.UnmarshalProto(r.payload); err == nil {
+		if err = req.UnmarshalProto(payload); err == nil {
 			_, err = s.Store.WriteLogs(ctx, req.Logs())
 		}
 	}

@@ -23,11 +23,17 @@
 //
 // Open replays the segments in order into memory with their original receive
 // times, so the memory bounds evict exactly what they evicted before the
-// restart. A record that is cut short, fails its CRC or does not decode ends
-// its segment: the bytes from there on are moved to <segment>.corrupt, the
-// segment is truncated to its valid records, and the problem is logged and
-// listed in [Store.Recovery]. Corrupt data is never served. A segment of a
-// newer format version makes Open fail rather than touch it.
+// restart. A record that is cut short or fails its CRC ends its segment: the
+// bytes from there on are moved to <segment>.corrupt, the segment is
+// truncated to its valid records, and the problem is logged and listed in
+// [Store.Recovery]. Corrupt data is never served. A record read whole that
+// cannot be stored (it does not decode, or storing it fails, even by a
+// panic) is set aside instead: appended to <segment>.rejected, itself a
+// segment file, and removed from its segment, the problem logged and
+// listed; replay goes on with the next record. Values nested deeper than
+// [store.MaxValueDepth] are cut as the receiver cuts them (records written
+// before it did may hold deeper ones). A segment of a newer format version
+// makes Open fail rather than touch it.
 //
 // # Bounds
 //
