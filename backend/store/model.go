@@ -41,7 +41,9 @@ func ParseTraceID(s string) (TraceID, error) {
 type ValueType uint8
 
 // The value types. Slices and maps are kept as their JSON text
-// (pcommon.Value.AsString), which is what query APIs show.
+// (pcommon.Value.AsString), which is what query APIs show; it nests at
+// most MaxValueDepth maps and arrays, so that parsing it back (as the
+// api_v3 and logs APIs do) is bounded too.
 const (
 	ValueEmpty ValueType = iota
 	ValueStr
