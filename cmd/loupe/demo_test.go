@@ -223,6 +223,7 @@ func awaitDemoTelemetry(t *testing.T, d *demoRun, lastRound bool) {
 		for _, p := range problems {
 			t.Error(p)
 		}
+		t.Logf("the demo's output so far:\n%s", d.stdout)
 	}
 	for {
 		problems := demoProblems(ctx, api, time.Now().Add(-settle), held, true)

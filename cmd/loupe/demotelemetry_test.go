@@ -442,7 +442,19 @@ func checkSlowSQL(ctx context.Context, api *demoAPI, _ time.Time) (string, error
 			return fmt.Sprintf("trace %s, save %v", v.TraceID, time.Duration(save.Duration)*time.Microsecond), nil
 		}
 	}
-	return "", fmt.Errorf("no whole chat trace with a worker save span of 100 ms or more (%d traces with a slow save)", len(found))
+	// A job that fails before its save runs no query: say which did.
+	failed, err := api.search(ctx, url.Values{"service": {"worker"}, "operation": {"process_job"}, "tags": {`{"error":"true"}`}, "limit": {"20"}})
+	if err != nil {
+		return "", err
+	}
+	var jobs []string
+	for _, v := range failed {
+		for _, s := range v.spans(hop{"worker", "process_job", ""}) {
+			jobs = append(jobs, fmt.Sprintf("%s at %s: %s", s.tag("job.id"), time.UnixMicro(s.StartTime).Format("15:04:05.000"), s.tag("otel.status_description")))
+		}
+	}
+	return "", fmt.Errorf("no whole chat trace with a worker save span of 100 ms or more (%d traces with a slow save); the jobs that failed before their save:\n\t%s",
+		len(found), strings.Join(jobs, "\n\t"))
 }
 
 // checkCacheFlush follows tts's log record of the flush to its trace.
