@@ -72,7 +72,7 @@ func TestDemo(t *testing.T) {
 			"--redis-url", "redis://"+rd.Addr+"/0", "--database-url", pg.DSN)
 		for _, want := range []string{"redis: redis://" + rd.Addr, "sql:   " + pg.DSN} {
 			if !strings.Contains(d.stdout.String(), want) {
-				t.Errorf("the start message does not say %q:\n%s", want, d.stdout)
+				t.Errorf("the start message does not say %q", want)
 			}
 		}
 		awaitDemoTelemetry(t, d, false)
@@ -144,10 +144,10 @@ func startDemo(t *testing.T, bin string, env []string, args ...string) *demoRun 
 		d.err = d.cmd.Wait()
 		close(d.done)
 	}()
-	t.Cleanup(func() { // when the test failed before wait
+	t.Cleanup(func() {
 		select {
 		case <-d.done:
-		default:
+		default: // the test failed before wait
 			_ = d.cmd.Process.Signal(syscall.SIGTERM)
 			select {
 			case <-d.done:
@@ -155,6 +155,9 @@ func startDemo(t *testing.T, bin string, env []string, args ...string) *demoRun 
 				_ = d.cmd.Process.Kill()
 				<-d.done
 			}
+		}
+		if t.Failed() { // with its summary: answers by status, failures injected
+			t.Logf("loupe demo's stdout:\n%s\nstderr:\n%s", d.stdout, d.stderr)
 		}
 	})
 	const startTimeout = 60 * time.Second
@@ -166,11 +169,11 @@ func startDemo(t *testing.T, bin string, env []string, args ...string) *demoRun 
 		}
 		select {
 		case <-d.done:
-			t.Fatalf("loupe demo exited before it started the traffic: %v\nstdout:\n%s\nstderr:\n%s", d.err, d.stdout, d.stderr)
+			t.Fatalf("loupe demo exited before it started the traffic: %v", d.err)
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("loupe demo did not start the traffic within %v\nstdout:\n%s\nstderr:\n%s", startTimeout, d.stdout, d.stderr)
+			t.Fatalf("loupe demo did not start the traffic within %v", startTimeout)
 		}
 	}
 }
@@ -191,7 +194,7 @@ func (d *demoRun) parse(t *testing.T, out string) {
 	}
 	for _, s := range demoServices {
 		if d.pids[s] <= 0 {
-			t.Fatalf("no pid for %s in the start message:\n%s", s, out)
+			t.Fatalf("no pid for %s in the start message", s)
 		}
 	}
 }
@@ -208,7 +211,7 @@ const settle = 8 * time.Second
 func awaitDemoTelemetry(t *testing.T, d *demoRun, lastRound bool) {
 	t.Helper()
 	if d.ui == "" {
-		t.Fatalf("no web UI address in the start message:\n%s", d.stdout)
+		t.Fatal("no web UI address in the start message")
 	}
 	api := newDemoAPI(d.ui)
 	// The demo counts its --duration from the start of the traffic, after
@@ -223,7 +226,6 @@ func awaitDemoTelemetry(t *testing.T, d *demoRun, lastRound bool) {
 		for _, p := range problems {
 			t.Error(p)
 		}
-		t.Logf("the demo's output so far:\n%s", d.stdout)
 	}
 	for {
 		problems := demoProblems(ctx, api, time.Now().Add(-settle), held, true)
@@ -273,13 +275,13 @@ func (d *demoRun) wait(t *testing.T) {
 	select {
 	case <-d.done:
 	case <-time.After(time.Until(d.stopsAt) + stopTimeout):
-		t.Fatalf("loupe demo still running %v after its --duration\nstdout:\n%s\nstderr:\n%s", stopTimeout, d.stdout, d.stderr)
+		t.Fatalf("loupe demo still running %v after its --duration", stopTimeout)
 	}
 	if d.err != nil {
-		t.Errorf("loupe demo: %v\nstdout:\n%s\nstderr:\n%s", d.err, d.stdout, d.stderr)
+		t.Errorf("loupe demo: %v", d.err)
 	}
-	if out := d.stdout.String(); !strings.Contains(out, fmt.Sprintf("loupe demo: %d services stopped", len(demoServices))) {
-		t.Errorf("no stop message:\n%s", out)
+	if !strings.Contains(d.stdout.String(), fmt.Sprintf("loupe demo: %d services stopped", len(demoServices))) {
+		t.Error("no stop message")
 	}
 	// The launcher waited for each service, so none should be left; one
 	// that is has escaped it. Give init a moment to reap what it inherited.
