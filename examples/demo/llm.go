@@ -98,7 +98,7 @@ func (s *llmServer) completions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "messages is empty")
 		return
 	}
-	ctx, call := s.gen.StartChat(r.Context(), genai.Chat{
+	ctx, call := s.gen.StartServe(r.Context(), genai.Chat{
 		Provider: provider, Model: req.Model, Stream: req.Stream, MaxTokens: req.MaxTokens,
 	})
 	var err error
@@ -120,10 +120,15 @@ func (s *llmServer) completions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !req.Stream {
-		for range words {
-			if err = sleep(ctx, jitter(m.perToken)); err != nil {
-				return
+		// The model generates token by token, streamed or not: the server
+		// metrics time the first token and those after it alike.
+		for i := range words {
+			if i > 0 {
+				if err = sleep(ctx, jitter(m.perToken)); err != nil {
+					return
+				}
 			}
+			call.Chunk()
 		}
 		writeJSON(w, http.StatusOK, chatResponse{ID: id, Object: "chat.completion", Created: time.Now().Unix(), Model: req.Model,
 			Choices: []chatChoice{{Message: &chatMessage{Role: "assistant", Content: strings.Join(words, " ")}, FinishReason: &finish}},
