@@ -13,7 +13,7 @@ const FaultKey = "demo.fault"
 // The failures a request can ask for, each handled by the service concerned.
 const (
 	FaultLLMTimeout = "llm_timeout" // llm: the model hangs until the caller gives up
-	FaultSlowSQL    = "slow_sql"    // worker: the job's save runs a slow query
+	FaultSlowSQL    = "slow_sql"    // worker: the job's fetch runs a slow query first
 	FaultPanic      = "panic"       // orchestrator: the chat handler panics (recovered: 500)
 	FaultCacheFlush = "cache_flush" // tts: the speech cache is emptied first: a miss storm follows
 )

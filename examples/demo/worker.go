@@ -156,6 +156,12 @@ var errUnsupported = errors.New("unsupported content")
 
 func (w *worker) run(ctx context.Context, j job) error {
 	usage, err := telemetry.Traced(ctx, "fetch", func(ctx context.Context) (int64, error) {
+		if fault(ctx) == FaultSlowSQL { // first, so that every such job shows it
+			var n int64
+			if err := w.db.QueryRowContext(ctx, slowQuery).Scan(&n); err != nil {
+				return 0, err
+			}
+		}
 		var requests, tokens int64
 		err := w.db.QueryRowContext(ctx, `SELECT requests, tokens FROM client_usage WHERE client_id = $1`, j.ClientID).Scan(&requests, &tokens)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -177,12 +183,6 @@ func (w *worker) run(ctx context.Context, j job) error {
 		return fmt.Errorf("transform: %w", err)
 	}
 	_, err = telemetry.Traced(ctx, "save", func(ctx context.Context) (struct{}, error) {
-		if fault(ctx) == FaultSlowSQL {
-			var n int64
-			if err := w.db.QueryRowContext(ctx, slowQuery).Scan(&n); err != nil {
-				return struct{}{}, err
-			}
-		}
 		_, err := w.db.ExecContext(ctx, `INSERT INTO job_results (job_id, kind, client_id, summary, words, done_ms) VALUES ($1, $2, $3, $4, $5, $6)`,
 			j.ID, j.Kind, j.ClientID, summary, len(strings.Fields(j.Text)), time.Now().UnixMilli())
 		return struct{}{}, err
