@@ -26,6 +26,7 @@ import (
 )
 
 type demoFlags struct {
+	exe                   string // the loupe binary the services run from (default: this program)
 	duration              time.Duration
 	rate                  float64
 	backend               string
@@ -87,11 +88,28 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "loupe demo: %v\n", err)
 		return 2
 	}
-	if err := launch(ctx, f, stdout, stderr); err != nil {
+	res, err := launch(ctx, f, stdout, stderr)
+	if len(res.CPU) > 0 {
+		var parts []string
+		for _, s := range demo.Names() {
+			if d, ok := res.CPU[s]; ok {
+				parts = append(parts, fmt.Sprintf("%s %v", s, d.Round(time.Millisecond)))
+			}
+		}
+		fmt.Fprintf(stdout, "  CPU time: %s\n", strings.Join(parts, ", "))
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "loupe demo: %v\n", err)
 		return 1
 	}
 	return 0
+}
+
+// demoResult is what a run of the platform did: the traffic's answers, and
+// the CPU time each service used.
+type demoResult struct {
+	Traffic demo.Summary
+	CPU     map[string]time.Duration
 }
 
 // runDemoService runs one service in this process: what the launcher starts
@@ -126,14 +144,16 @@ const (
 )
 
 // launch runs the platform until ctx is done or f.duration has passed.
-func launch(ctx context.Context, f *demoFlags, stdout, stderr io.Writer) (err error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("finding this program to start the services: %w", err)
+func launch(ctx context.Context, f *demoFlags, stdout, stderr io.Writer) (res demoResult, err error) {
+	exe := f.exe
+	if exe == "" {
+		if exe, err = os.Executable(); err != nil {
+			return res, fmt.Errorf("finding this program to start the services: %w", err)
+		}
 	}
 	tmp, err := os.MkdirTemp("", "loupe-demo-")
 	if err != nil {
-		return err
+		return res, err
 	}
 	defer func() { _ = os.RemoveAll(tmp) }()
 
@@ -144,7 +164,7 @@ func launch(ctx context.Context, f *demoFlags, stdout, stderr io.Writer) (err er
 		srv, err := server.Start(ctx, server.Config{OTLPGRPCAddr: "127.0.0.1:0", OTLPHTTPAddr: "127.0.0.1:0", HTTPAddr: f.http, Store: st,
 			Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 		if err != nil {
-			return fmt.Errorf("embedded backend: %w", err)
+			return res, fmt.Errorf("embedded backend: %w", err)
 		}
 		// Stopped last, deferred first: the services flush into it as they stop.
 		defer func() {
@@ -166,7 +186,7 @@ func launch(ctx context.Context, f *demoFlags, stdout, stderr io.Writer) (err er
 	if redisURL == "" {
 		mr := miniredis.NewMiniRedis()
 		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
-			return fmt.Errorf("embedded Redis: %w", err)
+			return res, fmt.Errorf("embedded Redis: %w", err)
 		}
 		defer mr.Close()
 		stopClock := tickRedisClock(mr)
@@ -186,11 +206,14 @@ func launch(ctx context.Context, f *demoFlags, stdout, stderr io.Writer) (err er
 	env["REDIS_URL"], env["DATABASE_URL"] = redisURL, databaseURL
 
 	children := &supervisor{exe: exe, logDir: tmp, exited: make(chan *child, len(demo.Services))}
-	defer func() { err = errors.Join(err, children.stopAll(stdout)) }()
+	defer func() {
+		err = errors.Join(err, children.stopAll(stdout))
+		res.CPU = children.cpu()
+	}()
 	for _, s := range demo.Services {
 		c, err := children.start(ctx, s.Name, env)
 		if err != nil {
-			return err
+			return res, err
 		}
 		fmt.Fprintf(stdout, "  %-12s http://%s%s  pid %d\n", s.Name, c.http, suffix(" grpc ", c.grpc), c.cmd.Process.Pid)
 		switch s.Name { // the peers' addresses of the services started next
@@ -220,14 +243,14 @@ func launch(ctx context.Context, f *demoFlags, stdout, stderr io.Writer) (err er
 	}()
 	fmt.Fprintf(stdout, "loupe demo: sending %.1f requests/s to the gateway; Ctrl-C stops everything\n", f.rate)
 	if f.rate > 0 {
-		sum := (&demo.Traffic{GatewayURL: env["GATEWAY_URL"], Rate: f.rate, Report: stdout}).Run(runCtx)
-		printSummary(stdout, sum)
+		res.Traffic = (&demo.Traffic{GatewayURL: env["GATEWAY_URL"], Rate: f.rate, Report: stdout}).Run(runCtx)
+		printSummary(stdout, res.Traffic)
 	} else {
 		<-runCtx.Done()
 	}
 	cancel()
 	fmt.Fprintln(stdout, "loupe demo: stopping")
-	return nil
+	return res, nil
 }
 
 // childEnv is the services' environment: this process's, without what names
@@ -307,13 +330,15 @@ func suffix(prefix, s string) string {
 }
 
 func printSummary(w io.Writer, s demo.Summary) {
-	fmt.Fprintln(w, "loupe demo: answers by endpoint and status (0: no answer)")
+	fmt.Fprintln(w, "loupe demo: answers by endpoint and status (0: no answer), and their latency")
 	for _, e := range slices.Sorted(maps.Keys(s.Requests)) {
 		var parts []string
 		for _, code := range slices.Sorted(maps.Keys(s.Requests[e])) {
 			parts = append(parts, fmt.Sprintf("%d×%d", s.Requests[e][code], code))
 		}
-		fmt.Fprintf(w, "  %-16s %s\n", e, strings.Join(parts, "  "))
+		ds := s.Latencies[e]
+		fmt.Fprintf(w, "  %-16s %s  p50 %v p99 %v\n", e, strings.Join(parts, "  "),
+			demo.Quantile(ds, 0.5).Round(time.Millisecond), demo.Quantile(ds, 0.99).Round(time.Millisecond))
 	}
 	var kinds []string
 	for _, k := range slices.Sorted(maps.Keys(s.Failures)) {
@@ -442,6 +467,21 @@ func (s *supervisor) stopAll(stdout io.Writer) error {
 		fmt.Fprintf(stdout, "loupe demo: %d services stopped\n", len(s.children))
 	}
 	return errors.Join(errs...)
+}
+
+// cpu is the CPU time (user and system) each child that has exited used.
+func (s *supervisor) cpu() map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for _, c := range s.children {
+		select {
+		case <-c.done:
+			if ps := c.cmd.ProcessState; ps != nil {
+				out[c.name] = ps.UserTime() + ps.SystemTime()
+			}
+		default:
+		}
+	}
+	return out
 }
 
 // logTail is the end of the child's log, for an error message.

@@ -49,6 +49,8 @@ type Summary struct {
 	// Requests counts answers by endpoint ("POST /v1/chat") and status code;
 	// status 0 is a transport error.
 	Requests map[string]map[int]int
+	// Latencies holds every answer's latency by endpoint, sorted.
+	Latencies map[string][]time.Duration
 	// Failures counts the failures injected, by kind.
 	Failures map[string]int
 	// Skipped counts requests not sent because too many were in flight.
@@ -88,7 +90,7 @@ func (t *Traffic) Run(ctx context.Context) Summary {
 	if every <= 0 {
 		every = 5 * time.Second
 	}
-	st := &trafficStats{summary: Summary{Requests: map[string]map[int]int{}, Failures: map[string]int{}},
+	st := &trafficStats{summary: Summary{Requests: map[string]map[int]int{}, Latencies: map[string][]time.Duration{}, Failures: map[string]int{}},
 		window: map[string][]time.Duration{}, since: time.Now()}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, maxInFlight)
@@ -142,6 +144,9 @@ loop:
 	wg.Wait()
 	if t.Report != nil {
 		st.report(t.Report)
+	}
+	for _, ds := range st.summary.Latencies {
+		slices.Sort(ds)
 	}
 	return st.summary
 }
@@ -247,6 +252,7 @@ func (s *trafficStats) add(endpoint string, code int, d time.Duration) {
 		s.summary.Requests[endpoint] = map[int]int{}
 	}
 	s.summary.Requests[endpoint][code]++
+	s.summary.Latencies[endpoint] = append(s.summary.Latencies[endpoint], d)
 	s.window[endpoint] = append(s.window[endpoint], d)
 }
 
@@ -281,12 +287,13 @@ func (s *trafficStats) report(w io.Writer) {
 		ds := window[e]
 		slices.Sort(ds)
 		fmt.Fprintf(w, "  %-16s %5.1f req/s  p50 %-8s p99 %s\n", e, float64(len(ds))/secs,
-			quantile(ds, 0.50).Round(time.Millisecond), quantile(ds, 0.99).Round(time.Millisecond))
+			Quantile(ds, 0.50).Round(time.Millisecond), Quantile(ds, 0.99).Round(time.Millisecond))
 	}
 }
 
-// quantile of sorted durations (nearest rank).
-func quantile(sorted []time.Duration, q float64) time.Duration {
+// Quantile is the q-quantile (nearest rank) of sorted durations; 0 when
+// there are none.
+func Quantile(sorted []time.Duration, q float64) time.Duration {
 	if len(sorted) == 0 {
 		return 0
 	}
