@@ -29,6 +29,7 @@ type demoFlags struct {
 	exe                   string // the loupe binary the services run from (default: this program)
 	duration              time.Duration
 	rate                  float64
+	noFailures            bool
 	backend               string
 	http                  string
 	redisURL, databaseURL string
@@ -51,6 +52,7 @@ flags:
 	}
 	fs.DurationVar(&f.duration, "duration", 0, "stop after this long (0: run until Ctrl-C)")
 	fs.Float64Var(&f.rate, "rate", 5, "requests per second the traffic sends to the gateway (0: no traffic)")
+	failures := fs.Bool("failures", true, "inject failures on a schedule: validation errors, a rate-limit burst, a model timeout, a cache-miss storm, a slow SQL query, a panic")
 	fs.StringVar(&f.backend, "backend", "embedded", `where telemetry goes: "embedded" (a loupe serve in memory, with its UI) or "none" (wherever the OTEL_* variables point)`)
 	fs.StringVar(&f.http, "http", "localhost:16686", "address of the embedded backend's web UI and query API")
 	fs.StringVar(&f.redisURL, "redis-url", "", "a real Redis server, redis://host:port/db (default: an embedded Redis stand-in, miniredis)")
@@ -61,6 +63,7 @@ flags:
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
+	f.noFailures = !*failures
 	switch {
 	case f.backend != "embedded" && f.backend != "none":
 		return nil, fmt.Errorf(`--backend %q: want "embedded" or "none"`, f.backend)
@@ -243,7 +246,7 @@ func launch(ctx context.Context, f *demoFlags, stdout, stderr io.Writer) (res de
 	}()
 	fmt.Fprintf(stdout, "loupe demo: sending %.1f requests/s to the gateway; Ctrl-C stops everything\n", f.rate)
 	if f.rate > 0 {
-		res.Traffic = (&demo.Traffic{GatewayURL: env["GATEWAY_URL"], Rate: f.rate, Report: stdout}).Run(runCtx)
+		res.Traffic = (&demo.Traffic{GatewayURL: env["GATEWAY_URL"], Rate: f.rate, NoFailures: f.noFailures, Report: stdout}).Run(runCtx)
 		printSummary(stdout, res.Traffic)
 	} else {
 		<-runCtx.Done()

@@ -67,21 +67,22 @@ var models = map[string]model{
 	"demo-large": {firstToken: 150 * time.Millisecond, perToken: 9 * time.Millisecond},
 }
 
-// hangRate is the share of calls on which the model hangs (a timeout for
-// the caller), besides those FaultLLMTimeout asks for.
-const hangRate = 0.005
-
 // maxHang bounds a hanging call, should its caller never give up.
 const maxHang = 30 * time.Second
 
 func runLLM(ctx context.Context, rt *runtime) error {
-	s := &llmServer{gen: genai.New()}
+	hangRate, err := strconv.ParseFloat(rt.env("LLM_HANG_RATE"), 64)
+	if err != nil || hangRate < 0 || hangRate > 1 {
+		return fmt.Errorf("LLM_HANG_RATE=%q: want a share between 0 and 1", rt.env("LLM_HANG_RATE"))
+	}
+	s := &llmServer{gen: genai.New(), hangRate: hangRate}
 	rt.mux.HandleFunc("POST /v1/chat/completions", s.completions)
 	return rt.serveHTTP(ctx, rt.mux)
 }
 
 type llmServer struct {
-	gen *genai.Instrumenter
+	gen      *genai.Instrumenter
+	hangRate float64 // the share of calls on which the model hangs, besides FaultLLMTimeout's
 }
 
 func (s *llmServer) completions(w http.ResponseWriter, r *http.Request) {
@@ -112,7 +113,7 @@ func (s *llmServer) completions(w http.ResponseWriter, r *http.Request) {
 	call.SetResponse(genai.Response{ID: id, Model: req.Model, FinishReasons: []string{finish},
 		InputTokens: usage.PromptTokens, OutputTokens: usage.CompletionTokens, HasUsage: true})
 
-	if fault(ctx) == FaultLLMTimeout || rand.Float64() < hangRate {
+	if fault(ctx) == FaultLLMTimeout || rand.Float64() < s.hangRate {
 		err = hang(ctx)
 		return
 	}

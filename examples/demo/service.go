@@ -51,6 +51,7 @@ var (
 var Services = []Service{
 	{Name: "llm", run: runLLM, Vars: []Var{
 		{"LISTEN_ADDR", "127.0.0.1:8082", "HTTP listen address"},
+		{"LLM_HANG_RATE", "0.005", "share of calls on which the model hangs (its callers time out)"},
 	}},
 	{Name: "tts", run: runTTS, Vars: []Var{
 		{"LISTEN_ADDR", "127.0.0.1:8083", "HTTP listen address"},

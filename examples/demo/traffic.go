@@ -26,6 +26,9 @@ type Traffic struct {
 	// nil prints nothing.
 	Report      io.Writer
 	ReportEvery time.Duration
+	// NoFailures leaves the scheduled failures out (for measurements); the
+	// everyday mix keeps its few invalid requests.
+	NoFailures bool
 	// Client sends the requests (default: a plain client with a 20 s
 	// timeout). The traffic stands for users: it is not instrumented, so
 	// traces start at the gateway.
@@ -115,6 +118,9 @@ func (t *Traffic) Run(ctx context.Context) Summary {
 	defer report.Stop()
 	nextFailure := time.NewTimer(time.Second)
 	defer nextFailure.Stop()
+	if t.NoFailures {
+		nextFailure.Stop()
+	}
 	round := 0
 loop:
 	for {
