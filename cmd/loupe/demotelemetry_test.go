@@ -429,20 +429,28 @@ func checkPanic(ctx context.Context, api *demoAPI, _ time.Time) (string, error) 
 	return "", fmt.Errorf("no orchestrator POST /v1/chat span with the panic's exception event under a gateway span answered 500, among %d traces in error", len(found))
 }
 
-// checkSlowSQL looks for a worker's save that took 100 ms or more, in a
-// whole chat trace.
+// checkSlowSQL looks for a slow query (100 ms or more) in a step of a
+// worker's job (fetch, transform or save), in a whole chat trace.
 func checkSlowSQL(ctx context.Context, api *demoAPI, _ time.Time) (string, error) {
-	found, err := api.search(ctx, url.Values{"service": {"worker"}, "operation": {"save"}, "minDuration": {"100ms"}, "limit": {"5"}})
+	found, err := api.search(ctx, url.Values{"service": {"worker"}, "operation": {"process_job"}, "minDuration": {"100ms"}, "limit": {"20"}})
 	if err != nil {
 		return "", err
 	}
 	for _, v := range found {
-		if v.whole() == nil && v.hasPath(chatPaths[len(chatPaths)-1]) {
-			save := v.spans(hop{"worker", "save", ""})[0]
-			return fmt.Sprintf("trace %s, save %v", v.TraceID, time.Duration(save.Duration)*time.Microsecond), nil
+		if v.whole() != nil || !v.hasPath(cat(toOrch, toWorker)) {
+			continue
+		}
+		for _, job := range v.spans(hop{"worker", "process_job", ""}) {
+			for _, step := range v.children[job.SpanID] {
+				for _, q := range v.children[step.SpanID] {
+					if q.tag("db.system.name") != "" && q.Duration >= 100_000 {
+						return fmt.Sprintf("trace %s, %v under %s", v.TraceID, time.Duration(q.Duration)*time.Microsecond, step), nil
+					}
+				}
+			}
 		}
 	}
-	// A job that fails before its save runs no query: say which did.
+	// A job that fails before the slow step runs no query: say which did.
 	failed, err := api.search(ctx, url.Values{"service": {"worker"}, "operation": {"process_job"}, "tags": {`{"error":"true"}`}, "limit": {"20"}})
 	if err != nil {
 		return "", err
@@ -453,7 +461,7 @@ func checkSlowSQL(ctx context.Context, api *demoAPI, _ time.Time) (string, error
 			jobs = append(jobs, fmt.Sprintf("%s at %s: %s", s.tag("job.id"), time.UnixMicro(s.StartTime).Format("15:04:05.000"), s.tag("otel.status_description")))
 		}
 	}
-	return "", fmt.Errorf("no whole chat trace with a worker save span of 100 ms or more (%d traces with a slow save); the jobs that failed before their save:\n\t%s",
+	return "", fmt.Errorf("no whole chat trace with a query of 100 ms or more in a step of a worker's process_job (%d jobs of 100 ms or more); the jobs that failed:\n\t%s",
 		len(found), strings.Join(jobs, "\n\t"))
 }
 
