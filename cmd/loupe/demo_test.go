@@ -117,8 +117,9 @@ type demoRun struct {
 }
 
 // startDemo runs `bin demo args...` (args set --duration) with this
-// process's environment, without its OTEL_* variables, plus env; and
-// returns once the demo has printed its services and starts the traffic.
+// process's environment, without its OTEL_* variables, with LLM_HANG_RATE=0,
+// plus env; and returns once the demo has printed its services and starts
+// the traffic.
 func startDemo(t *testing.T, bin string, env []string, args ...string) *demoRun {
 	t.Helper()
 	var duration time.Duration
@@ -134,6 +135,9 @@ func startDemo(t *testing.T, bin string, env []string, args ...string) *demoRun 
 			d.cmd.Env = append(d.cmd.Env, kv)
 		}
 	}
+	// The model's random hangs (0.5% of calls) could turn the one chat that
+	// carries slow_sql into a timeout; llm_timeout injects the one checked.
+	d.cmd.Env = append(d.cmd.Env, "LLM_HANG_RATE=0")
 	d.cmd.Env = append(d.cmd.Env, env...)
 	d.cmd.Stdout, d.cmd.Stderr = d.stdout, d.stderr
 	d.started = time.Now()
