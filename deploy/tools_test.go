@@ -31,6 +31,16 @@ func missingTool(t *testing.T, format string, args ...any) {
 	t.Skipf(format+" (%s)", args...)
 }
 
+// lookPath finds a tool on PATH, failing or skipping as missingTool does.
+func lookPath(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		missingTool(t, "%s is not installed", name)
+	}
+	return p
+}
+
 // toolsDir is where scripts/install-deploy-tools caches the Collector it
 // builds: $LOUPE_DEPLOY_TOOLS_DIR, else the user cache directory.
 func toolsDir(t *testing.T) string {
