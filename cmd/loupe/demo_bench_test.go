@@ -6,9 +6,7 @@ import (
 	"bufio"
 	"context"
 	"io"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -33,12 +31,7 @@ const benchRate = 40
 // request answered, the backend's, and the end-to-end p50 and p99 over all
 // endpoints. Compare the two with benchstat (see BENCHMARKS.md).
 func BenchmarkDemoCost(b *testing.B) {
-	bin := filepath.Join(b.TempDir(), "loupe")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildLoupe(b)
 	for _, mode := range []string{"on", "off"} {
 		b.Run("telemetry="+mode, func(b *testing.B) {
 			serve, otlp := startBenchBackend(b, bin)

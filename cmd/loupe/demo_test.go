@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -33,12 +32,7 @@ func TestDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs the demo platform for a minute")
 	}
-	bin := filepath.Join(t.TempDir(), "loupe")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("CGO_ENABLED=0 go build: %v\n%s", err, out)
-	}
+	bin := buildLoupe(t)
 
 	t.Run("embedded", func(t *testing.T) {
 		d := startDemo(t, bin, nil, "--duration", "25s", "--http", "127.0.0.1:0")

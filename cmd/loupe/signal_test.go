@@ -19,12 +19,7 @@ func TestSignalStopsBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "loupe")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("CGO_ENABLED=0 go build: %v\n%s", err, out)
-	}
+	bin := buildLoupe(t)
 	cmd := exec.Command(bin, "serve", "--otlp-grpc", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0", "--http", "127.0.0.1:0",
 		"--data-dir", t.TempDir())
 	stderr, err := cmd.StderrPipe()
@@ -70,4 +65,17 @@ func TestSignalStopsBinary(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("exit after SIGTERM: %v", err)
 	}
+}
+
+// buildLoupe builds loupe as users get it, pure Go (CGO_ENABLED=0), into a
+// temporary directory, and returns its path.
+func buildLoupe(tb testing.TB) string {
+	tb.Helper()
+	bin := filepath.Join(tb.TempDir(), "loupe")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		tb.Fatalf("CGO_ENABLED=0 go build: %v\n%s", err, out)
+	}
+	return bin
 }
