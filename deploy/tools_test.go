@@ -105,3 +105,6 @@ func readYAML(t *testing.T, path string, v any) {
 		t.Fatalf("%s: %v", path, err)
 	}
 }
+
+// yamlUnmarshalString decodes YAML text into v.
+func yamlUnmarshalString(s string, v any) error { return yaml.Unmarshal([]byte(s), v) }
