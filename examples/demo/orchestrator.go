@@ -239,7 +239,7 @@ func (o *orchestrator) runAgent(ctx context.Context, t agentTask) (res agentResu
 	if err != nil {
 		return res, err
 	}
-	return agentResult{Text: rep.Text, InputTokens: rep.InputTokens, OutputTokens: rep.OutputTokens}, nil
+	return agentResult(rep), nil
 }
 
 // search is the researcher's tool: a knowledge lookup cached in Redis.
