@@ -8,7 +8,8 @@
 // reads the store. Routes: /api/v1/query and /api/v1/query_range,
 // /api/v1/labels, /api/v1/label/{name}/values, /api/v1/series (GET and POST
 // form where Prometheus accepts both), /api/v1/metadata,
-// /api/v1/query_exemplars and /api/v1/status/buildinfo. Answers use
+// /api/v1/query_exemplars and /api/v1/status/buildinfo, and one route of
+// Loupe's own, /api/v1/rate_interval (see below). Answers use
 // Prometheus' envelope, {"status":"success","data":…} or
 // {"status":"error","errorType":"bad_data","error":…}, with its status
 // codes: 400 for bad parameters and bad PromQL, 422 when a query fails or
@@ -44,6 +45,15 @@
 //     its other attributes as labels, for joins such as
 //     "… * on (job, instance) group_left (host_name) target_info".
 //
+// Store series that translate to the same labels are one Prometheus series:
+// a service restarted with no service.instance.id (or the same one) keeps
+// its job and instance, and its runs differ only in resource attributes that
+// give no label, such as process.pid. Their samples are merged in time
+// order, as Prometheus holds the samples of several writers of one series
+// when it accepts them out of order, so the new run's counter is a counter
+// reset to rate() and increase(); where two share a timestamp, the first
+// stays. Runs with distinct instance ids are distinct series.
+//
 // Delta sums and histograms are accumulated, from the first point of the
 // queried range, into cumulative series, so that rate(), increase() and
 // histogram_quantile() answer as for cumulative data. A point flagged "no
@@ -69,6 +79,19 @@
 // comes once per series, in time order, though cumulative exports repeat an
 // exemplar until a newer one replaces it (Prometheus' exemplar storage also
 // keeps it once).
+//
+// # Rate windows
+//
+// OpenTelemetry SDKs push every 60 s by default, so the [1m] of a scraped
+// Prometheus holds one sample and rate() draws nothing.
+// /api/v1/rate_interval?query=…&start=…&end=…&step=… (GET or POST) measures
+// the median spacing of the samples of each series the query's selectors
+// match in the range and answers
+// {"sampleInterval": 60, "rateInterval": "4m", "series": 6}: the largest
+// median in seconds (0 when no series has two samples; the window then
+// assumes [DefaultSampleInterval]) and the window [RateInterval] gives for
+// it at that step, max(4 intervals, step + interval), as Grafana's
+// $__rate_interval computes from a configured scrape interval.
 //
 // # Cost
 //

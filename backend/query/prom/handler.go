@@ -153,6 +153,7 @@ func (h *Handler) RegisterRoutes(mux *http.ServeMux) {
 		mux.HandleFunc(m+" /api/v1/labels", h.api(h.labelNames))
 		mux.HandleFunc(m+" /api/v1/series", h.api(h.series))
 		mux.HandleFunc(m+" /api/v1/query_exemplars", h.api(h.exemplars))
+		mux.HandleFunc(m+" /api/v1/rate_interval", h.api(h.rateInterval))
 	}
 	mux.HandleFunc("GET /api/v1/label/{name}/values", h.api(h.labelValues))
 	mux.HandleFunc("GET /api/v1/metadata", h.api(h.metadata))

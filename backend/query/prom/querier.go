@@ -175,9 +175,10 @@ func (q *querier) labelsMatching(ctx context.Context, sets ...[]*labels.Matcher)
 }
 
 // seriesMatching returns the series, samples included, that satisfy any of
-// the sets of matchers, sorted by labels. Two store series that translate
-// to the same labels (attributes whose escaped names collide) give the
-// first one's samples.
+// the sets of matchers, sorted by labels. Store series that translate to the
+// same labels are one Prometheus series (see [merge]): a process restarted
+// with the same resource but for attributes that give no label (process.pid,
+// or no service.instance.id), or attributes whose escaped names collide.
 func (q *querier) seriesMatching(ctx context.Context, sets ...[]*labels.Matcher) ([]*promSeries, error) {
 	if err := q.load(ctx); err != nil {
 		return nil, err
@@ -208,7 +209,72 @@ func (q *querier) seriesMatching(ctx context.Context, sets ...[]*labels.Matcher)
 		}
 	}
 	slices.SortStableFunc(out, func(a, b *promSeries) int { return labels.Compare(a.lset, b.lset) })
-	return slices.CompactFunc(out, func(a, b *promSeries) bool { return labels.Equal(a.lset, b.lset) }), nil
+	merged := out[:0]
+	for i := 0; i < len(out); {
+		j := i + 1
+		for j < len(out) && labels.Equal(out[i].lset, out[j].lset) {
+			j++
+		}
+		merged = append(merged, merge(out[i:j]))
+		i = j
+	}
+	return merged, nil
+}
+
+// merge makes one series of series with the same labels, as Prometheus
+// holds the samples of several writers of one series when it accepts them
+// out of order: every sample in time order, so that a counter restarted by a
+// new process is a counter reset to rate() and increase(). At a time two of
+// them share, the first one's sample stays, as Prometheus refuses a second
+// sample for a timestamp. Exemplars are those of all, each once.
+func merge(same []*promSeries) *promSeries {
+	if len(same) == 1 {
+		return same[0]
+	}
+	out := &promSeries{lset: same[0].lset}
+	// A float series and a native histogram one under one name (a gauge
+	// named as an exponential histogram is) keep both columns, aligned.
+	hist := slices.ContainsFunc(same, func(s *promSeries) bool { return s.hs != nil })
+	floats := slices.ContainsFunc(same, func(s *promSeries) bool { return s.hs == nil && len(s.ts) > 0 })
+	idx := make([]int, len(same)) // the next sample of each
+	for {
+		next := -1
+		for k, s := range same {
+			if idx[k] < len(s.ts) && (next < 0 || s.ts[idx[k]] < same[next].ts[idx[next]]) {
+				next = k
+			}
+		}
+		if next < 0 {
+			break
+		}
+		s, i := same[next], idx[next]
+		idx[next]++
+		if n := len(out.ts); n > 0 && out.ts[n-1] == s.ts[i] {
+			continue
+		}
+		out.ts = append(out.ts, s.ts[i])
+		var (
+			v float64
+			h *histogram.FloatHistogram
+		)
+		if s.hs != nil {
+			h = s.hs[i]
+		} else {
+			v = s.vs[i]
+		}
+		if hist {
+			out.hs = append(out.hs, h)
+		}
+		if floats || !hist {
+			out.vs = append(out.vs, v)
+		}
+	}
+	for _, s := range same {
+		for _, x := range s.exemplars {
+			out.addExemplar(x)
+		}
+	}
+	return out
 }
 
 // Select returns the series matching ms, always sorted.
@@ -233,7 +299,7 @@ func (q *querier) Select(ctx context.Context, _ bool, hints *storage.SelectHints
 		}
 		samples := make([]chunks.Sample, 0, hi-lo)
 		for i := lo; i < hi; i++ {
-			if s.hs != nil {
+			if s.hs != nil && s.hs[i] != nil {
 				samples = append(samples, hsample{t: s.ts[i], h: s.hs[i]})
 			} else {
 				samples = append(samples, fsample{t: s.ts[i], f: s.vs[i]})

@@ -538,17 +538,21 @@ func (ps *promSeries) addExemplars(es []store.Exemplar) {
 			b.Add(name, kv.Value.AsString())
 		}
 		b.Sort()
-		x := promExemplar{lset: b.Labels(), v: e.Value, t: e.Time / 1e6}
-		k := exemplarKey{t: x.t, v: math.Float64bits(x.v), hash: x.lset.Hash()}
-		if i, ok := ps.seen[k]; ok && labels.Equal(ps.exemplars[i].lset, x.lset) {
-			continue
-		}
-		if ps.seen == nil {
-			ps.seen = map[exemplarKey]int{}
-		}
-		ps.seen[k] = len(ps.exemplars)
-		ps.exemplars = append(ps.exemplars, x)
+		ps.addExemplar(promExemplar{lset: b.Labels(), v: e.Value, t: e.Time / 1e6})
 	}
+}
+
+// addExemplar adds x unless ps has it already.
+func (ps *promSeries) addExemplar(x promExemplar) {
+	k := exemplarKey{t: x.t, v: math.Float64bits(x.v), hash: x.lset.Hash()}
+	if i, ok := ps.seen[k]; ok && labels.Equal(ps.exemplars[i].lset, x.lset) {
+		return
+	}
+	if ps.seen == nil {
+		ps.seen = map[exemplarKey]int{}
+	}
+	ps.seen[k] = len(ps.exemplars)
+	ps.exemplars = append(ps.exemplars, x)
 }
 
 // Resource attributes that job and instance stand for.
