@@ -94,6 +94,11 @@ var (
 	ErrClosed   = errors.New("store closed")
 	// ErrTooLarge is returned by a write that alone exceeds the store's size bound.
 	ErrTooLarge = errors.New("write larger than the store's size bound")
+	// ErrUnavailable is returned, wrapped with the reason, by a write the
+	// store cannot take now but may take later (its disk is full or
+	// failing, or it is still replaying its data): nothing of the write was
+	// stored, and the client should retry it.
+	ErrUnavailable = errors.New("store temporarily unavailable")
 )
 
 // TraceQuery selects traces. Zero fields do not filter. A trace matches when

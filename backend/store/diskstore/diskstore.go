@@ -92,15 +92,24 @@ type Store struct {
 	pinned          atomic.Int64 // receive time memstore sees while a record is applied
 	recovery        Recovery
 
-	mu       sync.Mutex
-	closed   bool
-	segs     []segment // oldest first; the last is the active one
+	mu     sync.Mutex
+	closed bool
+	segs   []segment // oldest first; the last is the active one, when active is set
+	// active is the segment appended to; nil when none could be started or
+	// a failed write could not be rolled back: the next write starts one.
 	active   *os.File
-	dirty    bool   // written since the last fsync
-	recBuf   []byte // the last record written, its memory reused by the next
+	dirty    bool      // written since the last fsync
+	recBuf   []byte    // the last record written, its memory reused by the next
+	diskErr  error     // why the last write was refused, until one succeeds
+	refused  int       // writes refused since the last report
+	reported time.Time // when a refusal was last logged
+	unsaid   bool      // refusals were logged, and the end of them not yet
 	stopSync chan struct{}
 	syncDone chan struct{}
 }
+
+// reportEvery is how often a disk that keeps refusing writes is logged.
+const reportEvery = time.Minute
 
 var _ store.Store = (*Store)(nil)
 
@@ -141,11 +150,14 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		_ = unlock()
 		return nil, err
 	}
+	s.mu.Lock()
 	if err := s.startSegment(); err != nil {
-		_ = s.Store.Close()
-		_ = unlock()
-		return nil, err
+		// A full disk must not keep the server from starting: it serves
+		// what was replayed and refuses writes, retryably, until a segment
+		// can be started.
+		s.refuse(err)
 	}
+	s.mu.Unlock()
 	s.dropOldSegments()
 	if !cfg.syncEach {
 		s.stopSync, s.syncDone = make(chan struct{}), make(chan struct{})
@@ -280,6 +292,7 @@ func (s *Store) apply(r record) (err error) {
 }
 
 // startSegment closes the active segment, if any, and starts the next one.
+// When it fails, no new segment is listed and no file of it is left.
 func (s *Store) startSegment() error {
 	if s.active != nil {
 		if err := s.active.Sync(); err != nil {
@@ -294,13 +307,15 @@ func (s *Store) startSegment() error {
 	if len(s.segs) > 0 {
 		seq = s.segs[len(s.segs)-1].seq + 1
 	}
-	f, err := os.OpenFile(segmentPath(s.dir, seq), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+	path := segmentPath(s.dir, seq)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return err
+		return fmt.Errorf("starting a segment: %w", err)
 	}
 	if _, err := f.Write(encodeHeader()); err != nil {
 		_ = f.Close()
-		return err
+		_ = os.Remove(path)
+		return fmt.Errorf("starting %s: %w", path, err)
 	}
 	s.active = f
 	s.segs = append(s.segs, segment{seq: seq, size: headerSize, lastAt: s.cfg.now().UnixNano()})
@@ -379,6 +394,11 @@ func (s *Store) write(ctx context.Context, kind byte, items int, marshal func() 
 	if s.closed {
 		return store.WriteResult{}, store.ErrClosed
 	}
+	if s.active == nil {
+		if err := s.startSegment(); err != nil {
+			return store.WriteResult{}, s.refuse(err)
+		}
+	}
 	at := s.cfg.now().UnixNano()
 	// The record is encoded into one buffer reused under s.mu: a fresh one
 	// per write was as much garbage as the request itself.
@@ -386,17 +406,15 @@ func (s *Store) write(ctx context.Context, kind byte, items int, marshal func() 
 	if cap(rec) <= maxRecBuf {
 		s.recBuf = rec
 	}
-	if _, err := s.active.Write(rec); err != nil {
-		return store.WriteResult{}, fmt.Errorf("diskstore: %w", err)
-	}
-	if s.cfg.syncEach {
-		if err := s.active.Sync(); err != nil {
-			return store.WriteResult{}, fmt.Errorf("diskstore: fsync: %w", err)
-		}
-	} else {
-		s.dirty = true
-	}
 	seg := &s.segs[len(s.segs)-1]
+	if err := s.appendRecord(seg, rec); err != nil {
+		return store.WriteResult{}, s.refuse(err)
+	}
+	if s.unsaid {
+		s.cfg.log.Info("diskstore: writing again", "dir", s.dir, "refused since the last report", s.refused)
+		s.refused, s.unsaid = 0, false
+	}
+	s.diskErr = nil
 	seg.size += int64(len(rec))
 	seg.lastAt = at
 	s.pinned.Store(at)
@@ -409,6 +427,57 @@ func (s *Store) write(ctx context.Context, kind byte, items int, marshal func() 
 		s.dropOldSegments()
 	}
 	return res, err
+}
+
+// appendRecord appends rec to the active segment seg, fsyncing it with
+// WithSyncEveryWrite. A write that fails, even half-way, is rolled back:
+// the segment is truncated to its last whole record, so that the records
+// acknowledged after it are not written behind a broken one. Should the
+// truncation fail too, the segment is closed and the next write starts
+// another; replay sets the broken tail aside.
+func (s *Store) appendRecord(seg *segment, rec []byte) error {
+	_, err := s.active.Write(rec)
+	if err == nil && s.cfg.syncEach {
+		if err = s.active.Sync(); err != nil {
+			err = fmt.Errorf("fsync: %w", err)
+		}
+	}
+	if err == nil {
+		s.dirty = s.dirty || !s.cfg.syncEach
+		return nil
+	}
+	if terr := s.active.Truncate(seg.size); terr != nil {
+		s.cfg.log.Error("diskstore: cannot roll back a failed write; starting a new segment", "segment", s.active.Name(), "error", terr)
+		_ = s.active.Close()
+		s.active = nil
+	}
+	return err
+}
+
+// refuse records a write refused because of the disk and returns the
+// error for the client, which wraps store.ErrUnavailable: retryable.
+// Refusals are logged at most once every reportEvery, with the count since
+// the last report, and the first write accepted after a logged one is
+// logged too.
+func (s *Store) refuse(err error) error {
+	s.refused++
+	if now := time.Now(); s.reported.IsZero() || now.Sub(s.reported) >= reportEvery {
+		s.cfg.log.Error("diskstore: cannot write to the data directory; refusing writes (retryable) until it can", "dir", s.dir, "error", err, "refused since the last report", s.refused)
+		s.reported, s.refused, s.unsaid = now, 0, true
+	}
+	s.diskErr = err
+	return fmt.Errorf("%w: diskstore: %w", store.ErrUnavailable, err)
+}
+
+// Err reports why writes are refused now, nil when they are accepted (as
+// far as the last attempt tells).
+func (s *Store) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.diskErr != nil {
+		return fmt.Errorf("%w: diskstore: %w", store.ErrUnavailable, s.diskErr)
+	}
+	return nil
 }
 
 // WriteTraces appends td to the log and stores it.

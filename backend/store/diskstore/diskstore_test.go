@@ -24,6 +24,10 @@ func TestMain(m *testing.M) {
 		runChild()
 		return
 	}
+	if os.Getenv(fullEnv) != "" {
+		runFullChild()
+		return
+	}
 	goleak.VerifyTestMain(m)
 }
 

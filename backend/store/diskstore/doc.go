@@ -10,6 +10,15 @@
 // a write (and on rotation and Close) by default; WithSyncEveryWrite fsyncs
 // before every acknowledgement instead, at the cost of one fsync per request.
 //
+// A write the disk refuses (full, failing), even half-way, is rolled back:
+// the segment is truncated to its last whole record before anything else
+// is appended, so that no acknowledged record ever sits behind a broken
+// one. The write returns an error wrapping [store.ErrUnavailable], which
+// the receiver answers as retryable (503, UNAVAILABLE); refusals are
+// logged at most once a minute, and the first write accepted after them
+// too. Open succeeds on a full disk: the store serves what it replayed and
+// refuses writes until a segment can be started ([Store.Err] says why).
+//
 // # Format
 //
 // A segment file, seg-<sequence>.loupe, starts with the 8 bytes "LOUPESEG"
