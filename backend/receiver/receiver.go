@@ -25,7 +25,9 @@ import (
 	"google.golang.org/grpc/encoding"
 	_ "google.golang.org/grpc/encoding/gzip" // registers the gzip compressor OTLP exporters may use
 	encproto "google.golang.org/grpc/encoding/proto"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -49,6 +51,12 @@ type config struct {
 	maxBytes      int64
 	maxConcurrent int
 	queueWait     time.Duration
+	maxPending    int
+	minRate       int64
+	rateGrace     time.Duration
+	maxBodyTime   time.Duration
+	grpcAuth      func(metadata.MD) error
+	maxIdle       time.Duration
 }
 
 // Option configures the receiver.
@@ -65,11 +73,12 @@ func WithMaxRequestBytes(n int64) Option {
 	return optionFunc(func(c *config) { c.maxBytes = n })
 }
 
-// WithMaxConcurrentRequests bounds how many requests are read, decoded and
+// WithMaxConcurrentRequests bounds how many requests are decoded and
 // stored at once (zero or less: DefaultMaxConcurrentRequests), so that the
-// memory requests take in flight stays bounded too. A request that waits
-// longer than wait (zero or less: DefaultQueueWait) for its turn gets HTTP
-// 503 or gRPC UNAVAILABLE, which OTLP clients retry.
+// memory requests take in flight stays bounded too. A request whose body
+// has been read and that waits longer than wait (zero or less:
+// DefaultQueueWait) for its turn gets HTTP 503 or gRPC UNAVAILABLE, which
+// OTLP clients retry.
 func WithMaxConcurrentRequests(n int, wait time.Duration) Option {
 	return optionFunc(func(c *config) { c.maxConcurrent, c.queueWait = n, wait })
 }
@@ -88,43 +97,42 @@ func newConfig(opts []Option) config {
 	if c.queueWait <= 0 {
 		c.queueWait = DefaultQueueWait
 	}
+	if c.maxPending <= 0 {
+		c.maxPending = DefaultPendingFactor * c.maxConcurrent
+	}
+	c.maxPending = max(c.maxPending, c.maxConcurrent)
+	if c.minRate <= 0 {
+		c.minRate = DefaultMinBodyRate
+	}
+	if c.rateGrace <= 0 {
+		c.rateGrace = DefaultBodyGrace
+	}
+	if c.maxBodyTime <= 0 {
+		c.maxBodyTime = DefaultMaxBodyTime
+	}
+	if c.maxIdle <= 0 {
+		c.maxIdle = DefaultMaxConnectionIdle
+	}
 	return c
 }
 
 // Receiver writes what it receives to a store.
 type Receiver struct {
-	w     store.Writer
-	cfg   config
-	slots chan struct{} // one token per request in progress
+	w       store.Writer
+	cfg     config
+	slots   chan struct{} // one token per request decoded and stored
+	pending chan struct{} // one token per request held in memory
 }
 
 // New returns a receiver writing to w. Defaults: DefaultMaxRequestBytes,
-// DefaultMaxConcurrentRequests, DefaultQueueWait.
+// DefaultMaxConcurrentRequests, DefaultQueueWait, DefaultPendingFactor
+// times as many requests held at once, DefaultMinBodyRate after
+// DefaultBodyGrace, DefaultMaxBodyTime, DefaultMaxConnectionIdle, and no
+// gRPC authorization.
 func New(w store.Writer, opts ...Option) *Receiver {
 	cfg := newConfig(opts)
-	return &Receiver{w: w, cfg: cfg, slots: make(chan struct{}, cfg.maxConcurrent)}
+	return &Receiver{w: w, cfg: cfg, slots: make(chan struct{}, cfg.maxConcurrent), pending: make(chan struct{}, cfg.maxPending)}
 }
-
-// acquire waits for a turn to process a request; release gives it back.
-func (r *Receiver) acquire(ctx context.Context) error {
-	select {
-	case r.slots <- struct{}{}:
-		return nil
-	default:
-	}
-	t := time.NewTimer(r.cfg.queueWait)
-	defer t.Stop()
-	select {
-	case r.slots <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return status.Error(codes.Unavailable, "request canceled while waiting for its turn")
-	case <-t.C:
-		return status.Errorf(codes.Unavailable, "busy: %d requests in progress; retry later", r.cfg.maxConcurrent)
-	}
-}
-
-func (r *Receiver) release() { <-r.slots }
 
 // RegisterRoutes registers POST /v1/traces, /v1/metrics and /v1/logs.
 func (r *Receiver) RegisterRoutes(mux *http.ServeMux) {
@@ -137,10 +145,19 @@ func (r *Receiver) RegisterRoutes(mux *http.ServeMux) {
 // needs: the request size bound, and a codec that hands the request bytes
 // to the receiver so that a malformed request is answered with
 // INVALID_ARGUMENT (grpc-go answers INTERNAL when its codec fails).
+//
+// They also check, before a request's message is read, that the caller is
+// authorized (WithGRPCAuth) and that a pending slot is free (else
+// UNAVAILABLE at once); cap the streams of one connection at
+// DefaultMaxConcurrentStreams; and close connections idle for
+// WithMaxConnectionIdle.
 func (r *Receiver) GRPCServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(int(min(r.cfg.maxBytes, 1<<31-1))),
 		grpc.ForceServerCodecV2(rawCodec{delegate: encoding.GetCodecV2(encproto.Name)}),
+		grpc.InTapHandle(r.tap),
+		grpc.MaxConcurrentStreams(DefaultMaxConcurrentStreams),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: r.cfg.maxIdle}),
 	}
 }
 
@@ -228,6 +245,7 @@ func exporter[Req message](sig otlpdepth.Signal, newReq func() Req, write func(c
 }
 
 func (sig signal) grpcHandler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
+	defer releaseCall(ctx)
 	in := new(rawRequest)
 	if err := dec(in); err != nil {
 		return nil, err
@@ -431,7 +449,7 @@ func (r *Receiver) readRequest(w http.ResponseWriter, req *http.Request, buf *by
 			fmt.Sprintf("unsupported Content-Type %q: want application/x-protobuf or application/json", req.Header.Get("Content-Type"))}
 	}
 	limit := r.cfg.maxBytes
-	var body io.Reader = http.MaxBytesReader(w, req.Body, limit+1)
+	var body io.Reader = http.MaxBytesReader(w, r.rateFloor(w, req.Body), limit+1)
 	switch ce := strings.ToLower(strings.TrimSpace(req.Header.Get("Content-Encoding"))); ce {
 	case "", "identity":
 		if req.ContentLength > 0 && req.ContentLength <= limit {
@@ -442,10 +460,7 @@ func (r *Receiver) readRequest(w http.ResponseWriter, req *http.Request, buf *by
 	case "gzip":
 		zr, err := gzip.NewReader(body)
 		if err != nil {
-			if tooLarge(err) {
-				return nil, enc, tooLargeError(limit)
-			}
-			return nil, enc, badRequest("invalid gzip body: %v", err)
+			return nil, enc, readError("invalid gzip body", err, limit)
 		}
 		defer zr.Close()
 		body = zr
@@ -456,15 +471,24 @@ func (r *Receiver) readRequest(w http.ResponseWriter, req *http.Request, buf *by
 	// compressed request cannot expand without bound.
 	n, err := buf.ReadFrom(io.LimitReader(body, limit+1))
 	if err != nil {
-		if tooLarge(err) {
-			return nil, enc, tooLargeError(limit)
-		}
-		return nil, enc, badRequest("reading body: %v", err)
+		return nil, enc, readError("reading body", err, limit)
 	}
 	if n > limit {
 		return nil, enc, tooLargeError(limit)
 	}
 	return buf.Bytes(), enc, nil
+}
+
+// readError is the answer to a body that could not be read: too large,
+// too slow, or else malformed.
+func readError(what string, err error, limit int64) *httpError {
+	switch {
+	case tooLarge(err):
+		return tooLargeError(limit)
+	case errors.Is(err, errSlowBody):
+		return &httpError{http.StatusRequestTimeout, codes.DeadlineExceeded, err.Error()}
+	}
+	return badRequest("%s: %v", what, err)
 }
 
 func tooLarge(err error) bool {
@@ -519,15 +543,13 @@ func writeResponse(w http.ResponseWriter, enc wireFormat, m marshaler) {
 // serveHTTP answers an OTLP/HTTP request with what the signal's gRPC
 // export answers, so that both transports behave alike.
 func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request, sig signal) {
-	if err := r.acquire(req.Context()); err != nil {
-		enc := encProto
-		if strings.HasPrefix(req.Header.Get("Content-Type"), "application/json") {
-			enc = encJSON
-		}
-		writeError(w, enc, &httpError{http.StatusServiceUnavailable, codes.Unavailable, status.Convert(err).Message()})
+	// The body is read before a slot is taken, so that clients sending
+	// slowly hold only a pending slot, and not for long (minRate).
+	if err := r.acquirePending(req.Context()); err != nil {
+		writeError(w, guessFormat(req), unavailable(err))
 		return
 	}
-	defer r.release()
+	defer r.releasePending()
 	buf := bodyBuffers.Get().(*bytes.Buffer)
 	defer putBody(buf)
 	body, enc, herr := r.readRequest(w, req, buf)
@@ -535,6 +557,11 @@ func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request, sig signa
 		writeError(w, enc, herr)
 		return
 	}
+	if err := r.acquire(req.Context()); err != nil {
+		writeError(w, enc, unavailable(err))
+		return
+	}
+	defer r.release()
 	resp, err := sig.export(req.Context(), body, enc)
 	if err != nil {
 		st := status.Convert(err)
@@ -542,6 +569,18 @@ func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request, sig signa
 		return
 	}
 	writeResponse(w, enc, resp)
+}
+
+// guessFormat is the format to answer in before the request is read.
+func guessFormat(req *http.Request) wireFormat {
+	if strings.HasPrefix(req.Header.Get("Content-Type"), "application/json") {
+		return encJSON
+	}
+	return encProto
+}
+
+func unavailable(err error) *httpError {
+	return &httpError{http.StatusServiceUnavailable, codes.Unavailable, status.Convert(err).Message()}
 }
 
 // httpStatus is the OTLP/HTTP status for a gRPC code.

@@ -30,6 +30,11 @@ type Config struct {
 	// on every listener, except for the web UI's static files (ui.IsStatic),
 	// which hold no data.
 	Token string
+	// AllowedHosts are host names accepted in the Host header besides the
+	// loopback ones, on HTTP listeners bound to loopback only while Token
+	// is empty; there, other names get 403 (a defence against DNS
+	// rebinding). Elsewhere, any Host is accepted.
+	AllowedHosts []string
 	// Store receives and serves the data. Shutdown does not close it.
 	Store store.Store
 	// MaxRequestBytes bounds one OTLP request (receiver.DefaultMaxRequestBytes when 0).
@@ -79,6 +84,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.MaxRequestBytes > 0 {
 		opts = append(opts, receiver.WithMaxRequestBytes(cfg.MaxRequestBytes))
 	}
+	if cfg.Token != "" {
+		opts = append(opts, receiver.WithGRPCAuth(grpcToken(cfg.Token)))
+	}
 	recv := receiver.New(cfg.Store, opts...)
 
 	type bound struct {
@@ -113,11 +121,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		switch b.name {
 		case "otlp-grpc":
-			gopts := recv.GRPCServerOptions()
-			if cfg.Token != "" {
-				gopts = append(gopts, grpc.ChainUnaryInterceptor(tokenInterceptor(cfg.Token)))
-			}
-			s.grpc = grpc.NewServer(gopts...)
+			s.grpc = grpc.NewServer(recv.GRPCServerOptions()...)
 			recv.RegisterGRPC(s.grpc)
 			for _, l := range b.ls {
 				s.serve(b.name, l, func(l net.Listener) error { return s.grpc.Serve(l) })
@@ -138,8 +142,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 				ui.New(ui.WithOTLPEndpoints(addrStrings(s.addrs["otlp-grpc"]), addrStrings(s.addrs["otlp-http"]))).RegisterRoutes(mux)
 				exempt = ui.IsStatic
 			}
+			var handler http.Handler = mux
+			if cfg.Token == "" && allLoopback(s.addrs[b.name]) {
+				handler = checkHost(cfg.AllowedHosts, mux)
+			}
 			hs := &http.Server{
-				Handler:           requireToken(cfg.Token, mux, exempt),
+				Handler:           requireToken(cfg.Token, handler, exempt),
 				ReadHeaderTimeout: readHeaderTimeout,
 				ReadTimeout:       readTimeout,
 				WriteTimeout:      writeTimeout,
