@@ -54,6 +54,14 @@
 // reset to rate() and increase(); where two share a timestamp, the first
 // stays. Runs with distinct instance ids are distinct series.
 //
+// A counter (monotonic sum, histogram, summary count and sum) whose point
+// has a start time before its time starts from a zero sample at that start
+// time, at its first point and wherever the start time changes (a new
+// process, a reset), as Prometheus' OTLP receiver writes it when it ingests
+// created timestamps: rate() and increase() then count what a process
+// counted before its first export, the whole first minute at the SDKs'
+// default interval.
+//
 // Delta sums and histograms are accumulated, from the first point of the
 // queried range, into cumulative series, so that rate(), increase() and
 // histogram_quantile() answer as for cumulative data. A point flagged "no

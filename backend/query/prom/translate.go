@@ -255,8 +255,12 @@ func translate(s *store.Series) []*promSeries {
 	switch s.Type {
 	case pmetric.MetricTypeGauge, pmetric.MetricTypeSum:
 		out := &promSeries{lset: withLabel(base, model.MetricNameLabel, name)}
+		counter := s.Type == pmetric.MetricTypeSum && s.Monotonic
 		var total float64
-		for _, p := range pts {
+		for i, p := range pts {
+			if counter && startsAtZero(pts, i, delta) {
+				out.add(p.Start, 0)
+			}
 			v := p.Value
 			switch {
 			case p.NoRecorded:
@@ -277,11 +281,15 @@ func translate(s *store.Series) []*promSeries {
 		count := &promSeries{lset: withLabel(base, model.MetricNameLabel, name+"_count")}
 		sum := &promSeries{lset: withLabel(base, model.MetricNameLabel, name+"_sum")}
 		var c, sm float64
-		for _, p := range pts {
+		for i, p := range pts {
 			if p.NoRecorded {
 				count.add(p.Time, stale)
 				sum.add(p.Time, stale)
 				continue
+			}
+			if startsAtZero(pts, i, delta) {
+				count.add(p.Start, 0)
+				sum.add(p.Start, 0)
 			}
 			if !delta {
 				c, sm = 0, 0
@@ -341,7 +349,7 @@ func translateQuantiles(name string, base map[string]string, pts []*store.Point)
 func translateExponential(name string, base map[string]string, pts []*store.Point, delta bool) *promSeries {
 	out := &promSeries{lset: withLabel(base, model.MetricNameLabel, name)}
 	var acc *histogram.FloatHistogram
-	for _, p := range pts {
+	for i, p := range pts {
 		if p.NoRecorded {
 			out.addHist(p.Time, &histogram.FloatHistogram{Sum: math.Float64frombits(value.StaleNaN)})
 			continue
@@ -349,6 +357,9 @@ func translateExponential(name string, base map[string]string, pts []*store.Poin
 		h := nativeHistogram(p)
 		if h == nil {
 			continue
+		}
+		if startsAtZero(pts, i, delta) {
+			out.addHist(p.Start, &histogram.FloatHistogram{CounterResetHint: histogram.CounterReset, Schema: h.Schema, ZeroThreshold: h.ZeroThreshold})
 		}
 		if delta {
 			if acc != nil {
@@ -440,7 +451,7 @@ func translateHistogram(name string, base map[string]string, pts []*store.Point,
 		sm     float64
 	)
 	stale := math.Float64frombits(value.StaleNaN)
-	for _, p := range pts {
+	for i, p := range pts {
 		if p.NoRecorded {
 			count.add(p.Time, stale)
 			sum.add(p.Time, stale)
@@ -452,6 +463,17 @@ func translateHistogram(name string, base map[string]string, pts []*store.Point,
 		counts := p.BucketCounts
 		if len(counts) != len(p.Bounds)+1 {
 			counts = nil // malformed: keep count and sum only
+		}
+		if startsAtZero(pts, i, delta) {
+			count.add(p.Start, 0)
+			sum.add(p.Start, 0)
+			for j := range counts {
+				bound := math.Inf(1)
+				if j < len(p.Bounds) {
+					bound = p.Bounds[j]
+				}
+				bucket(formatLe(bound)).add(p.Start, 0)
+			}
 		}
 		if delta {
 			if !slices.Equal(bounds, p.Bounds) || len(acc) != len(counts) {
@@ -492,6 +514,25 @@ func translateHistogram(name string, base map[string]string, pts []*store.Point,
 	}
 	slices.SortFunc(out, func(a, b *promSeries) int { return labels.Compare(a.lset, b.lset) })
 	return out
+}
+
+// startsAtZero reports whether pts[i] is the first point of a counter's
+// run, whose start time therefore holds a zero: the first point of a delta
+// series (added up from it), or a cumulative point whose start time differs
+// from the previous point's (a new process, or a reset). Prometheus' OTLP
+// receiver writes that zero when it ingests created timestamps; without it
+// rate() and increase() lose what a new process counted before its first
+// export, the whole first minute at the SDKs' default interval. Points
+// without a start time before their time have none.
+func startsAtZero(pts []*store.Point, i int, delta bool) bool {
+	p := pts[i]
+	if p.NoRecorded || p.Start <= 0 || p.Start >= p.Time {
+		return false
+	}
+	if i == 0 {
+		return true
+	}
+	return !delta && p.Start != pts[i-1].Start
 }
 
 // add adds a float sample at tNanos.
