@@ -67,10 +67,26 @@ type serveFlags struct {
 	maxSize                  int64
 	retention                time.Duration
 	token                    string
+	tokenOnCommandLine       bool // to warn that ps shows it
+	allowedHosts             []string
 	forward                  string
 	forwardOpts              []forward.Option
 	forwardHeaderNames       []string // for the start-up line; never the values
 	forwardProtocol          string
+}
+
+// listFlag collects a repeated flag's values.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(s string) error {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return errors.New("empty value")
+	}
+	*l = append(*l, s)
+	return nil
 }
 
 // headerFlag collects repeated --forward-header name=value flags. Its
@@ -99,7 +115,9 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.StringVar(&f.dataDir, "data-dir", defaultDataDir(), `directory of the persistent store; "" keeps data in memory only`)
 	maxSize := fs.String("max-size", defaultMaxSize, "size bound of the stored data (B, KiB, MiB, GiB, KB, MB, GB); the oldest data goes first")
 	retention := fs.String("retention", defaultRetention, `age bound of the stored data (a Go duration such as 90m, or days such as 7d)`)
-	fs.StringVar(&f.token, "token", "", "bearer token required on every listener, except for the web UI's page and static files, which ask for it (default: $LOUPE_TOKEN; none when both are empty)")
+	fs.StringVar(&f.token, "token", "", "bearer token required on every listener, except for the web UI's page and static files, which ask for it (default: $LOUPE_TOKEN; none when both are empty); other users see it in ps: prefer --token-file or $LOUPE_TOKEN")
+	tokenFile := fs.String("token-file", "", "file holding the bearer token (surrounding white space ignored), instead of --token")
+	fs.Var((*listFlag)(&f.allowedHosts), "allowed-host", "a host name the HTTP listeners accept in the Host header besides localhost, 127.0.0.1 and ::1 when they listen on loopback without a token (others get 403, against DNS rebinding) (repeatable)")
 	fs.StringVar(&f.forward, "forward", "", "also send everything received to this OTLP endpoint: over grpc host:port (plain) or https://host:port (TLS), over http/protobuf http(s)://host:port[/prefix] (/v1/traces, … appended); never slows ingest: when it cannot keep up, requests are dropped and counted")
 	protocol := fs.String("forward-protocol", forward.ProtocolGRPC, "protocol of --forward: grpc or http/protobuf")
 	headers := headerFlag{}
@@ -120,6 +138,19 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	}
 	if f.retention, err = parseRetention(*retention); err != nil {
 		return nil, fmt.Errorf("--retention: %w", err)
+	}
+	fs.Visit(func(fl *flag.Flag) { f.tokenOnCommandLine = f.tokenOnCommandLine || fl.Name == "token" })
+	if *tokenFile != "" {
+		if f.tokenOnCommandLine {
+			return nil, errors.New("--token and --token-file: give one")
+		}
+		b, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("--token-file: %w", err)
+		}
+		if f.token = strings.TrimSpace(string(b)); f.token == "" {
+			return nil, fmt.Errorf("--token-file: %s is empty", *tokenFile)
+		}
 	}
 	if f.token == "" {
 		f.token = os.Getenv("LOUPE_TOKEN")
@@ -249,6 +280,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if f.tokenOnCommandLine && f.token != "" {
+		log.Warn("--token is visible to every user of this machine (ps, /proc); use --token-file or $LOUPE_TOKEN")
+	}
 	memLimit, restoreGC := tuneGC(f.maxSize, f.dataDir != "")
 	defer restoreGC()
 	defer enableProtoPooling(os.Getenv)()
@@ -287,6 +321,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 		OTLPHTTPAddr: f.otlpHTTP,
 		HTTPAddr:     f.http,
 		Token:        f.token,
+		AllowedHosts: f.allowedHosts,
 		Store:        st,
 		Logger:       log,
 	})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -46,6 +47,9 @@ func TestUsageAndFlagErrors(t *testing.T) {
 		{"size too small", []string{"serve", "--max-size", "10KB"}, 2, "minimum"},
 		{"bad retention", []string{"serve", "--retention", "forever"}, 2, "--retention"},
 		{"negative retention", []string{"serve", "--retention", "-1h"}, 2, "--retention"},
+		{"token and token file", []string{"serve", "--token", "a", "--token-file", "main.go"}, 2, "give one"},
+		{"missing token file", []string{"serve", "--token-file", "no-such-file"}, 2, "--token-file"},
+		{"empty allowed host", []string{"serve", "--allowed-host", " "}, 2, "allowed-host"},
 		{"nothing to serve", []string{"serve", "--otlp-grpc", "", "--otlp-http", "", "--http", ""}, 2, "nothing to serve"},
 		{"all-interfaces needs asking", []string{"serve", "--data-dir", "", "--http", ":0", "--otlp-grpc", "", "--otlp-http", ""}, 1, "no host"},
 	}
@@ -194,6 +198,67 @@ func TestServe(t *testing.T) {
 	if !strings.Contains(r.stderr.String(), "records=1") {
 		t.Errorf("no recovery report: %s", r.stderr.String())
 	}
+}
+
+// TestServeTokenFile reads the token from --token-file; --token works
+// too, with a warning that other users can read it.
+func TestServeTokenFile(t *testing.T) {
+	t.Setenv("LOUPE_TOKEN", "")
+	file := t.TempDir() + "/token"
+	if err := os.WriteFile(file, []byte("  tok\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"--token-file", file}, {"--token", "tok"}} {
+		r := startServe(t, append([]string{"--otlp-grpc", "", "--otlp-http", "", "--http", "127.0.0.1:0", "--data-dir", ""}, args...)...)
+		url := "http://" + r.srv.Addrs("http")[0].String() + "/api/services"
+		if code, body := call(t, "GET", url, ""); code != 200 {
+			t.Errorf("%v: with the token: %d %s", args, code, body)
+		}
+		if code, _ := get(t, url, ""); code != http.StatusUnauthorized {
+			t.Errorf("%v: without the token: %d", args, code)
+		}
+		warned := strings.Contains(r.stderr.String(), "--token is visible")
+		if code := r.stop(); code != 0 {
+			t.Errorf("%v: exit code %d", args, code)
+		}
+		if warned != (args[0] == "--token") {
+			t.Errorf("%v: warned %v: %s", args, warned, r.stderr.String())
+		}
+	}
+}
+
+// TestServeAllowedHost: without a token on loopback, a foreign Host gets
+// 403 unless --allowed-host names it.
+func TestServeAllowedHost(t *testing.T) {
+	t.Setenv("LOUPE_TOKEN", "")
+	r := startServe(t, "--otlp-grpc", "", "--otlp-http", "", "--http", "127.0.0.1:0", "--data-dir", "", "--allowed-host", "loupe.test")
+	defer r.stop()
+	url := "http://" + r.srv.Addrs("http")[0].String() + "/api/services"
+	for host, want := range map[string]int{"": 200, "loupe.test": 200, "rebound.example": http.StatusForbidden} {
+		if code, body := get(t, url, host); code != want {
+			t.Errorf("Host %q: %d %s, want %d", host, code, body, want)
+		}
+	}
+}
+
+// get is a GET without a token, with Host host when not empty.
+func get(t *testing.T, url, host string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if host != "" {
+		req.Host = host
+	}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 // TestServeForward runs two servers: the first forwards what it receives to
