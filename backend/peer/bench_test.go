@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/loupe-dev/loupe/backend/store/storetest"
+	"github.com/loupe-dev/loupe/internal/peertest"
 )
 
 // The benchmarks here measure Loupe's backend side by side with Jaeger v2's
@@ -53,47 +53,19 @@ type target struct {
 }
 
 func startJaegerTarget(tb testing.TB) target {
-	jq, jg, jotlp, jhttp := freeAddr(tb), freeAddr(tb), freeAddr(tb), freeAddr(tb)
-	cfg := strings.Replace(fill(jaegerConfig, map[string]string{"QUERY_HTTP": jq, "QUERY_GRPC": jg, "OTLP_GRPC": jotlp}),
+	jq, jg, jotlp, jhttp := peertest.FreeAddr(tb), peertest.FreeAddr(tb), peertest.FreeAddr(tb), peertest.FreeAddr(tb)
+	cfg := strings.Replace(peertest.Fill(peertest.JaegerConfig, map[string]string{"QUERY_HTTP": jq, "QUERY_GRPC": jg, "OTLP_GRPC": jotlp}),
 		"      grpc:\n        endpoint: "+jotlp, "      grpc:\n        endpoint: "+jotlp+"\n      http:\n        endpoint: "+jhttp, 1)
 	cfg = strings.Replace(cfg, "max_traces: 100000", "max_traces: 10000000", 1)
-	pid := startProcess(tb, "jaeger", peer(tb, "jaeger"), "--config", writeFile(tb, "jaeger.yaml", cfg))
+	pid := peertest.Start(tb, "jaeger", peertest.Binary(tb, "jaeger"), nil, "--config", peertest.WriteFile(tb, "jaeger.yaml", cfg))
 	t := target{name: "jaeger", pid: pid, otlpHTTP: jhttp, query: "http://" + jq}
 	waitReady(tb, t)
 	return t
 }
 
-var (
-	loupeBinOnce sync.Once
-	loupeBin     string
-	loupeBinErr  error
-)
-
-func buildLoupe(tb testing.TB) string {
-	loupeBinOnce.Do(func() {
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..")
-		dir, err := os.MkdirTemp("", "loupe-bench")
-		if err != nil {
-			loupeBinErr = err
-			return
-		}
-		loupeBin = filepath.Join(dir, "loupe")
-		cmd := exec.Command("go", "build", "-o", loupeBin, "./cmd/loupe")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			loupeBinErr = fmt.Errorf("%v\n%s", err, out)
-		}
-	})
-	if loupeBinErr != nil {
-		tb.Fatal(loupeBinErr)
-	}
-	return loupeBin
-}
-
 func startLoupeTarget(tb testing.TB, name, dataDir string, env ...string) target {
-	otlp, api := freeAddr(tb), freeAddr(tb)
-	pid := startProcessEnv(tb, name, buildLoupe(tb), env, "serve", "--otlp-grpc", "", "--otlp-http", otlp, "--http", api,
+	otlp, api := peertest.FreeAddr(tb), peertest.FreeAddr(tb)
+	pid := peertest.Start(tb, name, peertest.BuildLoupe(tb), env, "serve", "--otlp-grpc", "", "--otlp-http", otlp, "--http", api,
 		"--data-dir", dataDir, "--max-size", "16GiB", "--retention", "24h")
 	t := target{name: name, pid: pid, otlpHTTP: otlp, query: "http://" + api}
 	waitReady(tb, t)
@@ -101,8 +73,8 @@ func startLoupeTarget(tb testing.TB, name, dataDir string, env ...string) target
 }
 
 func waitReady(tb testing.TB, t target) {
-	waitFor(tb, 90*time.Second, t.name+"'s query API", func() bool {
-		code, _, err := get(t.query + "/api/services")
+	peertest.WaitFor(tb, 90*time.Second, t.name+"'s query API", func() bool {
+		code, _, err := peertest.Get(t.query + "/api/services")
 		return err == nil && code == http.StatusOK
 	})
 }
@@ -312,7 +284,7 @@ func startLoupeAfter(b *testing.B, dir string) time.Duration {
 func traceIDs(b *testing.B, t target, n int) []string {
 	var ids []string
 	for s := 0; s < services && len(ids) < n; s++ {
-		code, body, err := get(fmt.Sprintf("%s/api/traces?service=svc-%d&lookback=1h&limit=%d", t.query, s, n/services))
+		code, body, err := peertest.Get(fmt.Sprintf("%s/api/traces?service=svc-%d&lookback=1h&limit=%d", t.query, s, n/services))
 		if err != nil || code != http.StatusOK {
 			b.Fatalf("search: %d %v", code, err)
 		}
@@ -334,7 +306,7 @@ func latencies(b *testing.B, n int, url func(int) string) []time.Duration {
 	out := make([]time.Duration, n)
 	for i := range out {
 		start := time.Now()
-		code, _, err := get(url(i))
+		code, _, err := peertest.Get(url(i))
 		out[i] = time.Since(start)
 		if err != nil || code != http.StatusOK {
 			b.Fatalf("GET %s: %d %v", url(i), code, err)
