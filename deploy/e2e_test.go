@@ -111,18 +111,19 @@ func TestEndToEnd(t *testing.T) {
 	jaeger, loupe := &engine{"Jaeger", jaegerAPI}, &engine{"loupe serve", loupeAPI}
 	deadline := demoEnd.Add(e2eSettle)
 
-	var chat *traceView
+	var found map[string]*traceView
 	t.Run("jaeger", func(t *testing.T) {
-		chat = checkJaeger(t, jaeger, answers, deadline)
+		found = checkJaeger(t, jaeger, answers, deadline)
 	})
 	t.Run("prometheus", func(t *testing.T) {
 		checkPrometheus(t, prom, jaeger, start, deadline)
 	})
 	t.Run("logs", func(t *testing.T) {
-		if chat == nil {
-			t.Skip("no chat trace through every service (see the jaeger test)")
+		if found["chat"] == nil || found[demo.FaultPanic] == nil {
+			t.Skip("no chat trace through every service or no panic trace (see the jaeger test)")
 		}
-		checkLogs(t, loupe, chat, deadline)
+		checkLogs(t, loupe, found["chat"], "chat answered", deadline)
+		checkLogs(t, loupe, found[demo.FaultPanic], "recovered from a panic", deadline)
 	})
 	t.Run("loupe serve answers as Jaeger", func(t *testing.T) {
 		compareWithJaeger(t, jaeger, loupe, deadline)
@@ -534,8 +535,9 @@ var demoServices = []string{"gateway", "llm", "orchestrator", "tts", "worker"}
 // trace whole, with correct parent links; as many traces answered 4xx and
 // 5xx at the gateway as the traffic and the burst got (tail sampling kept
 // every one); an error trace for each injected failure kind that fails a
-// request; and a chat trace through all five services, which it returns.
-func checkJaeger(t *testing.T, jaeger *engine, answers map[int]int, deadline time.Time) *traceView {
+// request; and a chat trace through all five services. It returns a trace
+// of each kind, and the chat trace as "chat".
+func checkJaeger(t *testing.T, jaeger *engine, answers map[int]int, deadline time.Time) map[string]*traceView {
 	var chat *traceView
 	var all map[string]*traceView
 	poll(t, deadline, "Jaeger", func() error {
@@ -578,6 +580,7 @@ func checkJaeger(t *testing.T, jaeger *engine, answers map[int]int, deadline tim
 	if t.Failed() {
 		return nil
 	}
+	found := map[string]*traceView{"chat": chat}
 	t.Logf("Jaeger: %d traces; the gateway's errors all kept: %v; chat trace %s (%d spans)", len(all), answers, chat.TraceID, len(chat.Spans))
 
 	var problems []error
@@ -595,11 +598,14 @@ func checkJaeger(t *testing.T, jaeger *engine, answers map[int]int, deadline tim
 		"rate_limit":         rootAnswered(http.StatusTooManyRequests),
 		"validation":         rootAnswered(http.StatusBadRequest),
 	} {
-		if !slices.ContainsFunc(slices.Collect(maps.Values(all)), ok) {
+		traces := slices.Collect(maps.Values(all))
+		if i := slices.IndexFunc(traces, ok); i >= 0 {
+			found[kind] = traces[i]
+		} else {
 			t.Errorf("no error trace of the injected %s in Jaeger", kind)
 		}
 	}
-	return chat
+	return found
 }
 
 func rootAnswered(code int) func(*traceView) bool {
@@ -740,8 +746,8 @@ func checkPrometheus(t *testing.T, prom, jaeger *engine, since time.Time, deadli
 // must name a trace Jaeger has, since tail sampling keeps every such trace;
 // and there must be some. Other histograms' error labels are not failed
 // requests: redisotel's db_client_connections_use_time_milliseconds says
-// status="error" for Redis errors of requests that went on without any span
-// in error (the gateway's rate limiter fails open).
+// status="error" for Redis calls of requests that went on, in traces with
+// no span in error.
 func checkExemplars(t *testing.T, prom, jaeger *engine, since time.Time) error {
 	var resp struct {
 		Data []struct {
@@ -824,12 +830,12 @@ func normTraceID(id string) string {
 	return strings.Repeat("0", max(0, 32-len(id))) + id
 }
 
-// checkLogs reads, in the logs engine, the log records of the chat trace
-// that Jaeger has: there must be some, from its services, each with the
-// span id of a span of that trace in Jaeger, and the environment the
-// Collector sets.
-func checkLogs(t *testing.T, logs *engine, chat *traceView, deadline time.Time) {
-	poll(t, deadline, "the chat trace's log records", func() error {
+// checkLogs reads, in the logs engine, the log records of a trace that
+// Jaeger has: there must be one whose body contains want, and each must
+// carry the span id of a span of that trace in Jaeger, of its own service,
+// with the environment the Collector sets.
+func checkLogs(t *testing.T, logs *engine, v *traceView, want string, deadline time.Time) {
+	poll(t, deadline, "the log records of trace "+v.TraceID, func() error {
 		var resp struct {
 			Logs []struct {
 				TraceID, SpanID, Service string
@@ -837,17 +843,14 @@ func checkLogs(t *testing.T, logs *engine, chat *traceView, deadline time.Time) 
 				Resource                 map[string]any
 			}
 		}
-		if err := logs.get("/api/logs", url.Values{"trace_id": {normTraceID(chat.TraceID)}, "lookback": {"1h"}}, &resp); err != nil {
+		if err := logs.get("/api/logs", url.Values{"trace_id": {normTraceID(v.TraceID)}, "lookback": {"1h"}}, &resp); err != nil {
 			return err
 		}
-		if len(resp.Logs) == 0 {
-			return fmt.Errorf("no record of trace %s", chat.TraceID)
-		}
-		services := map[string]bool{}
+		wanted := false
 		for _, r := range resp.Logs {
-			s := chat.byID[strings.ToLower(r.SpanID)]
+			s := v.byID[strings.ToLower(r.SpanID)]
 			if s == nil {
-				return fmt.Errorf("%s's record %q has span id %q, not a span of trace %s", r.Service, r.Body, r.SpanID, chat.TraceID)
+				return fmt.Errorf("%s's record %q has span id %q, not a span of the trace", r.Service, r.Body, r.SpanID)
 			}
 			if s.service != r.Service {
 				return fmt.Errorf("%s's record %q points at %v", r.Service, r.Body, s)
@@ -855,9 +858,12 @@ func checkLogs(t *testing.T, logs *engine, chat *traceView, deadline time.Time) 
 			if env := fmt.Sprint(r.Resource["deployment.environment.name"]); env != "demo" {
 				return fmt.Errorf("%s's record %q has deployment.environment.name %q, want the Collector's demo", r.Service, r.Body, env)
 			}
-			services[r.Service] = true
+			wanted = wanted || strings.Contains(fmt.Sprint(r.Body), want)
 		}
-		t.Logf("trace %s: %d log records, from %d services, each on a span of the trace", chat.TraceID, len(resp.Logs), len(services))
+		if !wanted {
+			return fmt.Errorf("no record %q among %d", want, len(resp.Logs))
+		}
+		t.Logf("trace %s: %d log records, each on a span of the trace, %q among them", v.TraceID, len(resp.Logs), want)
 		return nil
 	})
 }
