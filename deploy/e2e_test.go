@@ -118,6 +118,9 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("prometheus", func(t *testing.T) {
 		checkPrometheus(t, prom, jaeger, start, deadline)
 	})
+	t.Run("failed jobs", func(t *testing.T) {
+		checkFailedJobs(t, prom, jaeger, deadline)
+	})
 	t.Run("logs", func(t *testing.T) {
 		if found["chat"] == nil || found[demo.FaultPanic] == nil {
 			t.Skip("no chat trace through every service or no panic trace (see the jaeger test)")
@@ -821,6 +824,45 @@ func checkExemplars(t *testing.T, prom, jaeger *engine, since time.Time) error {
 	}
 	t.Logf("exemplars: %d, %d with their trace in Jaeger, %d of them of failed or slow requests (all kept)", len(all), inJaeger, kept)
 	return nil
+}
+
+// checkFailedJobs compares the worker's failed jobs (worker_jobs_failed_total
+// in Prometheus) with the traces in Jaeger whose worker's "process jobs"
+// span is in error: the job runs from the queue after the chat was answered
+// 200, so only its own error makes tail sampling keep the trace, and it
+// must.
+func checkFailedJobs(t *testing.T, prom, jaeger *engine, deadline time.Time) {
+	poll(t, deadline, "failed jobs' traces", func() error {
+		var resp struct {
+			Data struct {
+				Result []struct{ Value []any }
+			}
+		}
+		if err := prom.get("/api/v1/query", url.Values{"query": {"sum(worker_jobs_failed_total)"}}, &resp); err != nil {
+			return err
+		}
+		failed := 0
+		if r := resp.Data.Result; len(r) == 1 && len(r[0].Value) == 2 {
+			failed, _ = strconv.Atoi(fmt.Sprint(r[0].Value[1]))
+		}
+		all, err := jaeger.allTraces()
+		if err != nil {
+			return err
+		}
+		inJaeger := 0
+		for _, v := range all {
+			for _, s := range v.Spans {
+				if s.service == "worker" && s.OperationName == "process jobs" && s.tag("error") == "true" {
+					inJaeger++
+				}
+			}
+		}
+		if failed != inJaeger {
+			return fmt.Errorf("Prometheus counts %d failed jobs, Jaeger holds %d", failed, inJaeger)
+		}
+		t.Logf("%d failed jobs, each one's trace kept", failed)
+		return nil
+	})
 }
 
 // normTraceID is a trace id in 32 lower-case hex digits (Jaeger drops a
