@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -238,22 +239,107 @@ func TestBrowser(t *testing.T) {
 	data := sendTelemetry(t, srv.Addrs("otlp-http")[0].String())
 	tb := newTab(t, browser, servertest.URL(srv, "http"))
 
+	t.Run("services home", func(t *testing.T) {
+		tb.t = t
+		// The home page is the Services home when there is data.
+		tb.open("")
+		tb.waitFor("the services table", `location.hash.startsWith('#/services') && document.querySelector('#services-table tbody tr[data-service="payments"]')`)
+		row := func(svc, sel string) string {
+			return tb.str(`document.querySelector('#services-table tr[data-service="` + svc + `"] ` + sel + `')?.textContent`)
+		}
+		if got := tb.str(`document.querySelector('#services-table tr[data-service="shop"]')?.dataset.source`); got != "metrics" {
+			t.Errorf("shop's figures come from %q, want its server duration metric", got)
+		}
+		if got := tb.str(`document.querySelector('#services-table tr[data-service="payments"]')?.dataset.source`); got != "spans" {
+			t.Errorf("payments' figures come from %q, want its spans (it sends no metrics)", got)
+		}
+		// payments: 13 authorize spans, one failed and 3.2 s long.
+		if got := row("payments", ".err-rate"); got != "7.69%" {
+			t.Errorf("payments' error rate %q, want 7.69%% (1 of 13)", got)
+		}
+		if got := row("payments", ".p99"); got != "3.2 s" {
+			t.Errorf("payments' p99 %q, want 3.2 s", got)
+		}
+		if got := row("payments", ".p50"); !strings.HasSuffix(got, " ms") {
+			t.Errorf("payments' p50 %q, want milliseconds", got)
+		}
+		if got := row("shop", ".rate"); !strings.HasSuffix(got, "/s") {
+			t.Errorf("shop's request rate %q, want a rate per second", got)
+		}
+		if got := row("shop", ".err-rate"); got == "0%" || !strings.HasSuffix(got, "%") {
+			t.Errorf("shop's error rate %q, want its one 500 counted", got)
+		}
+		if got := row("shop", ".p99"); !strings.HasSuffix(got, " s") {
+			t.Errorf("shop's p99 %q, want seconds", got)
+		}
+		if n := tb.str(`document.querySelector('#services-table tr[data-service="payments"] svg.spark path')?.getAttribute('d').length`); n == "" || n == "0" {
+			t.Errorf("payments has no sparkline")
+		}
+		// The service map: shop calls payments once per checkout.
+		tb.waitFor("the service map", `document.querySelector('#service-map g.edge')`)
+		if got := tb.str(`document.querySelector('#service-map g.edge[data-parent="shop"][data-child="payments"] .edge-count')?.textContent`); got != fmt.Sprint(data.traces) {
+			t.Errorf("shop → payments calls %q, want %d", got, data.traces)
+		}
+		tb.screenshot("services")
+
+		// A click on shop's slowest exemplars: its server duration's p95
+		// with the slow failed request as a red dot.
+		began := time.Now()
+		tb.do(chromedp.Click(chromedp.CSS(`#services-table tr[data-service="shop"] a.slowest-link`)))
+		tb.waitFor("shop's exemplars", `location.hash.startsWith('#/metrics?') && document.querySelector('circle.exemplar.error[data-trace-id="`+data.slowTrace+`"]')`)
+		t.Logf("services home → slowest exemplars of shop: %v", time.Since(began))
+		if q := tb.str(`document.getElementById('query-input').value`); !strings.Contains(q, `job="shop"`) || !strings.Contains(q, serverName+"_bucket") {
+			t.Errorf("slowest exemplars query %q, want shop's server duration", q)
+		}
+		began = time.Now()
+		tb.do(chromedp.Click(chromedp.CSS(`circle.exemplar.error[data-trace-id="` + data.slowTrace + `"]`)))
+		tb.waitFor("the trace at the root span", `location.hash === '#/trace/`+data.slowTrace+`?span=`+data.slowRoot+`' && document.querySelector('.wf-row.selected')?.dataset.spanId === '`+data.slowRoot+`'`)
+		tb.waitFor("the root span's logs", `[...document.querySelectorAll('#span-logs .log-body')].some(e => e.textContent === `+jsString(rootBody)+`)`)
+		t.Logf("exemplar → trace with its span's logs: %v", time.Since(began))
+
+		// payments' logs link.
+		tb.open("#/services")
+		tb.waitFor("the services table", `document.querySelector('#services-table tr[data-service="payments"] a.logs-link')`)
+		tb.do(chromedp.Click(chromedp.CSS(`#services-table tr[data-service="payments"] a.slowest-link`)))
+		tb.waitFor("payments' slowest traces", `location.hash.startsWith('#/traces?service=payments') && location.hash.includes('minDuration=') && document.querySelector('#trace-results tbody tr[data-trace-id="`+data.slowTrace+`"]')`)
+		tb.noErrors()
+	})
+
 	t.Run("metric exemplar to trace to span logs", func(t *testing.T) {
 		tb.t = t
-		// The home page lands on the metrics view of the duration histogram.
-		tb.open("")
+		// The metrics view picks the server duration histogram first.
+		tb.open("#/metrics")
 		tb.waitFor("the metrics view", `location.hash.startsWith('#/metrics?')`)
-		if got := tb.str(`new URLSearchParams(location.hash.split('?')[1]).get('metric')`); got != histogramName+"_bucket" {
-			t.Errorf("home page picked metric %q, want %s_bucket", got, histogramName)
+		if got := tb.str(`new URLSearchParams(location.hash.split('?')[1]).get('metric')`); got != serverName+"_bucket" {
+			t.Errorf("metrics view picked %q, want %s_bucket", got, serverName)
 		}
+		tb.open("#/metrics?metric=" + histogramName + "_bucket")
+		tb.waitFor("the p95 query", `document.getElementById('query-input')?.value.startsWith('histogram_quantile(0.95, sum by (le) (rate(`+histogramName+`_bucket[')`)
 		tb.waitFor("the chart with exemplar dots", `document.querySelectorAll('svg.chart circle.exemplar').length > 0`)
 		tb.waitFor("the exemplar of the slow checkout", `document.querySelector('circle.exemplar[data-trace-id="`+data.slowTrace+`"]')`)
-		if q := tb.str(`document.getElementById('query-input').value`); !strings.HasPrefix(q, "histogram_quantile(0.95, sum by (le) (rate("+histogramName+"_bucket[") {
-			t.Errorf("default query %q, want the p95 of the histogram", q)
-		}
 		if n := tb.str(`document.querySelectorAll('svg.chart g.series path').length`); n == "0" {
 			t.Errorf("the chart has no series line")
 		}
+		// Units: the p95's axis in seconds, the exemplars' values too.
+		var ticks []string
+		tb.eval(`[...document.querySelectorAll('svg.chart .tick')].map(e => e.textContent)`, &ticks)
+		if !slices.ContainsFunc(ticks, func(s string) bool { return strings.HasSuffix(s, " s") || strings.HasSuffix(s, " ms") }) {
+			t.Errorf("axis ticks %q, want seconds", ticks)
+		}
+		if got := tb.str(`document.querySelector('#exemplar-table tbody td.num').textContent`); got != "3.2 s" {
+			t.Errorf("slowest exemplar shown as %q, want 3.2 s", got)
+		}
+		// Thinned: the slowest of each time slice; all of them one click away.
+		var shown, all int
+		tb.eval(`document.querySelectorAll('svg.chart circle.exemplar').length`, &shown)
+		tb.do(chromedp.Click(chromedp.CSS(`#exemplar-toggle`)))
+		tb.waitFor("every exemplar", `location.hash.includes('exemplars=all') && document.getElementById('exemplar-toggle')?.textContent.startsWith('Show the slowest')`)
+		tb.eval(`document.querySelectorAll('svg.chart circle.exemplar').length`, &all)
+		if shown < 1 || all <= shown {
+			t.Errorf("%d exemplar dots thinned, %d in all: want fewer shown", shown, all)
+		}
+		tb.do(chromedp.NavigateBack())
+		tb.waitFor("the thinned exemplars", `!location.hash.includes('exemplars=all') && document.querySelector('#exemplar-table')`)
 		// The exemplar table lists the slow one first, once, as a link to its span.
 		if got := tb.str(`document.querySelector('#exemplar-table tbody tr').dataset.spanId`); got != data.slowCharge {
 			t.Errorf("first exemplar row is span %s, want the slow charge %s", got, data.slowCharge)
@@ -289,9 +375,17 @@ func TestBrowser(t *testing.T) {
 		tb.do(chromedp.Click(chromedp.CSS(`.suggestions a[title^="sum(rate("]`)))
 		tb.waitFor("the rate query", `document.getElementById('query-input')?.value.startsWith('sum(rate(`+histogramName+`_count[')`)
 		tb.waitFor("the rate chart", `document.querySelector('svg.chart g.series path')?.getAttribute('d')`)
-		// Pointing at the newest sample shows its value.
+		var ticks []string
+		tb.eval(`[...document.querySelectorAll('svg.chart .tick')].map(e => e.textContent)`, &ticks)
+		if !slices.ContainsFunc(ticks, func(s string) bool { return strings.HasSuffix(s, "/s") }) {
+			t.Errorf("axis ticks %q, want a rate per second", ticks)
+		}
+		// Pointing at the newest sample (just inside the plot, which it may
+		// end) shows its value.
 		var at struct{ X, Y float64 }
-		tb.eval(`(() => { const r = document.querySelector('svg.chart').getBoundingClientRect(); return {X: r.left + r.width * (960 - 20) / 960, Y: r.top + r.height / 2}; })()`, &at)
+		tb.eval(`(() => { const svg = document.querySelector('svg.chart'), r = svg.getBoundingClientRect();
+			const d = svg.querySelector('g.series path').getAttribute('d'), x = Number(d.slice(d.search(/[ML][^ML]*$/) + 1).split(',')[0]);
+			return {X: r.left + r.width * (x - 2) / 960, Y: r.top + r.height / 2}; })()`, &at)
 		tb.do(chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, at.X, at.Y))
 		tb.waitFor("the value readout", `document.querySelector('svg.chart .readout')?.getAttribute('visibility') === 'visible'`)
 		if got := tb.str(`document.querySelector('svg.chart .readout').textContent`); !strings.Contains(got, "sum(rate("+histogramName+"_count") {
@@ -304,7 +398,8 @@ func TestBrowser(t *testing.T) {
 	t.Run("native histogram", func(t *testing.T) {
 		tb.t = t
 		tb.open("#/metrics?metric=" + nativeName + "&range=5m")
-		tb.waitFor("its p95", `document.getElementById('query-input')?.value === 'histogram_quantile(0.95, sum(rate(`+nativeName+`[1m])))'`)
+		// The window is measured: three exports 1.1 s apart make 5s, not [1m].
+		tb.waitFor("its p95", `/^histogram_quantile\(0\.95, sum\(rate\(`+nativeName+`\[\d+s\]\)\)\)$/.test(document.getElementById('query-input')?.value)`)
 		tb.waitFor("the chart", `document.querySelector('svg.chart g.series path')?.getAttribute('d') && document.querySelectorAll('svg.chart circle.exemplar').length > 0`)
 		// The raw series are histograms: the page says what to chart instead.
 		tb.open("#/metrics?metric=" + nativeName + "&range=5m&q=" + nativeName)

@@ -26,7 +26,8 @@ const (
 	shopService     = "shop"
 	paymentsService = "payments"
 	histogramName   = "payment_charge_duration_seconds" // payment.charge.duration in s
-	nativeName      = "payload_size_bytes"              // payload.size in By, exponential
+	serverName      = "http_server_request_duration_seconds"
+	nativeName      = "payload_size_bytes" // payload.size in By, exponential
 	slowBody        = "card declined: the payment gateway timed out after 3.2s"
 	rootBody        = "checkout started for order o-slow"
 	// xssValue is a span attribute and part of a log body: the page must
@@ -98,6 +99,13 @@ func sendTelemetry(t *testing.T, otlpHTTP string) sent {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The shop's server duration, as loupehttp records it; payments sends
+	// spans only.
+	server, err := mp.Meter("shop").Float64Histogram("http.server.request.duration", metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10))
+	if err != nil {
+		t.Fatal(err)
+	}
 	emit := func(ctx context.Context, sev otellog.Severity, body string) {
 		var r otellog.Record
 		r.SetTimestamp(time.Now())
@@ -134,6 +142,12 @@ func sendTelemetry(t *testing.T, otlpHTTP string) sent {
 		auth.End(trace.WithTimestamp(t2.Add(-time.Millisecond)))
 		hist.Record(cctx, seconds, metric.WithAttributes(attribute.String("card.brand", "visa")))
 		size.Record(ctx, int64(1000+len(order)*100))
+		status := 200
+		if slow {
+			status = 500
+		}
+		server.Record(ctx, t2.Add(5*time.Millisecond).Sub(t0).Seconds(), metric.WithAttributes(attribute.String("http.request.method", "POST"),
+			attribute.String("http.route", "/checkout"), attribute.Int("http.response.status_code", status)))
 		charge.End(trace.WithTimestamp(t2))
 		root.End(trace.WithTimestamp(t2.Add(5 * time.Millisecond)))
 		out.traces++

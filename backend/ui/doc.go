@@ -7,11 +7,16 @@
 // (/api/v1/query_range) with the exemplars of its selectors
 // (/api/v1/query_exemplars) as dots; a dot opens its trace
 // (/api/traces/{id}) with its span selected, and the span's panel lists that
-// span's logs (/api/logs?trace_id=…&span_id=…). A trace search (Jaeger API
-// v1) and a log search complete it. Every view is a hash route, so its URL
-// can be shared:
+// span's logs (/api/logs?trace_id=…&span_id=…). The first page, the
+// Services home, gives each service's request rate, error rate and latency
+// quantiles from its server duration histogram, or from its spans when it
+// sends no metrics, with links to its traces, slowest exemplars and logs, and
+// the service map (/api/dependencies). A trace search (Jaeger API v1) and a
+// log search complete it. Every view is a hash route, so its URL can be
+// shared:
 //
-//	#/metrics?metric=…&q=…&range=1h
+//	#/services?range=1h
+//	#/metrics?metric=…&q=…&range=1h&exemplars=all
 //	#/traces?service=…&operation=…&lookback=1h&minDuration=…&limit=20
 //	#/trace/<trace id>?span=<span id>
 //	#/logs?service=…&severity=…&q=…&lookback=1h&trace_id=…&span_id=…

@@ -1,5 +1,6 @@
 // The router: every view is a hash route, so its URL can be shared.
 //
+//   #/services?range=1h (the home page)
 //   #/metrics?q=…&range=1h&metric=…
 //   #/traces?service=…&operation=…&lookback=1h&minDuration=…&limit=20
 //   #/trace/<trace id>?span=<span id>
@@ -7,6 +8,7 @@
 
 import { h, errorBox } from './dom.js';
 import { renderMetrics } from './metrics.js';
+import { renderServices } from './services.js';
 import { renderTraces } from './traces.js';
 import { renderTrace } from './trace.js';
 import { renderLogs } from './logs.js';
@@ -26,7 +28,7 @@ export function parseRoute(hash) {
 async function route() {
   const { parts, params } = parseRoute(location.hash);
   if (parts.length === 0) {
-    history.replaceState(null, '', '#/metrics');
+    history.replaceState(null, '', '#/services');
     return route();
   }
   current?.abort();
@@ -44,6 +46,10 @@ async function route() {
   main.replaceChildren(box);
   try {
     switch (view) {
+      case 'services':
+        document.title = 'Services · Loupe';
+        await renderServices(box, params, ctx);
+        break;
       case 'metrics':
         document.title = 'Metrics · Loupe';
         await renderMetrics(box, params, ctx);

@@ -2,10 +2,13 @@
 // the exemplars.
 
 import { h, s, append, fmtTime } from './dom.js';
+import { fmtNum } from './units.js';
+
+export { fmtNum };
 
 export const COLORS = ['#3b6fd8', '#e0742a', '#2a9d6f', '#b54bb8', '#c9a227', '#d04a5a', '#4bb0c9', '#7a6a5a'];
 
-const W = 960, H = 300, ML = 64, MR = 16, MT = 12, MB = 28;
+const W = 960, H = 300, ML = 76, MR = 16, MT = 12, MB = 28;
 
 // niceStep returns a round step (1, 2 or 5 times a power of ten) that splits
 // span into about n parts.
@@ -14,18 +17,6 @@ function niceStep(span, n) {
   const p = Math.pow(10, Math.floor(Math.log10(raw)));
   const f = raw / p;
   return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
-}
-
-// fmtNum shows a number in at most 4 significant digits, with k/M/G for
-// large ones.
-export function fmtNum(v) {
-  if (!isFinite(v)) return String(v);
-  const a = Math.abs(v);
-  if (a >= 1e9) return +(v / 1e9).toPrecision(3) + 'G';
-  if (a >= 1e6) return +(v / 1e6).toPrecision(3) + 'M';
-  if (a >= 1e4) return +(v / 1e3).toPrecision(3) + 'k';
-  if (a === 0) return '0';
-  return String(+v.toPrecision(4));
 }
 
 const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400]
@@ -37,9 +28,11 @@ function timeLabel(ms, stepMs) {
 }
 
 // chart draws series [{name, points: [[ms, value], …]}] and exemplars
-// [{t: ms, v, traceID, spanID, …}] between start and end (ms). A click on an
-// exemplar's dot calls onExemplar with it. stepMs breaks lines at gaps.
-export function chart({ series, exemplars, start, end, stepMs, onExemplar }) {
+// [{t: ms, v, traceID, spanID, error, …}] between start and end (ms). A
+// click on an exemplar's dot calls onExemplar with it. stepMs breaks lines
+// at gaps. fmtY shows the series' values (on the axis and under the
+// pointer), fmtEx the exemplars' (plain numbers by default).
+export function chart({ series, exemplars, start, end, stepMs, onExemplar, fmtY = fmtNum, fmtEx = fmtNum }) {
   const values = [];
   for (const sr of series) for (const [, v] of sr.points) if (isFinite(v)) values.push(v);
   for (const e of exemplars) if (isFinite(e.v)) values.push(e.v);
@@ -58,7 +51,7 @@ export function chart({ series, exemplars, start, end, stepMs, onExemplar }) {
   const axes = s('g', { class: 'axes' });
   for (let v = lo; v <= hi + yStep / 2; v += yStep) {
     axes.append(s('line', { class: 'grid', x1: ML, x2: W - MR, y1: y(v), y2: y(v) }),
-      s('text', { class: 'tick', x: ML - 6, y: y(v) + 4, 'text-anchor': 'end', text: fmtNum(v) }));
+      s('text', { class: 'tick', x: ML - 6, y: y(v) + 4, 'text-anchor': 'end', text: fmtY(v) }));
   }
   const xStep = TIME_STEPS.find((st) => (end - start) / st <= 8) ?? 86400000 * Math.ceil((end - start) / 8 / 86400000);
   for (let t = Math.ceil(start / xStep) * xStep; t <= end; t += xStep) {
@@ -90,13 +83,13 @@ export function chart({ series, exemplars, start, end, stepMs, onExemplar }) {
     svg.append(g);
   });
 
-  svg.append(hover(svg, series, { start, end, stepMs }));
+  svg.append(hover(svg, series, { start, end, stepMs, fmtY }));
 
   const dots = s('g', { class: 'exemplars' });
   for (const e of exemplars) {
-    const label = `Exemplar ${fmtNum(e.v)} at ${fmtTime(new Date(e.t))}: trace ${e.traceID}, span ${e.spanID}`;
+    const label = `Exemplar ${fmtEx(e.v)}${e.error ? ' (error)' : ''} at ${fmtTime(new Date(e.t))}: trace ${e.traceID}, span ${e.spanID}`;
     dots.append(s('circle', {
-      class: 'exemplar', cx: x(Math.min(Math.max(e.t, start), end)), cy: y(e.v), r: 5,
+      class: e.error ? 'exemplar error' : 'exemplar', cx: x(Math.min(Math.max(e.t, start), end)), cy: y(e.v), r: 3.5,
       dataset: { traceId: e.traceID, spanId: e.spanID },
       on: { click: () => onExemplar(e) },
     }, s('title', { text: label })));
@@ -114,7 +107,7 @@ export function legend(series) {
 }
 
 // hover shows, under the pointer, the time and each series' value there.
-function hover(svg, series, { start, end, stepMs }) {
+function hover(svg, series, { start, end, stepMs, fmtY }) {
   const line = s('line', { class: 'crosshair', y1: MT, y2: H - MB, visibility: 'hidden' });
   const box = s('g', { class: 'readout', visibility: 'hidden' });
   const area = s('rect', { class: 'hover-area', x: ML, y: MT, width: W - ML - MR, height: H - MT - MB });
@@ -141,7 +134,7 @@ function hover(svg, series, { start, end, stepMs }) {
     append(box, [s('rect', { class: 'readout-bg', rx: 3 }),
       s('text', { x: 8, y: 16, class: 'readout-time', text: fmtTime(new Date(t)).slice(11, 19) }),
       rows.slice(0, 8).map(([i, name, v], j) => s('text', { x: 8, y: 32 + 15 * j, fill: COLORS[i % COLORS.length],
-        text: `${fmtNum(v)}  ${name.length > 60 ? name.slice(0, 59) + '…' : name}` }))]);
+        text: `${fmtY(v)}  ${name.length > 60 ? name.slice(0, 59) + '…' : name}` }))]);
     box.setAttribute('visibility', 'visible');
     const bb = box.getBBox();
     box.firstChild.setAttribute('width', bb.width + 16);

@@ -3,13 +3,17 @@
 
 import { h, href, traceHref, errorBox, loading, fmtTime } from './dom.js';
 import { getJSON, metricNames, services } from './api.js';
-import { chart, legend, fmtNum } from './chart.js';
+import { chart, legend } from './chart.js';
 import { emptyState } from './empty.js';
+import { fmtUnit, queryUnit } from './units.js';
 
 export const RANGES = ['5m', '15m', '30m', '1h', '3h', '6h', '12h', '24h', '2d', '7d'];
 const DEFAULT_RANGE = '1h';
 const MAX_SERIES = 20;
 const MAX_EXEMPLAR_ROWS = 50;
+// EXEMPLAR_BUCKETS is how many time buckets the chart's width holds for
+// thinning exemplars: each keeps its slowest exemplar and its slowest error.
+const EXEMPLAR_BUCKETS = 60;
 
 export function rangeSeconds(r) {
   const m = /^(\d+)([smhd])$/.exec(r || '');
@@ -18,15 +22,47 @@ export function rangeSeconds(r) {
 }
 
 // stepSeconds gives about 240 points over the range.
-function stepSeconds(rangeS) {
+export function stepSeconds(rangeS) {
   return Math.max(1, Math.ceil(rangeS / 240));
 }
 
-// rateWindow is the range of rate(): four steps, at least a minute, as
-// Grafana's $__rate_interval.
-function rateWindow(rangeS) {
-  const w = Math.max(60, 4 * stepSeconds(rangeS));
+// fallbackWindow is the range of rate() when the server cannot measure
+// one: four times the SDKs' default export interval of 60 s, or more at
+// long steps (Grafana's $__rate_interval for that interval).
+function fallbackWindow(rangeS) {
+  const w = Math.max(240, 60 + stepSeconds(rangeS));
   return w % 60 === 0 ? `${w / 60}m` : `${w}s`;
+}
+
+// rateWindow asks the server for the range a rate() of selector needs over
+// the last rangeS seconds: from the spacing of the series' samples, so that
+// it always holds two of them (the SDKs export every 60 s by default).
+export async function rateWindow(selector, rangeS, signal) {
+  if (!selector) return fallbackWindow(rangeS);
+  const end = Date.now() / 1000;
+  try {
+    const r = await getJSON('/api/v1/rate_interval', {
+      query: selector, start: (end - rangeS).toFixed(3), end: end.toFixed(3), step: stepSeconds(rangeS),
+    }, signal);
+    return r.data?.rateInterval || fallbackWindow(rangeS);
+  } catch (err) {
+    if (err.name === 'AbortError') throw err;
+    return fallbackWindow(rangeS);
+  }
+}
+
+// selectorOf is the series a metric's suggestions read.
+function selectorOf(name, cat) {
+  const k = kind(name, cat);
+  if (k.type === 'histogram') return k.family + '_bucket';
+  if (k.type === 'summary') return k.family + '_count';
+  return name;
+}
+
+// unitOf is the unit of a metric's family in the metadata ("seconds",
+// "bytes", …), or ''.
+export function unitOf(name, cat) {
+  return cat.meta[kind(name, cat).family]?.[0]?.unit || '';
 }
 
 // kind tells what a metric name is, from the metadata of its family (cat
@@ -51,10 +87,10 @@ export function kind(name, cat) {
 }
 
 // suggestions are the usual queries of a metric: quantiles and the request
-// rate of a histogram, the rate of a counter, a gauge as it is.
-export function suggestions(name, cat, rangeS) {
+// rate of a histogram, the rate of a counter, a gauge as it is; w is the
+// range of their rate().
+export function suggestions(name, cat, w) {
   const k = kind(name, cat);
-  const w = rateWindow(rangeS);
   const f = k.family;
   const quantiles = (q) => [0.5, 0.95, 0.99].map((p) => ({ label: `p${Math.round(p * 100)}`, q: q(p) }));
   switch (k.type) {
@@ -75,21 +111,57 @@ export function suggestions(name, cat, rangeS) {
   return [{ label: 'value', q: name }];
 }
 
-function defaultQuery(name, cat, rangeS) {
-  const sg = suggestions(name, cat, rangeS);
-  return (sg.find((x) => x.label === 'p95') || sg[0]).q;
+// suggested is the suggestion of a metric labelled label (p95 by
+// default), or its first one.
+function suggested(name, cat, w, label) {
+  const sg = suggestions(name, cat, w);
+  return (sg.find((x) => x.label === (label || 'p95')) || sg[0]).q;
 }
 
-// pickMetric chooses what to show first: a histogram (a duration one if
-// any), else a counter, else any metric but target_info.
-function pickMetric(names, cat) {
+// pickMetric chooses what to show first: the HTTP or RPC server duration
+// histogram, else another server duration, else any duration or latency
+// histogram, else a histogram, a counter, any metric but target_info.
+export function pickMetric(names, cat) {
   const real = names.filter((n) => n !== 'target_info');
   const hist = real.filter((n) => {
     const k = kind(n, cat);
     return (k.type === 'histogram' && n.endsWith('_bucket')) || (k.type === 'native histogram' && n === k.family);
   });
-  return hist.find((n) => /duration|latency/.test(n)) || hist[0] ||
+  return hist.find((n) => /^(http|rpc)_server_(request_|call_)?duration/.test(n)) ||
+    hist.find((n) => /server.*(duration|latency)/.test(n)) ||
+    hist.find((n) => /duration|latency/.test(n)) || hist[0] ||
     real.find((n) => kind(n, cat).type === 'counter') || real[0] || '';
+}
+
+// metricOf is the longest metric name the query reads.
+function metricOf(q, names) {
+  let best = '';
+  for (const n of names) if (n.length > best.length && new RegExp(`\\b${n}\\b`).test(q)) best = n;
+  return best;
+}
+
+// isErrorSeries tells an exemplar's series of a failed request: a 5xx HTTP
+// status, a gRPC status other than OK, an error.type or an ERROR status.
+export function isErrorSeries(labels) {
+  const l = labels || {};
+  return Number(l.http_response_status_code) >= 500 || Number(l.http_status_code) >= 500 ||
+    (l.rpc_grpc_status_code !== undefined && l.rpc_grpc_status_code !== '0') ||
+    Boolean(l.error_type) || l.otel_status_code === 'ERROR';
+}
+
+// thin keeps, in each of n time buckets of [start, end], the slowest
+// exemplar and the slowest error: the ones that tell the most.
+export function thin(exemplars, start, end, n) {
+  const keep = new Map();
+  const width = (end - start) / n || 1;
+  for (const e of exemplars) {
+    const b = Math.max(0, Math.min(n - 1, Math.floor((e.t - start) / width)));
+    for (const key of e.error ? [`${b}`, `${b}e`] : [`${b}`]) {
+      const cur = keep.get(key);
+      if (!cur || e.v > cur.v) keep.set(key, e);
+    }
+  }
+  return [...new Set(keep.values())].sort((a, b) => a.t - b.t);
 }
 
 function seriesName(metric) {
@@ -113,16 +185,20 @@ export async function renderMetrics(main, params, { signal }) {
 
   let metric = params.get('metric') || '';
   let q = params.get('q') || '';
-  if (!q) {
-    metric ||= pickMetric(names, cat);
-    if (metric) {
-      q = defaultQuery(metric, cat, rangeS);
-      history.replaceState(null, '', href('/metrics', { metric, q, range }));
-    }
+  const allExemplars = params.get('exemplars') === 'all';
+  if (!q) metric ||= pickMetric(names, cat);
+  const w = metric && names.includes(metric) ? await rateWindow(selectorOf(metric, cat), rangeS, signal) : fallbackWindow(rangeS);
+  if (signal.aborted) return;
+  if (!q && metric) {
+    q = suggested(metric, cat, w, params.get('sg'));
+    history.replaceState(null, '', href('/metrics', { metric, q, range }));
   }
 
   const go = (p) => {
-    location.hash = href('/metrics', { metric: p.metric ?? metric, q: p.q ?? q, range: p.range ?? range });
+    location.hash = href('/metrics', {
+      metric: p.metric ?? metric, q: p.q ?? q, range: p.range ?? range, sg: p.sg,
+      exemplars: (p.exemplars ?? allExemplars) ? 'all' : '',
+    });
   };
 
   // The form.
@@ -130,7 +206,7 @@ export async function renderMetrics(main, params, { signal }) {
     h('option', { value: '', text: names.length ? '— pick a metric —' : '(no metrics yet)' }),
     names.map((n) => h('option', { value: n, selected: n === metric, text: `${n}  (${kind(n, cat).type})` })));
   select.addEventListener('change', () => {
-    if (select.value) go({ metric: select.value, q: defaultQuery(select.value, cat, rangeS) });
+    if (select.value) go({ metric: select.value, q: '' });
   });
   const input = h('input', {
     id: 'query-input', name: 'q', type: 'text', value: q, spellcheck: 'false', autocomplete: 'off',
@@ -140,11 +216,10 @@ export async function renderMetrics(main, params, { signal }) {
   const rangeSel = h('select', { id: 'range-select', name: 'range', 'aria-label': 'Time range' },
     RANGES.map((r) => h('option', { value: r, selected: r === range, text: `last ${r}` })));
   rangeSel.addEventListener('change', () => {
-    // Keep the query, with its rate window fitted to the new range when it
-    // is one of the suggestions.
-    const nr = rangeSeconds(rangeSel.value);
-    const idx = metric ? suggestions(metric, cat, rangeS).findIndex((x) => x.q === q) : -1;
-    go({ range: rangeSel.value, q: idx >= 0 ? suggestions(metric, cat, nr)[idx].q : q });
+    // Keep the query; a suggestion is made again for the new range, whose
+    // rate window may differ.
+    const sg = metric ? suggestions(metric, cat, w).find((x) => x.q === q) : null;
+    go({ range: rangeSel.value, q: sg ? '' : q, sg: sg?.label });
   });
   const form = h('form', { class: 'controls', id: 'metrics-form' },
     h('label', {}, 'Metric ', select),
@@ -160,7 +235,7 @@ export async function renderMetrics(main, params, { signal }) {
   if (metric && names.includes(metric)) {
     main.append(h('div', { class: 'suggestions', role: 'group', 'aria-label': 'Suggested queries' },
       'Suggested: ',
-      suggestions(metric, cat, rangeS).map((sg) => h('a', {
+      suggestions(metric, cat, w).map((sg) => h('a', {
         href: href('/metrics', { metric, q: sg.q, range }), class: sg.q === q ? 'chip on' : 'chip',
         title: sg.q, text: sg.label,
       }))));
@@ -207,7 +282,7 @@ export async function renderMetrics(main, params, { signal }) {
         if (!l.trace_id) continue;
         exemplars.push({
           t: Number(e.timestamp) * 1000, v: parseFloat(e.value), traceID: l.trace_id, spanID: l.span_id || '',
-          series: seriesName(sr.seriesLabels),
+          series: seriesName(sr.seriesLabels), error: isErrorSeries(sr.seriesLabels) || isErrorSeries(l),
         });
       }
     }
@@ -226,15 +301,33 @@ export async function renderMetrics(main, params, { signal }) {
     return;
   }
   const open = (e) => { location.hash = traceHref(e.traceID, e.spanID); };
-  result.append(chart({ series, exemplars, start: start * 1000, end: end * 1000, stepMs: step * 1000, onExemplar: open }));
+  // Units: the values' from the query over the metric it reads; the
+  // exemplars' are measurements, in the metric's own unit.
+  const read = metricOf(q, names) || metric;
+  const unit = read ? unitOf(read, cat) : '';
+  const fmtY = (v) => fmtUnit(v, queryUnit(q, unit));
+  const fmtEx = (v) => fmtUnit(v, unit);
+  const total = exemplars.length;
+  const dots = allExemplars ? exemplars : thin(exemplars, start * 1000, end * 1000, EXEMPLAR_BUCKETS);
+  result.append(chart({ series, exemplars: dots, start: start * 1000, end: end * 1000, stepMs: step * 1000, onExemplar: open, fmtY, fmtEx }));
+  if (total) {
+    const toggle = h('a', {
+      id: 'exemplar-toggle', class: 'chip',
+      href: href('/metrics', { metric, q, range, exemplars: allExemplars ? '' : 'all' }),
+      text: allExemplars ? `Show the slowest and errors only` : `Show all ${total} exemplars`,
+    });
+    result.append(h('p', { class: 'muted small', id: 'exemplar-note' },
+      allExemplars ? `All ${total} exemplars. ` : `${dots.length} of ${total} exemplars: the slowest and the slowest error of each of ${EXEMPLAR_BUCKETS} time slices. `,
+      total > dots.length || allExemplars ? toggle : null));
+  }
   if (all.length > series.length) result.append(h('p', { class: 'muted', text: `Showing ${series.length} of ${all.length} series.` }));
   if (series.length) result.append(legend(series));
   if (!series.length) result.append(h('p', { class: 'muted', text: 'The query has no samples in this range; the dots are its exemplars.' }));
   const hist = metric && kind(metric, cat).type === 'histogram' && !q.includes('_bucket');
-  result.append(exemplarTable(exemplars, hist));
+  result.append(exemplarTable(exemplars, hist, fmtEx));
 }
 
-function exemplarTable(exemplars, histogramWithoutBuckets) {
+function exemplarTable(exemplars, histogramWithoutBuckets, fmtEx) {
   if (!exemplars.length) {
     return h('p', { class: 'muted', id: 'no-exemplars' }, histogramWithoutBuckets
       ? 'No exemplars: a histogram keeps them on its _bucket series, which the p50, p95 and p99 queries read.'
@@ -244,8 +337,8 @@ function exemplarTable(exemplars, histogramWithoutBuckets) {
   return h('table', { class: 'list', id: 'exemplar-table' },
     h('caption', { text: `Exemplars (${exemplars.length}), highest value first: each opens its trace at its span` }),
     h('thead', {}, h('tr', {}, ['Value', 'Time', 'Trace', 'Span', 'Series'].map((c) => h('th', { scope: 'col', text: c })))),
-    h('tbody', {}, rows.map((e) => h('tr', { dataset: { traceId: e.traceID, spanId: e.spanID } },
-      h('td', { class: 'num', text: fmtNum(e.v) }),
+    h('tbody', {}, rows.map((e) => h('tr', { class: e.error ? 'has-error' : '', dataset: { traceId: e.traceID, spanId: e.spanID } },
+      h('td', { class: 'num nowrap' }, e.error ? h('span', { class: 'err-mark', title: 'a failed request', text: '!' }) : null, fmtEx(e.v)),
       h('td', { class: 'nowrap', text: fmtTime(new Date(e.t)) }),
       h('td', {}, h('a', { href: traceHref(e.traceID, e.spanID), class: 'mono', text: e.traceID })),
       h('td', { class: 'mono', text: e.spanID }),
