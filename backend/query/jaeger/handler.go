@@ -22,7 +22,10 @@ const (
 )
 
 type config struct {
-	now func() time.Time
+	now        func() time.Time
+	searches   int
+	searchWait time.Duration
+	maxAnswer  int
 }
 
 // Option configures a Handler.
@@ -37,17 +40,28 @@ func WithClock(now func() time.Time) Option { return optionFunc(func(c *config) 
 
 // Handler serves the Jaeger query API v1.
 type Handler struct {
-	r   store.Reader
-	cfg config
+	r        store.Reader
+	cfg      config
+	searches chan struct{} // one per search running
 }
 
-// New returns a handler reading from r. Defaults: time.Now.
+// New returns a handler reading from r. Defaults: time.Now,
+// DefaultMaxConcurrentSearches, DefaultSearchWait, DefaultMaxAnswerBytes.
 func New(r store.Reader, opts ...Option) *Handler {
 	cfg := config{now: time.Now}
 	for _, o := range opts {
 		o.apply(&cfg)
 	}
-	return &Handler{r: r, cfg: cfg}
+	if cfg.searches < 1 {
+		cfg.searches = DefaultMaxConcurrentSearches
+	}
+	if cfg.searchWait <= 0 {
+		cfg.searchWait = DefaultSearchWait
+	}
+	if cfg.maxAnswer < 1 {
+		cfg.maxAnswer = DefaultMaxAnswerBytes
+	}
+	return &Handler{r: r, cfg: cfg, searches: make(chan struct{}, cfg.searches)}
 }
 
 // RegisterRoutes registers the API's routes on mux.
@@ -283,30 +297,11 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusBadRequest, err)
 		return
 	}
-	data := []trace{}
-	var errs []apiError
-	if len(ids) > 0 {
-		// Lookup by id ignores the other parameters, as Jaeger's does.
-		for _, id := range ids {
-			t, err := h.r.Trace(r.Context(), id)
-			if errors.Is(err, store.ErrNotFound) {
-				errs = append(errs, apiError{Msg: "trace not found", TraceID: traceIDString(id)})
-				continue
-			}
-			if err != nil {
-				storeError(w, r, err)
-				return
-			}
-			data = append(data, toTrace(t))
-		}
-	} else {
-		for t, err := range h.r.FindTraces(r.Context(), q) {
-			if err != nil {
-				storeError(w, r, err)
-				return
-			}
-			data = append(data, toTrace(t))
-		}
+	if err := h.acquireSearch(r.Context()); err != nil {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, r, http.StatusServiceUnavailable, err)
+		return
 	}
-	writeJSON(w, r, http.StatusOK, &response{Data: data, Errors: errs})
+	defer func() { <-h.searches }()
+	h.streamSearch(w, r, h.results(r.Context(), q, ids))
 }
