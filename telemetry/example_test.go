@@ -70,7 +70,7 @@ func ExampleTelemetry_Config() {
 		fmt.Printf("%s=%s (%s)\n", s.Name, s.Value, s.Source)
 	}
 	// Output:
-	// service.name=checkout (code)
+	// service.name=checkout (code WithServiceName)
 	// traces.exporter=none (env OTEL_TRACES_EXPORTER)
 	// traces.sampler=parentbased_always_on (default)
 }

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -367,19 +366,22 @@ func TestMetricsHandlerWithoutPrometheus(t *testing.T) {
 }
 
 func TestFailureHalfWayShutsDownWhatWasBuilt(t *testing.T) {
-	env := map[string]string{
-		"OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE": filepath.Join(t.TempDir(), "missing-ca.pem"),
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	_, err := telemetry.Setup(context.Background(),
-		telemetry.WithEnvLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok }),
-		telemetry.WithOTLPEndpoint("https://127.0.0.1:1"),
+	defer busy.Close()
+	_, err = telemetry.Setup(context.Background(), noEnv,
+		telemetry.WithOTLPEndpoint("http://"+closedPort(t)),
+		telemetry.WithExporters(telemetry.Metrics, "prometheus"),
+		telemetry.WithPrometheusListener(busy.Addr().String()),
 		telemetry.WithRuntimeMetrics(false),
 	)
-	if err == nil || !strings.Contains(err.Error(), "OTEL_EXPORTER_OTLP_CERTIFICATE") || !strings.Contains(err.Error(), "metrics exporter") {
-		t.Fatalf("Setup: %v, want the metrics exporter's certificate error", err)
+	if err == nil || !strings.Contains(err.Error(), "prometheus listener on "+busy.Addr().String()) {
+		t.Fatalf("Setup: %v, want the Prometheus listener's error", err)
 	}
-	// The tracer provider built before the failure was shut down (goleak
-	// checks its goroutines) and nothing is left active.
+	// The providers and exporters built before the failure were shut down
+	// (goleak checks their goroutines) and nothing is left active.
 	tel, err := telemetry.Setup(context.Background(), noEnv, telemetry.WithDefaultExporter("none"))
 	if err != nil {
 		t.Fatalf("Setup after a failed one: %v", err)

@@ -2,11 +2,8 @@ package telemetry
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net/url"
-	"os"
 
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
@@ -18,136 +15,139 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/encoding"
+
+	"github.com/loupe-dev/loupe/telemetry/internal/conf"
 )
 
-// tlsConfig loads the CA and client certificate files named by
-// OTEL_EXPORTER_OTLP_*CERTIFICATE / CLIENT_KEY; nil when none is set.
-func (o otlpConfig) tlsConfig() (*tls.Config, error) {
-	if o.caFile == "" && o.certFile == "" {
-		return nil, nil
-	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if o.caFile != "" {
-		pem, err := os.ReadFile(o.caFile)
-		if err != nil {
-			return nil, fmt.Errorf("telemetry: OTEL_EXPORTER_OTLP_CERTIFICATE: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("telemetry: OTEL_EXPORTER_OTLP_CERTIFICATE=%q: no PEM certificate found in the file", o.caFile)
-		}
-		cfg.RootCAs = pool
-	}
-	if o.certFile != "" {
-		pair, err := tls.LoadX509KeyPair(o.certFile, o.keyFile)
-		if err != nil {
-			return nil, fmt.Errorf("telemetry: OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE/CLIENT_KEY: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{pair}
-	}
-	return cfg, nil
-}
+// The applier: every resolved value goes to every exporter as an explicit
+// option, so that the SDK's own reading of OTEL_EXPORTER_OTLP_* (which it
+// does before applying options) can never change what was resolved. A value
+// the SDK would read and Loupe does not pass would be a second source of
+// truth; TestWireFollowsResolution sets each one against the code's choice.
 
 // target names an OTLP destination in warnings without its credentials.
-func (o otlpConfig) target() string {
-	u, err := url.Parse(o.endpoint)
+func target(o conf.OTLP) string {
+	u, err := url.Parse(o.Endpoint)
 	if err != nil {
-		return o.protocol
+		return o.Protocol
 	}
 	u.User = nil
-	return fmt.Sprintf("%s (%s)", u.String(), o.protocol)
+	return fmt.Sprintf("%s (%s)", u.String(), o.Protocol)
 }
 
-func newSpanExporter(ctx context.Context, o otlpConfig) (sdktrace.SpanExporter, error) {
-	tlsCfg, err := o.tlsConfig()
-	if err != nil {
-		return nil, err
+// grpcCredentials is always explicit: the SDK gives credentials it built
+// from OTEL_EXPORTER_OTLP_CERTIFICATE precedence over WithInsecure.
+func grpcCredentials(o conf.OTLP) credentials.TransportCredentials {
+	if o.Insecure {
+		return insecure.NewCredentials()
 	}
-	if o.protocol == ProtocolGRPC {
-		opts := []otlptracegrpc.Option{otlptracegrpc.WithEndpointURL(o.endpoint), otlptracegrpc.WithHeaders(o.headers), otlptracegrpc.WithTimeout(o.timeout)}
-		if o.compression == "gzip" {
+	return credentials.NewTLS(o.TLS)
+}
+
+// grpcCompression sets gzip or, for "none", the identity compressor: the
+// exporters' WithCompressor knows no "none", and a dial option added after
+// the SDK's own overrides the gzip it may have read from the environment.
+func grpcCompression(o conf.OTLP) (gzip bool, identity grpc.DialOption) {
+	if o.Compression == "gzip" {
+		return true, nil
+	}
+	return false, grpc.WithDefaultCallOptions(grpc.UseCompressor(encoding.Identity))
+}
+
+func newSpanExporter(ctx context.Context, o conf.OTLP) (sdktrace.SpanExporter, error) {
+	if o.Protocol == ProtocolGRPC {
+		opts := []otlptracegrpc.Option{otlptracegrpc.WithEndpointURL(o.Endpoint), otlptracegrpc.WithHeaders(o.Headers),
+			otlptracegrpc.WithTimeout(o.Timeout), otlptracegrpc.WithTLSCredentials(grpcCredentials(o))}
+		if gzip, identity := grpcCompression(o); gzip {
 			opts = append(opts, otlptracegrpc.WithCompressor("gzip"))
-		}
-		if o.insecure {
-			opts = append(opts, otlptracegrpc.WithInsecure())
-		} else if tlsCfg != nil {
-			opts = append(opts, otlptracegrpc.WithTLSCredentials(credentials.NewTLS(tlsCfg)))
+		} else {
+			opts = append(opts, otlptracegrpc.WithDialOption(identity))
 		}
 		return otlptracegrpc.New(ctx, opts...)
 	}
-	opts := []otlptracehttp.Option{otlptracehttp.WithEndpointURL(o.endpoint), otlptracehttp.WithHeaders(o.headers), otlptracehttp.WithTimeout(o.timeout)}
-	if o.compression == "gzip" {
+	opts := []otlptracehttp.Option{otlptracehttp.WithEndpointURL(o.Endpoint), otlptracehttp.WithHeaders(o.Headers),
+		otlptracehttp.WithTimeout(o.Timeout), otlptracehttp.WithCompression(otlptracehttp.NoCompression)}
+	if o.Compression == "gzip" {
 		opts = append(opts, otlptracehttp.WithCompression(otlptracehttp.GzipCompression))
 	}
-	if o.protocol == ProtocolHTTPJSON {
+	if o.Protocol == ProtocolHTTPJSON {
 		opts = append(opts, otlptracehttp.WithEncoding(otlptracehttp.EncodingJSON))
 	}
-	if o.insecure {
+	if o.Insecure {
 		opts = append(opts, otlptracehttp.WithInsecure())
-	} else if tlsCfg != nil {
-		opts = append(opts, otlptracehttp.WithTLSClientConfig(tlsCfg))
+	} else {
+		opts = append(opts, otlptracehttp.WithTLSClientConfig(o.TLS))
 	}
 	return otlptracehttp.New(ctx, opts...)
 }
 
-func newMetricExporter(ctx context.Context, o otlpConfig, temporality string) (sdkmetric.Exporter, error) {
-	tlsCfg, err := o.tlsConfig()
-	if err != nil {
-		return nil, err
-	}
-	sel := temporalitySelector(temporality)
-	if o.protocol == ProtocolGRPC {
-		opts := []otlpmetricgrpc.Option{otlpmetricgrpc.WithEndpointURL(o.endpoint), otlpmetricgrpc.WithHeaders(o.headers), otlpmetricgrpc.WithTimeout(o.timeout), otlpmetricgrpc.WithTemporalitySelector(sel)}
-		if o.compression == "gzip" {
+func newMetricExporter(ctx context.Context, o conf.OTLP, c *conf.Config) (sdkmetric.Exporter, error) {
+	sel, agg := temporalitySelector(c.Temporality), aggregationSelector(c.HistogramAggregation)
+	if o.Protocol == ProtocolGRPC {
+		opts := []otlpmetricgrpc.Option{otlpmetricgrpc.WithEndpointURL(o.Endpoint), otlpmetricgrpc.WithHeaders(o.Headers),
+			otlpmetricgrpc.WithTimeout(o.Timeout), otlpmetricgrpc.WithTLSCredentials(grpcCredentials(o)),
+			otlpmetricgrpc.WithTemporalitySelector(sel), otlpmetricgrpc.WithAggregationSelector(agg)}
+		if gzip, identity := grpcCompression(o); gzip {
 			opts = append(opts, otlpmetricgrpc.WithCompressor("gzip"))
-		}
-		if o.insecure {
-			opts = append(opts, otlpmetricgrpc.WithInsecure())
-		} else if tlsCfg != nil {
-			opts = append(opts, otlpmetricgrpc.WithTLSCredentials(credentials.NewTLS(tlsCfg)))
+		} else {
+			opts = append(opts, otlpmetricgrpc.WithDialOption(identity))
 		}
 		return otlpmetricgrpc.New(ctx, opts...)
 	}
-	opts := []otlpmetrichttp.Option{otlpmetrichttp.WithEndpointURL(o.endpoint), otlpmetrichttp.WithHeaders(o.headers), otlpmetrichttp.WithTimeout(o.timeout), otlpmetrichttp.WithTemporalitySelector(sel)}
-	if o.compression == "gzip" {
+	opts := []otlpmetrichttp.Option{otlpmetrichttp.WithEndpointURL(o.Endpoint), otlpmetrichttp.WithHeaders(o.Headers),
+		otlpmetrichttp.WithTimeout(o.Timeout), otlpmetrichttp.WithCompression(otlpmetrichttp.NoCompression),
+		otlpmetrichttp.WithTemporalitySelector(sel), otlpmetrichttp.WithAggregationSelector(agg)}
+	if o.Compression == "gzip" {
 		opts = append(opts, otlpmetrichttp.WithCompression(otlpmetrichttp.GzipCompression))
 	}
-	if o.insecure {
+	if o.Insecure {
 		opts = append(opts, otlpmetrichttp.WithInsecure())
-	} else if tlsCfg != nil {
-		opts = append(opts, otlpmetrichttp.WithTLSClientConfig(tlsCfg))
+	} else {
+		opts = append(opts, otlpmetrichttp.WithTLSClientConfig(o.TLS))
 	}
 	return otlpmetrichttp.New(ctx, opts...)
 }
 
-func newLogExporter(ctx context.Context, o otlpConfig) (sdklog.Exporter, error) {
-	tlsCfg, err := o.tlsConfig()
-	if err != nil {
-		return nil, err
-	}
-	if o.protocol == ProtocolGRPC {
-		opts := []otlploggrpc.Option{otlploggrpc.WithEndpointURL(o.endpoint), otlploggrpc.WithHeaders(o.headers), otlploggrpc.WithTimeout(o.timeout)}
-		if o.compression == "gzip" {
+func newLogExporter(ctx context.Context, o conf.OTLP) (sdklog.Exporter, error) {
+	if o.Protocol == ProtocolGRPC {
+		opts := []otlploggrpc.Option{otlploggrpc.WithEndpointURL(o.Endpoint), otlploggrpc.WithHeaders(o.Headers),
+			otlploggrpc.WithTimeout(o.Timeout), otlploggrpc.WithTLSCredentials(grpcCredentials(o))}
+		if gzip, identity := grpcCompression(o); gzip {
 			opts = append(opts, otlploggrpc.WithCompressor("gzip"))
-		}
-		if o.insecure {
-			opts = append(opts, otlploggrpc.WithInsecure())
-		} else if tlsCfg != nil {
-			opts = append(opts, otlploggrpc.WithTLSCredentials(credentials.NewTLS(tlsCfg)))
+		} else {
+			opts = append(opts, otlploggrpc.WithDialOption(identity))
 		}
 		return otlploggrpc.New(ctx, opts...)
 	}
-	opts := []otlploghttp.Option{otlploghttp.WithEndpointURL(o.endpoint), otlploghttp.WithHeaders(o.headers), otlploghttp.WithTimeout(o.timeout)}
-	if o.compression == "gzip" {
+	opts := []otlploghttp.Option{otlploghttp.WithEndpointURL(o.Endpoint), otlploghttp.WithHeaders(o.Headers),
+		otlploghttp.WithTimeout(o.Timeout), otlploghttp.WithCompression(otlploghttp.NoCompression)}
+	if o.Compression == "gzip" {
 		opts = append(opts, otlploghttp.WithCompression(otlploghttp.GzipCompression))
 	}
-	if o.insecure {
+	if o.Insecure {
 		opts = append(opts, otlploghttp.WithInsecure())
-	} else if tlsCfg != nil {
-		opts = append(opts, otlploghttp.WithTLSClientConfig(tlsCfg))
+	} else {
+		opts = append(opts, otlploghttp.WithTLSClientConfig(o.TLS))
 	}
 	return otlploghttp.New(ctx, opts...)
+}
+
+// aggregationSelector implements
+// OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION.
+func aggregationSelector(name string) sdkmetric.AggregationSelector {
+	if name != "base2_exponential_bucket_histogram" {
+		return sdkmetric.DefaultAggregationSelector
+	}
+	return func(k sdkmetric.InstrumentKind) sdkmetric.Aggregation {
+		if k == sdkmetric.InstrumentKindHistogram {
+			return sdkmetric.AggregationBase2ExponentialHistogram{MaxSize: 160, MaxScale: 20}
+		}
+		return sdkmetric.DefaultAggregationSelector(k)
+	}
 }
 
 // temporalitySelector implements OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE.

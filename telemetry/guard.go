@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +15,8 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/loupe-dev/loupe/telemetry/internal/conf"
 )
 
 // This file keeps telemetry from hurting the service it observes. Spans and
@@ -136,7 +139,7 @@ func (q *queueGate) export(ctx context.Context, n int, do func(context.Context) 
 	q.inflight.Add(-int64(n))
 	if err != nil {
 		q.c.failed.Add(int64(n))
-		q.g.warn.Limited("fail:"+q.what+":"+q.name, "telemetry: %d %ss could not be exported to %s: %v", n, q.what, q.name, err)
+		q.g.warn.Limited("fail:"+q.what+":"+q.name, "telemetry: %d %ss could not be exported to %s: %v%s", n, q.what, q.name, err, portHint(err))
 		return
 	}
 	q.c.exported.Add(int64(n))
@@ -179,13 +182,13 @@ func (e *spanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnl
 	return nil
 }
 
-func gatedSpanProcessor(g *guard, exp sdktrace.SpanExporter, name string, b batchConfig) sdktrace.SpanProcessor {
-	q := g.newGate(&g.spans, "span", name, b.maxQueue)
+func gatedSpanProcessor(g *guard, exp sdktrace.SpanExporter, name string, b conf.Batch) sdktrace.SpanProcessor {
+	q := g.newGate(&g.spans, "span", name, b.MaxQueueSize)
 	bsp := sdktrace.NewBatchSpanProcessor(&spanExporter{SpanExporter: exp, q: q},
-		sdktrace.WithBatchTimeout(b.delay),
-		sdktrace.WithExportTimeout(b.timeout),
-		sdktrace.WithMaxQueueSize(b.maxQueue),
-		sdktrace.WithMaxExportBatchSize(b.maxExport),
+		sdktrace.WithBatchTimeout(b.Delay),
+		sdktrace.WithExportTimeout(b.ExportTimeout),
+		sdktrace.WithMaxQueueSize(b.MaxQueueSize),
+		sdktrace.WithMaxExportBatchSize(b.MaxExportBatchSize),
 	)
 	return &spanGate{SpanProcessor: bsp, q: q}
 }
@@ -219,15 +222,30 @@ func (e *logExporter) Export(ctx context.Context, records []sdklog.Record) error
 	return nil
 }
 
-func gatedLogProcessor(g *guard, exp sdklog.Exporter, name string, b batchConfig) sdklog.Processor {
-	q := g.newGate(&g.logs, "log record", name, b.maxQueue)
+func gatedLogProcessor(g *guard, exp sdklog.Exporter, name string, b conf.Batch) sdklog.Processor {
+	q := g.newGate(&g.logs, "log record", name, b.MaxQueueSize)
 	bp := sdklog.NewBatchProcessor(&logExporter{Exporter: exp, q: q},
-		sdklog.WithExportInterval(b.delay),
-		sdklog.WithExportTimeout(b.timeout),
-		sdklog.WithMaxQueueSize(b.maxQueue),
-		sdklog.WithExportMaxBatchSize(b.maxExport),
+		sdklog.WithExportInterval(b.Delay),
+		sdklog.WithExportTimeout(b.ExportTimeout),
+		sdklog.WithMaxQueueSize(b.MaxQueueSize),
+		sdklog.WithExportMaxBatchSize(b.MaxExportBatchSize),
 	)
 	return &logGate{Processor: bp, q: q}
+}
+
+// portHint recognises an export error caused by speaking one OTLP protocol
+// to the other's port, on whatever port number, and says what to change.
+func portHint(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, `malformed HTTP response "\x00\x00`):
+		// An HTTP/1.1 client reading an HTTP/2 SETTINGS frame.
+		return " (this looks like a gRPC port: set OTEL_EXPORTER_OTLP_PROTOCOL=grpc, or use the collector's OTLP/HTTP port, usually 4318)"
+	case strings.Contains(msg, "error reading server preface") || strings.Contains(msg, "HTTP/1.1 header"):
+		// A gRPC client reading an HTTP/1.1 answer.
+		return " (this looks like an HTTP port: set OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf, or use the collector's OTLP/gRPC port, usually 4317)"
+	}
+	return ""
 }
 
 // metricExporter counts failed pushes and warns once when an instrument
@@ -248,7 +266,7 @@ func (e *metricExporter) Export(ctx context.Context, rm *metricdata.ResourceMetr
 	e.g.metricExports.Add(1)
 	if err != nil {
 		e.g.metricExportsFailed.Add(1)
-		e.g.warn.Limited("fail:metrics:"+e.name, "telemetry: metrics could not be exported to %s: %v", e.name, err)
+		e.g.warn.Limited("fail:metrics:"+e.name, "telemetry: metrics could not be exported to %s: %v%s", e.name, err, portHint(err))
 		return nil
 	}
 	return nil

@@ -50,6 +50,15 @@ func goTool(t *testing.T, dir string, env []string, args ...string) string {
 	return string(out)
 }
 
+// TestResolverImportsNoSDK keeps the resolver independent of what any
+// OpenTelemetry or gRPC package reads from the environment.
+func TestResolverImportsNoSDK(t *testing.T) {
+	deps := goTool(t, repoRoot(t), nil, "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", "./telemetry/internal/conf")
+	if pkgs := strings.Fields(deps); len(pkgs) != 1 || pkgs[0] != "github.com/loupe-dev/loupe/telemetry/internal/conf" {
+		t.Errorf("the resolver depends on more than the standard library: %q", pkgs)
+	}
+}
+
 func TestFacadeCompilesNothingHeavy(t *testing.T) {
 	deps := goTool(t, repoRoot(t), nil, "list", "-deps", "./telemetry", "./telemetry/telemetrytest")
 	for _, pkg := range strings.Fields(deps) {

@@ -10,10 +10,15 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/loupe-dev/loupe/telemetry/internal/conf"
 )
 
 // Option configures Setup. Options given in code win over the environment,
-// which wins over defaults; see [Setup] for the full list.
+// which wins over defaults; see [Setup] for the full list. A zero value
+// given in code is not set: `WithServiceName(os.Getenv("NAME"))` with NAME
+// unset leaves the name to OTEL_SERVICE_NAME, and so for every option that
+// takes a string, a duration or a list.
 type Option interface {
 	apply(*config)
 }
@@ -31,32 +36,13 @@ type BatchOptions struct {
 	MaxExportBatchSize int           // OTEL_BSP_MAX_EXPORT_BATCH_SIZE / OTEL_BLRP_MAX_EXPORT_BATCH_SIZE
 }
 
-// config holds code options; a nil pointer means "not set in code".
+// config holds the options: code's configuration values, which the resolver
+// reads (zero values are not set), and what passes to the SDK as it is.
 type config struct {
 	lookup func(string) (string, bool)
+	code   conf.Code
 
-	disabled          *bool
-	serviceName       *string
-	serviceVersion    *string
-	environment       *string
-	exporters         map[Signal][]string
-	fallbackExporters map[Signal]string
-	otlpEndpoint      *string
-	otlpProtocol      *string
-	otlpHeaders       map[string]string
-	otlpTimeout       *time.Duration
-	otlpCompression   *string
-	otlpInsecure      *bool
 	sampler           sdktrace.Sampler
-	samplingRatio     *float64
-	propagators       []string
-	bsp, blrp         *BatchOptions
-	metricInterval    *time.Duration
-	cardinality       *int
-	runtimeMetrics    *bool
-	promAddr          *string
-	logLevel          *string
-	logFormat         *string
 	logWriter         io.Writer
 	logWriterSet      bool
 	warnWriter        io.Writer
@@ -76,8 +62,7 @@ type config struct {
 func newConfig(opts []Option) *config {
 	c := &config{
 		lookup:            os.LookupEnv,
-		exporters:         map[Signal][]string{},
-		fallbackExporters: map[Signal]string{},
+		code:              conf.Code{Exporters: map[Signal][]string{}},
 		logWriter:         os.Stderr,
 		warnWriter:        os.Stderr,
 		resourceDetectTTL: 2 * time.Second,
@@ -90,35 +75,41 @@ func newConfig(opts []Option) *config {
 	return c
 }
 
-func ptr[T any](v T) *T { return &v }
-
 // WithServiceName sets service.name (OTEL_SERVICE_NAME).
 func WithServiceName(name string) Option {
-	return optionFunc(func(c *config) { c.serviceName = ptr(name) })
+	return optionFunc(func(c *config) { c.code.ServiceName = name })
 }
 
 // WithServiceVersion sets service.version.
 func WithServiceVersion(version string) Option {
-	return optionFunc(func(c *config) { c.serviceVersion = ptr(version) })
+	return optionFunc(func(c *config) { c.code.ServiceVersion = version })
+}
+
+// WithServiceInstanceID sets service.instance.id, which otherwise comes from
+// OTEL_RESOURCE_ATTRIBUTES or is a random UUID (version 4) generated once
+// per process, as the resource semantic conventions recommend: it tells
+// apart the replicas of one service.
+func WithServiceInstanceID(id string) Option {
+	return optionFunc(func(c *config) { c.code.ServiceInstanceID = id })
 }
 
 // WithEnvironment sets deployment.environment.name (alias OTEL_ENVIRONMENT).
 func WithEnvironment(env string) Option {
-	return optionFunc(func(c *config) { c.environment = ptr(env) })
+	return optionFunc(func(c *config) { c.code.Environment = env })
 }
 
 // WithDisabled turns every signal off: spans, metrics and logs become no-ops
 // (the local log handler still writes). OTEL_SDK_DISABLED=true and
 // OTEL_ENABLED=false disable telemetry whatever this option says.
 func WithDisabled(disabled bool) Option {
-	return optionFunc(func(c *config) { c.disabled = ptr(disabled) })
+	return optionFunc(func(c *config) { c.code.Disabled = &disabled })
 }
 
 // WithExporters chooses the exporters of one signal, as
 // OTEL_{TRACES,METRICS,LOGS}_EXPORTER would: "otlp", "console", "none", and
 // for metrics "prometheus".
 func WithExporters(s Signal, names ...string) Option {
-	return optionFunc(func(c *config) { c.exporters[s] = append([]string(nil), names...) })
+	return optionFunc(func(c *config) { c.code.Exporters[s] = append([]string(nil), names...) })
 }
 
 // WithDefaultExporter replaces the spec's default exporter ("otlp") for every
@@ -127,87 +118,91 @@ func WithExporters(s Signal, names ...string) Option {
 // OTEL_EXPORTER_OTLP_ENDPOINT alone is enough to export over OTLP). Examples
 // use "console" so that they show something with no collector running.
 func WithDefaultExporter(name string) Option {
-	return optionFunc(func(c *config) {
-		for _, s := range signals {
-			c.fallbackExporters[s] = name
-		}
-	})
+	return optionFunc(func(c *config) { c.code.FallbackExporter = name })
 }
 
 // WithOTLPEndpoint sets the OTLP endpoint of every signal as a URL
-// (http://localhost:4318, https://collector:4317). For HTTP the signal path
-// (/v1/traces, …) is appended.
+// (http://localhost:4318, https://collector:4317): http:// is plaintext,
+// https:// TLS. For HTTP the signal path (/v1/traces, …) is appended. gRPC
+// also takes host:port, reached over TLS unless [WithOTLPInsecure] or
+// OTEL_EXPORTER_OTLP_INSECURE=true says plaintext.
 func WithOTLPEndpoint(url string) Option {
-	return optionFunc(func(c *config) { c.otlpEndpoint = ptr(url) })
+	return optionFunc(func(c *config) { c.code.Endpoint = url })
 }
 
 // WithOTLPProtocol sets the OTLP protocol: "grpc", "http/protobuf" (the
 // default) or "http/json" (traces only, as the Go SDK allows).
 func WithOTLPProtocol(protocol string) Option {
-	return optionFunc(func(c *config) { c.otlpProtocol = ptr(protocol) })
+	return optionFunc(func(c *config) { c.code.Protocol = protocol })
 }
 
 // WithOTLPHeaders adds headers to every OTLP request; they win over
-// OTEL_EXPORTER_OTLP_HEADERS for the same key. Values are never printed.
+// OTEL_EXPORTER_OTLP_HEADERS for the same key (case-insensitive), and the
+// variable's other headers are kept. Values are never printed.
 func WithOTLPHeaders(headers map[string]string) Option {
 	return optionFunc(func(c *config) {
-		if c.otlpHeaders == nil {
-			c.otlpHeaders = map[string]string{}
+		if c.code.Headers == nil {
+			c.code.Headers = map[string]string{}
 		}
 		for k, v := range headers {
-			c.otlpHeaders[k] = v
+			c.code.Headers[k] = v
 		}
 	})
 }
 
 // WithOTLPTimeout bounds each OTLP export (OTEL_EXPORTER_OTLP_TIMEOUT, default 10s).
 func WithOTLPTimeout(d time.Duration) Option {
-	return optionFunc(func(c *config) { c.otlpTimeout = ptr(d) })
+	return optionFunc(func(c *config) { c.code.Timeout = d })
 }
 
 // WithOTLPCompression sets "gzip" or "none" (OTEL_EXPORTER_OTLP_COMPRESSION).
 func WithOTLPCompression(compression string) Option {
-	return optionFunc(func(c *config) { c.otlpCompression = ptr(compression) })
+	return optionFunc(func(c *config) { c.code.Compression = compression })
 }
 
 // WithOTLPInsecure forces plaintext (true) or TLS (false), whatever the
 // endpoint's scheme says.
 func WithOTLPInsecure(insecure bool) Option {
-	return optionFunc(func(c *config) { c.otlpInsecure = ptr(insecure) })
+	return optionFunc(func(c *config) { c.code.Insecure = &insecure })
 }
 
 // WithSampler sets the SDK sampler, overriding OTEL_TRACES_SAMPLER.
 func WithSampler(s sdktrace.Sampler) Option {
-	return optionFunc(func(c *config) { c.sampler = s })
+	return optionFunc(func(c *config) {
+		c.sampler, c.code.Sampler = s, ""
+		if s != nil {
+			c.code.Sampler = s.Description()
+		}
+	})
 }
 
 // WithSamplingRatio samples that fraction of new traces and follows the
 // parent's decision otherwise (parentbased_traceidratio). Setup fails
 // outside [0, 1].
 func WithSamplingRatio(ratio float64) Option {
-	return optionFunc(func(c *config) { c.samplingRatio = ptr(ratio) })
+	return optionFunc(func(c *config) { c.code.SamplingRatio = &ratio })
 }
 
 // WithPropagators sets the propagators by name, as OTEL_PROPAGATORS would:
 // tracecontext, baggage, b3, b3multi, jaeger, none.
 func WithPropagators(names ...string) Option {
-	return optionFunc(func(c *config) { c.propagators = append([]string{}, names...) })
+	return optionFunc(func(c *config) { c.code.Propagators = append([]string(nil), names...) })
 }
 
 // WithSpanBatching tunes the batch span processor (OTEL_BSP_*).
 func WithSpanBatching(b BatchOptions) Option {
-	return optionFunc(func(c *config) { c.bsp = &b })
+	return optionFunc(func(c *config) { c.code.BSP = conf.Batch(b) })
 }
 
 // WithLogBatching tunes the batch log record processor (OTEL_BLRP_*).
 func WithLogBatching(b BatchOptions) Option {
-	return optionFunc(func(c *config) { c.blrp = &b })
+	return optionFunc(func(c *config) { c.code.BLRP = conf.Batch(b) })
 }
 
 // WithMetricInterval sets how often metrics are pushed
 // (OTEL_METRIC_EXPORT_INTERVAL, default 60s).
 func WithMetricInterval(d time.Duration) Option {
-	return optionFunc(func(c *config) { c.metricInterval = ptr(d) })
+	return optionFunc(func(c *config) { c.code.MetricInterval = d })
 }
 
 // WithCardinalityLimit caps the attribute sets kept per instrument
@@ -215,33 +210,33 @@ func WithMetricInterval(d time.Duration) Option {
 // the SDK folds new sets into one otel.metric.overflow=true series and Loupe
 // warns once.
 func WithCardinalityLimit(n int) Option {
-	return optionFunc(func(c *config) { c.cardinality = ptr(n) })
+	return optionFunc(func(c *config) { c.code.Cardinality = &n })
 }
 
 // WithRuntimeMetrics turns the Go runtime metrics on (the default) or off
 // (LOUPE_RUNTIME_METRICS).
 func WithRuntimeMetrics(on bool) Option {
-	return optionFunc(func(c *config) { c.runtimeMetrics = ptr(on) })
+	return optionFunc(func(c *config) { c.code.RuntimeMetrics = &on })
 }
 
 // WithPrometheusListener serves the Prometheus exporter on its own listener at
-// addr (e.g. "localhost:9464"); "" serves nothing and leaves mounting
-// [Telemetry.MetricsHandler] to you. The environment's
-// OTEL_EXPORTER_PROMETHEUS_HOST/PORT do the same.
+// addr (e.g. "localhost:9464"), as OTEL_EXPORTER_PROMETHEUS_HOST/PORT do.
+// With neither, no listener is started and mounting
+// [Telemetry.MetricsHandler] is up to you.
 func WithPrometheusListener(addr string) Option {
-	return optionFunc(func(c *config) { c.promAddr = ptr(addr) })
+	return optionFunc(func(c *config) { c.code.PromAddr = addr })
 }
 
 // WithLogLevel sets the minimum level of scope loggers (LOUPE_LOG_LEVEL,
 // default info).
 func WithLogLevel(level slog.Level) Option {
-	return optionFunc(func(c *config) { c.logLevel = ptr(level.String()) })
+	return optionFunc(func(c *config) { c.code.LogLevel = level.String() })
 }
 
 // WithLogFormat sets the local log format, "json" (default) or "text"
 // (LOUPE_LOG_FORMAT).
 func WithLogFormat(format string) Option {
-	return optionFunc(func(c *config) { c.logFormat = ptr(format) })
+	return optionFunc(func(c *config) { c.code.LogFormat = format })
 }
 
 // WithLogWriter sets where the local log handler writes (default os.Stderr);

@@ -3,12 +3,14 @@ package telemetry_test
 import (
 	"compress/gzip"
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
@@ -17,18 +19,63 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	_ "google.golang.org/grpc/encoding/gzip" // the receiver decodes gzip
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/stats"
 )
 
 // receiver is a minimal OTLP receiver on loopback built on the collector's
-// pdata packages: gRPC and HTTP (protobuf or JSON, gzip), all three signals.
+// pdata packages: gRPC and HTTP (protobuf or JSON, gzip), all three signals,
+// with TLS when given a certificate. It records what arrived on the wire.
 type receiver struct {
-	mu      sync.Mutex
-	traces  []ptrace.Traces
-	metrics []pmetric.Metrics
-	logs    []plog.Logs
-	ctypes  []string // Content-Type of each HTTP request
+	mu       sync.Mutex
+	traces   []ptrace.Traces
+	metrics  []pmetric.Metrics
+	logs     []plog.Logs
+	ctypes   []string  // Content-Type of each HTTP request
+	requests []request // every export request, gRPC or HTTP
 
 	grpcAddr, httpAddr string
+}
+
+// request is what one export request carried besides its payload.
+type request struct {
+	protocol string      // "grpc" or "http"
+	path     string      // the URL path, or the gRPC method
+	header   http.Header // HTTP headers, or gRPC metadata (lower-case keys)
+	encoding string      // Content-Encoding, or the gRPC compressor
+	tls      bool
+}
+
+func (r *receiver) record(q request) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.requests = append(r.requests, q)
+}
+
+func (r *receiver) received() []request {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]request(nil), r.requests...)
+}
+
+// grpcRecorder records each RPC's metadata, compressor and transport.
+type grpcRecorder struct{ r *receiver }
+
+func (g grpcRecorder) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
+func (g grpcRecorder) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
+	return ctx
+}
+func (g grpcRecorder) HandleConn(context.Context, stats.ConnStats) {}
+func (g grpcRecorder) HandleRPC(ctx context.Context, s stats.RPCStats) {
+	in, ok := s.(*stats.InHeader)
+	if !ok {
+		return
+	}
+	p, _ := peer.FromContext(ctx)
+	g.r.record(request{protocol: "grpc", path: in.FullMethod, header: http.Header(in.Header.Copy()),
+		encoding: in.Compression, tls: p != nil && p.AuthInfo != nil})
 }
 
 type traceSrv struct {
@@ -74,13 +121,27 @@ type unmarshaler interface {
 
 func startReceiver(t *testing.T) *receiver {
 	t.Helper()
+	return startReceiverWith(t, nil, 0)
+}
+
+// startReceiverWith serves over TLS when cert is not nil, and answers every
+// request after delay.
+func startReceiverWith(t *testing.T, cert *tls.Certificate, delay time.Duration) *receiver {
+	t.Helper()
 	r := &receiver{}
 
 	gl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := grpc.NewServer()
+	gopts := []grpc.ServerOption{grpc.StatsHandler(grpcRecorder{r}), grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		time.Sleep(delay)
+		return h(ctx, req)
+	})}
+	if cert != nil {
+		gopts = append(gopts, grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{*cert}})))
+	}
+	gs := grpc.NewServer(gopts...)
 	ptraceotlp.RegisterGRPCServer(gs, &traceSrv{r: r})
 	pmetricotlp.RegisterGRPCServer(gs, &metricSrv{r: r})
 	plogotlp.RegisterGRPCServer(gs, &logSrv{r: r})
@@ -142,7 +203,24 @@ func startReceiver(t *testing.T) *receiver {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := &http.Server{Handler: mux}
+	// Any path naming a signal reaches its handler, so that the paths of
+	// per-signal endpoints are recorded as they arrived.
+	route := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		time.Sleep(delay)
+		r.record(request{protocol: "http", path: req.URL.Path, header: req.Header.Clone(),
+			encoding: req.Header.Get("Content-Encoding"), tls: req.TLS != nil})
+		for _, s := range []string{"traces", "metrics", "logs"} {
+			if strings.Contains(req.URL.Path, s) {
+				req.URL.Path = "/v1/" + s
+			}
+		}
+		mux.ServeHTTP(w, req)
+	})
+	hs := &http.Server{Handler: route}
+	if cert != nil {
+		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*cert}}
+		hl = tls.NewListener(hl, hs.TLSConfig)
+	}
 	go func() { _ = hs.Serve(hl) }()
 	r.httpAddr = hl.Addr().String()
 

@@ -3,12 +3,15 @@ package telemetry
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/resource"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+
+	"github.com/loupe-dev/loupe/telemetry/internal/conf"
 )
 
 // detectors are run in parallel, each bounded by the detection time limit.
@@ -29,9 +32,10 @@ var detectors = map[string][]resource.Option{
 }
 
 // buildResource merges the detected attributes with the configured ones;
-// configured values (service.*, OTEL_RESOURCE_ATTRIBUTES, code options) win.
+// configured values (service.*, OTEL_RESOURCE_ATTRIBUTES, code options) win,
+// the resolved service.* over the same keys in OTEL_RESOURCE_ATTRIBUTES.
 // A detector that misses the time limit is skipped with a warning.
-func buildResource(ctx context.Context, ec *EffectiveConfig, extra []resource.Option, limit time.Duration, warn *warner) (*resource.Resource, error) {
+func buildResource(ctx context.Context, ec *conf.Config, extra []resource.Option, limit time.Duration, warn *warner) (*resource.Resource, error) {
 	detectCtx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 
@@ -65,20 +69,16 @@ collect:
 		}
 	}
 
-	attrs := []attribute.KeyValue{semconv.ServiceName(ec.serviceName)}
-	keys := make([]string, 0, len(ec.resourceAttrs))
-	for k := range ec.resourceAttrs {
-		keys = append(keys, k)
+	attrs := make([]attribute.KeyValue, 0, len(ec.ResourceAttrs)+4)
+	for _, k := range slices.Sorted(maps.Keys(ec.ResourceAttrs)) {
+		attrs = append(attrs, attribute.String(k, ec.ResourceAttrs[k]))
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		attrs = append(attrs, attribute.String(k, ec.resourceAttrs[k]))
+	attrs = append(attrs, semconv.ServiceName(ec.ServiceName), semconv.ServiceInstanceID(ec.ServiceInstanceID))
+	if ec.ServiceVersion != "" {
+		attrs = append(attrs, semconv.ServiceVersion(ec.ServiceVersion))
 	}
-	if ec.serviceVersion != "" {
-		attrs = append(attrs, semconv.ServiceVersion(ec.serviceVersion))
-	}
-	if ec.environment != "" {
-		attrs = append(attrs, semconv.DeploymentEnvironmentNameKey.String(ec.environment))
+	if ec.Environment != "" {
+		attrs = append(attrs, semconv.DeploymentEnvironmentNameKey.String(ec.Environment))
 	}
 	configured, err := resource.New(ctx, append([]resource.Option{resource.WithSchemaURL(semconv.SchemaURL), resource.WithAttributes(attrs...)}, extra...)...)
 	if err != nil && configured == nil {

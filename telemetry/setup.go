@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -25,6 +26,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/loupe-dev/loupe/telemetry/internal/conf"
 )
 
 // Telemetry is one Setup: the SDK providers it built and the Shutdown that
@@ -92,15 +95,18 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	activeMu.Lock()
 	defer activeMu.Unlock()
 	if active != nil {
-		return nil, &AlreadySetUpError{ServiceName: active.cfg.serviceName}
+		return nil, &AlreadySetUpError{ServiceName: active.cfg.c.ServiceName}
 	}
 
 	warn := newWarner(cfg.warnWriter)
 	for _, w := range ec.Warnings {
 		warn.Once(w, "telemetry: %s", w)
 	}
+	if ec.c.Disabled {
+		warn.Once("disabled", "telemetry: disabled by %s: no spans, metrics or logs are recorded nor exported (local logs still print)", ec.c.DisabledBy)
+	}
 	t := &Telemetry{cfg: ec, guard: newGuard(warn)}
-	if err := t.build(ctx, cfg, ec, warn); err != nil {
+	if err := t.build(ctx, cfg, ec.c, warn); err != nil {
 		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		return nil, errors.Join(err, t.shutdown(shutdownCtx))
@@ -109,19 +115,19 @@ func Setup(ctx context.Context, opts ...Option) (*Telemetry, error) {
 	return t, nil
 }
 
-func (t *Telemetry) build(ctx context.Context, cfg *config, ec *EffectiveConfig, warn *warner) error {
-	st := &state{warn: warn, prop: buildPropagator(ec.propagators)}
+func (t *Telemetry) build(ctx context.Context, cfg *config, ec *conf.Config, warn *warner) error {
+	st := &state{warn: warn, prop: buildPropagator(ec.Propagators)}
 	t.prop = st.prop
 	level := new(slog.LevelVar)
-	level.Set(ec.logLevel)
+	level.Set(ec.LogLevel)
 	st.logs = &logPipeline{level: level}
 	writer := cfg.logWriter
-	if contains(ec.exporters[Logs], "console") && !cfg.logWriterSet {
+	if slices.Contains(ec.Exporters[Logs], "console") && !cfg.logWriterSet {
 		writer = nil // the console exporter is the local output
 	}
-	st.logs.local = newLocalHandler(writer, ec.logFormat, level)
+	st.logs.local = newLocalHandler(writer, ec.LogFormat, level)
 
-	if ec.disabled {
+	if ec.Disabled {
 		st.disabled = true
 		st.tp, st.mp = tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider()
 		t.install(st, cfg, lognoop.NewLoggerProvider())
@@ -134,15 +140,15 @@ func (t *Telemetry) build(ctx context.Context, cfg *config, ec *EffectiveConfig,
 	}
 
 	// Traces.
-	traceOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSampler(samplerFor(cfg, ec)), sdktrace.WithRawSpanLimits(ec.spanLimits)}
-	for _, name := range ec.exporters[Traces] {
+	traceOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSampler(samplerFor(cfg, ec.Sampler)), sdktrace.WithRawSpanLimits(spanLimits(ec.SpanLimits))}
+	for _, name := range ec.Exporters[Traces] {
 		switch name {
 		case "otlp":
-			exp, err := newSpanExporter(ctx, ec.otlp[Traces])
+			exp, err := newSpanExporter(ctx, ec.OTLP[Traces])
 			if err != nil {
 				return fmt.Errorf("telemetry: traces exporter: %w", err)
 			}
-			traceOpts = append(traceOpts, sdktrace.WithSpanProcessor(gatedSpanProcessor(t.guard, exp, ec.otlp[Traces].target(), ec.bsp)))
+			traceOpts = append(traceOpts, sdktrace.WithSpanProcessor(gatedSpanProcessor(t.guard, exp, target(ec.OTLP[Traces]), ec.BSP)))
 		case "console":
 			traceOpts = append(traceOpts, sdktrace.WithSpanProcessor(sdktrace.NewSimpleSpanProcessor(&consoleSpanExporter{w: cfg.warnWriter})))
 		}
@@ -153,22 +159,22 @@ func (t *Telemetry) build(ctx context.Context, cfg *config, ec *EffectiveConfig,
 	t.tp = sdktrace.NewTracerProvider(append(traceOpts, cfg.traceOpts...)...)
 
 	// Metrics.
-	metricOpts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithExemplarFilter(exemplarFilter(ec.exemplarFilter))}
-	if ec.cardinality > 0 {
-		metricOpts = append(metricOpts, sdkmetric.WithCardinalityLimit(ec.cardinality))
+	metricOpts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithExemplarFilter(exemplarFilter(ec.ExemplarFilter))}
+	if ec.Cardinality > 0 {
+		metricOpts = append(metricOpts, sdkmetric.WithCardinalityLimit(ec.Cardinality))
 	}
 	periodic := func(exp sdkmetric.Exporter, name string) sdkmetric.Reader {
 		return sdkmetric.NewPeriodicReader(&metricExporter{Exporter: exp, g: t.guard, name: name},
-			sdkmetric.WithInterval(ec.metricInterval), sdkmetric.WithTimeout(ec.metricTimeout))
+			sdkmetric.WithInterval(ec.MetricInterval), sdkmetric.WithTimeout(ec.MetricTimeout))
 	}
-	for _, name := range ec.exporters[Metrics] {
+	for _, name := range ec.Exporters[Metrics] {
 		switch name {
 		case "otlp":
-			exp, err := newMetricExporter(ctx, ec.otlp[Metrics], ec.temporality)
+			exp, err := newMetricExporter(ctx, ec.OTLP[Metrics], ec)
 			if err != nil {
 				return fmt.Errorf("telemetry: metrics exporter: %w", err)
 			}
-			metricOpts = append(metricOpts, sdkmetric.WithReader(periodic(exp, ec.otlp[Metrics].target())))
+			metricOpts = append(metricOpts, sdkmetric.WithReader(periodic(exp, target(ec.OTLP[Metrics]))))
 		case "console":
 			metricOpts = append(metricOpts, sdkmetric.WithReader(periodic(&consoleMetricExporter{w: cfg.warnWriter}, "console")))
 		case "prometheus":
@@ -185,7 +191,7 @@ func (t *Telemetry) build(ctx context.Context, cfg *config, ec *EffectiveConfig,
 		metricOpts = append(metricOpts, sdkmetric.WithReader(r))
 	}
 	t.mp = sdkmetric.NewMeterProvider(append(metricOpts, cfg.metricOpts...)...)
-	if ec.runtimeMetrics {
+	if ec.RuntimeMetrics {
 		if err := runtime.Start(runtime.WithMeterProvider(t.mp)); err != nil {
 			return fmt.Errorf("telemetry: runtime metrics: %w", err)
 		}
@@ -198,14 +204,14 @@ func (t *Telemetry) build(ctx context.Context, cfg *config, ec *EffectiveConfig,
 
 	// Logs.
 	var logOpts []sdklog.LoggerProviderOption
-	for _, name := range ec.exporters[Logs] {
+	for _, name := range ec.Exporters[Logs] {
 		switch name {
 		case "otlp":
-			exp, err := newLogExporter(ctx, ec.otlp[Logs])
+			exp, err := newLogExporter(ctx, ec.OTLP[Logs])
 			if err != nil {
 				return fmt.Errorf("telemetry: logs exporter: %w", err)
 			}
-			logOpts = append(logOpts, sdklog.WithProcessor(gatedLogProcessor(t.guard, exp, ec.otlp[Logs].target(), ec.blrp)))
+			logOpts = append(logOpts, sdklog.WithProcessor(gatedLogProcessor(t.guard, exp, target(ec.OTLP[Logs]), ec.BLRP)))
 		case "console":
 			logOpts = append(logOpts, sdklog.WithProcessor(sdklog.NewSimpleProcessor(&consoleLogExporter{w: cfg.warnWriter})))
 		}
@@ -217,20 +223,20 @@ func (t *Telemetry) build(ctx context.Context, cfg *config, ec *EffectiveConfig,
 	if len(logOpts) > 0 {
 		base := []sdklog.LoggerProviderOption{
 			sdklog.WithResource(res),
-			sdklog.WithAttributeCountLimit(ec.logAttrCount),
-			sdklog.WithAttributeValueLengthLimit(ec.logAttrLength),
+			sdklog.WithAttributeCountLimit(ec.LogAttrCount),
+			sdklog.WithAttributeValueLengthLimit(ec.LogAttrLength),
 		}
 		t.lp = sdklog.NewLoggerProvider(append(append(base, logOpts...), cfg.logOpts...)...)
 		lp = t.lp
 		st.logs.lp = t.lp
 		if !cfg.syncLogs {
-			t.logWorker = newLogWorker(t.guard, ec.blrp.maxQueue)
+			t.logWorker = newLogWorker(t.guard, ec.BLRP.MaxQueueSize)
 			st.logs.worker = t.logWorker
 		}
 	}
 
-	if ec.promAddr != "" && t.metricsHandler != nil {
-		if err := t.listenPrometheus(ec.promAddr); err != nil {
+	if ec.PromAddr != "" && t.metricsHandler != nil {
+		if err := t.listenPrometheus(ec.PromAddr); err != nil {
 			return err
 		}
 	}
@@ -266,33 +272,43 @@ func (t *Telemetry) install(st *state, cfg *config, lp log.LoggerProvider) {
 
 // usesOTLP reports whether any signal exports over OTLP, the only path where
 // spans and records can be dropped or fail, and so where self-metrics matter.
-func usesOTLP(ec *EffectiveConfig) bool {
+func usesOTLP(ec *conf.Config) bool {
 	for _, s := range signals {
-		if contains(ec.exporters[s], "otlp") {
+		if slices.Contains(ec.Exporters[s], "otlp") {
 			return true
 		}
 	}
 	return false
 }
 
-func samplerFor(cfg *config, ec *EffectiveConfig) sdktrace.Sampler {
+func samplerFor(cfg *config, s conf.Sampler) sdktrace.Sampler {
 	if cfg.sampler != nil {
 		return cfg.sampler
 	}
-	s := ec.sampler
-	switch s.name {
+	switch s.Name {
 	case "always_on":
 		return sdktrace.AlwaysSample()
 	case "always_off":
 		return sdktrace.NeverSample()
 	case "traceidratio":
-		return sdktrace.TraceIDRatioBased(s.arg)
+		return sdktrace.TraceIDRatioBased(s.Arg)
 	case "parentbased_always_off":
 		return sdktrace.ParentBased(sdktrace.NeverSample())
 	case "parentbased_traceidratio":
-		return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(s.arg))
+		return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(s.Arg))
 	}
 	return sdktrace.ParentBased(sdktrace.AlwaysSample())
+}
+
+func spanLimits(l conf.SpanLimits) sdktrace.SpanLimits {
+	return sdktrace.SpanLimits{
+		AttributeValueLengthLimit:   l.AttributeValueLength,
+		AttributeCountLimit:         l.AttributeCount,
+		EventCountLimit:             l.EventCount,
+		LinkCountLimit:              l.LinkCount,
+		AttributePerEventCountLimit: l.AttributesPerEvent,
+		AttributePerLinkCountLimit:  l.AttributesPerLink,
+	}
 }
 
 func exemplarFilter(name string) exemplar.Filter {

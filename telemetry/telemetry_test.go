@@ -474,7 +474,7 @@ func TestErrStack(t *testing.T) {
 
 func TestDisabledEmitsNothing(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
-	var logs bytes.Buffer
+	var logs, warnings bytes.Buffer
 	tel, err := telemetry.Setup(context.Background(),
 		telemetry.WithEnvLookup(func(k string) (string, bool) {
 			if k == "OTEL_SDK_DISABLED" {
@@ -485,6 +485,7 @@ func TestDisabledEmitsNothing(t *testing.T) {
 		telemetry.WithDisabled(false), // the kill switch wins anyway
 		telemetry.WithTracerProviderOptions(sdktrace.WithSpanProcessor(rec)),
 		telemetry.WithLogWriter(&logs),
+		telemetry.WithWarningWriter(&warnings),
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -492,6 +493,11 @@ func TestDisabledEmitsNothing(t *testing.T) {
 	defer func() { _ = tel.Shutdown(context.Background()) }()
 	if !tel.Config().Disabled() {
 		t.Fatal("not disabled")
+	}
+	// One line says so and why.
+	const want = "telemetry: disabled by OTEL_SDK_DISABLED=true: no spans, metrics or logs are recorded nor exported (local logs still print)\n"
+	if got := warnings.String(); !strings.HasSuffix(got, want) || strings.Count(got, "\n") != 1 {
+		t.Errorf("Setup wrote %q, want one line ending %q", got, want)
 	}
 	s := telemetry.Get("off")
 	ctx := context.Background()
