@@ -30,8 +30,10 @@ type Handler struct {
 	q      *queryable
 	engine *promql.Engine
 	slots  chan struct{} // one per query running
-	parser parser.Parser
-	cfg    config
+	// lightSlots are for light queries only (slots.go), one per query.
+	lightSlots chan struct{}
+	parser     parser.Parser
+	cfg        config
 }
 
 // The defaults of [New].
@@ -84,7 +86,9 @@ func WithMaxSeries(n int) Option { return optionFunc(func(c *config) { c.maxSeri
 func WithLookbackDelta(d time.Duration) Option { return optionFunc(func(c *config) { c.lookback = d }) }
 
 // WithMaxConcurrent bounds the queries that run at once; later ones wait
-// for a turn within their timeout. Values below 1 keep the default.
+// for a turn within their timeout. Light queries (DefaultLightSpan) have
+// half as many slots again of their own, so that heavy ones never hold
+// them all. Values below 1 keep the default.
 func WithMaxConcurrent(n int) Option { return optionFunc(func(c *config) { c.concurrent = n }) }
 
 // WithClock sets the clock that gives the time of a query that names none
@@ -129,7 +133,9 @@ func New(st store.Reader, opts ...Option) *Handler {
 		cfg:    c,
 		parser: p,
 		slots:  make(chan struct{}, c.concurrent),
-		q:      &queryable{st: st, maxSeries: c.maxSeries, scanLimit: 10 * c.maxSeries, maxSamples: c.maxSamples},
+		// Light queries get half as many slots of their own.
+		lightSlots: make(chan struct{}, max(1, c.concurrent/2)),
+		q:          &queryable{st: st, maxSeries: c.maxSeries, scanLimit: 10 * c.maxSeries, maxSamples: c.maxSamples},
 		engine: promql.NewEngine(promql.EngineOpts{
 			MaxSamples:           c.maxSamples,
 			Timeout:              c.timeout,
@@ -385,12 +391,11 @@ func (h *Handler) run(r *http.Request, newQuery func(context.Context) (promql.Qu
 	// by the same duration.
 	wait, cancel := context.WithTimeout(ctx, h.cfg.timeout)
 	defer cancel()
-	select {
-	case h.slots <- struct{}{}:
-		defer func() { <-h.slots }()
-	case <-wait.Done():
-		return nil, nil, engineError(fmt.Errorf("waiting for one of %d queries to end: %w", cap(h.slots), wait.Err()))
+	release, e := h.turn(wait, qry)
+	if e != nil {
+		return nil, nil, e
 	}
+	defer release()
 	res := qry.Exec(ctx)
 	if res.Err != nil {
 		return nil, nil, engineError(res.Err)

@@ -38,7 +38,7 @@ func (s gatedStore) FindSeries(ctx context.Context, q store.SeriesQuery) iter.Se
 	}
 }
 
-// With one query running and a limit of one, the next waits for its turn
+// With one query running and a limit of one, the next heavy one waits for its turn
 // and, when its timeout ends first, gets a 503 timeout; the first one then
 // finishes normally.
 func TestMaxConcurrent(t *testing.T) {
@@ -64,7 +64,7 @@ func TestMaxConcurrent(t *testing.T) {
 		t.Fatal("the first query never reached the store")
 	}
 
-	code, body := get(t, srv, "/api/v1/query?"+q(`sum(queue_size)`, "timeout", "0.05"))
+	code, body := get(t, srv, "/api/v1/query?"+q(`sum(count_over_time(queue_size[30d]))`, "timeout", "0.05"))
 	if code != http.StatusServiceUnavailable || !strings.Contains(string(body), `"errorType":"timeout"`) || !strings.Contains(string(body), "waiting for one of 1 queries") {
 		t.Errorf("second query: %d %s", code, body)
 	}
