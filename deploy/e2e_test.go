@@ -127,6 +127,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 		checkLogs(t, loupe, found["chat"], "chat answered", deadline)
 		checkLogs(t, loupe, found[demo.FaultPanic], "recovered from a panic", deadline)
+		checkPanicLogs(t, loupe, prom, answers[http.StatusInternalServerError], deadline)
 	})
 	t.Run("loupe serve answers as Jaeger", func(t *testing.T) {
 		compareWithJaeger(t, jaeger, loupe, deadline)
@@ -643,11 +644,15 @@ func isLLMTimeout(v *traceView) bool {
 	})
 }
 
-// promQuery runs an instant PromQL query and returns its vector.
+// promQuery runs an instant PromQL query and returns its vector: each
+// series' labels, and its value under "value".
 func promQuery(p *engine, q string) ([]map[string]string, error) {
 	var resp struct {
 		Data struct {
-			Result []struct{ Metric map[string]string }
+			Result []struct {
+				Metric map[string]string
+				Value  []any
+			}
 		}
 	}
 	if err := p.get("/api/v1/query", url.Values{"query": {q}}, &resp); err != nil {
@@ -656,6 +661,9 @@ func promQuery(p *engine, q string) ([]map[string]string, error) {
 	out := make([]map[string]string, len(resp.Data.Result))
 	for i, r := range resp.Data.Result {
 		out[i] = r.Metric
+		if len(r.Value) == 2 {
+			out[i]["value"] = fmt.Sprint(r.Value[1])
+		}
 	}
 	return out, nil
 }
@@ -833,17 +841,13 @@ func checkExemplars(t *testing.T, prom, jaeger *engine, since time.Time) error {
 // must.
 func checkFailedJobs(t *testing.T, prom, jaeger *engine, deadline time.Time) {
 	poll(t, deadline, "failed jobs' traces", func() error {
-		var resp struct {
-			Data struct {
-				Result []struct{ Value []any }
-			}
-		}
-		if err := prom.get("/api/v1/query", url.Values{"query": {"sum(worker_jobs_failed_total)"}}, &resp); err != nil {
+		res, err := promQuery(prom, "sum(worker_jobs_failed_total)")
+		if err != nil {
 			return err
 		}
 		failed := 0
-		if r := resp.Data.Result; len(r) == 1 && len(r[0].Value) == 2 {
-			failed, _ = strconv.Atoi(fmt.Sprint(r[0].Value[1]))
+		if len(res) == 1 {
+			failed, _ = strconv.Atoi(res[0]["value"])
 		}
 		all, err := jaeger.allTraces()
 		if err != nil {
@@ -907,6 +911,31 @@ func checkLogs(t *testing.T, logs *engine, v *traceView, want string, deadline t
 		}
 		t.Logf("trace %s: %d log records, each on a span of the trace, %q among them", v.TraceID, len(resp.Logs), want)
 		return nil
+	})
+}
+
+// checkPanicLogs counts the orchestrator's "recovered from a panic" records
+// in the logs engine: one per 500 the gateway answered, none lost on the way
+// (the SDK's, the Collector's and the engine's queues). When some are
+// missing it says which counters of loss Prometheus has.
+func checkPanicLogs(t *testing.T, logs, prom *engine, panics int, deadline time.Time) {
+	poll(t, deadline, "the panics' log records", func() error {
+		var resp struct{ Logs []struct{ TraceID string } }
+		if err := logs.get("/api/logs", url.Values{"service": {"orchestrator"}, "q": {"recovered from a panic"}, "lookback": {"1h"}, "limit": {"1000"}}, &resp); err != nil {
+			return err
+		}
+		if len(resp.Logs) == panics {
+			t.Logf("%d records of a recovered panic, one per 500", panics)
+			return nil
+		}
+		var lost []string
+		for _, q := range []string{"loupe_telemetry_logs_dropped_total", "loupe_telemetry_logs_failed_total",
+			"otelcol_exporter_send_failed_log_records_total", "otelcol_exporter_enqueue_failed_log_records_total",
+			"otelcol_receiver_refused_log_records_total", "otelcol_exporter_sent_log_records_total"} {
+			res, _ := promQuery(prom, "sum by (job, exporter) ("+q+")")
+			lost = append(lost, fmt.Sprintf("%s %v", q, res))
+		}
+		return fmt.Errorf("%d records of a recovered panic, the gateway answered 500 %d times; Prometheus: %s", len(resp.Logs), panics, strings.Join(lost, "; "))
 	})
 }
 
