@@ -190,7 +190,9 @@ func (c *Converted) resource(r pcommon.Resource) *Resource {
 			s = base64.StdEncoding.EncodeToString([]byte(v.Str()))
 		}
 		if s != "" {
-			res.ServiceName = c.in.str(s)
+			// Valid UTF-8, as every query and answer carries it: a name
+			// listed by the query APIs is one that finds its telemetry.
+			res.ServiceName = c.in.str(strings.ToValidUTF8(s, "\uFFFD"))
 		}
 	}
 	c.Bytes += resourceSizeOf(res)

@@ -158,6 +158,9 @@ func parseQuery(q url.Values) (store.TraceQuery, error) {
 	if tq.StartMax, err = time.Parse(time.RFC3339Nano, maxRaw); err != nil {
 		return tq, fmt.Errorf("malformed parameter %s: %w", paramTimeMax, err)
 	}
+	if err := errors.Join(store.CheckTime(paramTimeMin, tq.StartMin), store.CheckTime(paramTimeMax, tq.StartMax)); err != nil {
+		return tq, err
+	}
 	depthParam, depth := paramSearchDepth, q.Get(paramSearchDepth)
 	if depth == "" {
 		depthParam, depth = paramNumTraces, q.Get(paramNumTraces)

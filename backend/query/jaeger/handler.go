@@ -205,7 +205,11 @@ func (h *Handler) parseSearch(r *http.Request) (q store.TraceQuery, ids []store.
 		if err != nil {
 			return time.Time{}, false, paramError(name, err)
 		}
-		return time.UnixMicro(n), true, nil
+		t := time.UnixMicro(n)
+		if err := store.CheckTime(name, t); err != nil {
+			return t, false, err
+		}
+		return t, true, nil
 	}
 	var hasStart, hasEnd bool
 	if q.StartMin, hasStart, err = micros("start"); err != nil {

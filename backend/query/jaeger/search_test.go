@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"iter"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -111,5 +112,43 @@ func TestSearchesBounded(t *testing.T) {
 	close(g.gate)
 	if code := <-first; code != http.StatusOK {
 		t.Errorf("first search: %d", code)
+	}
+}
+
+// A time range beyond what the store can hold is a clear 400, not an
+// empty answer.
+func TestOverflowingRange(t *testing.T) {
+	mux := fixture(t)
+	for _, q := range []string{"start=-9223372036854775808", "end=9223372036854775807", "start=-9223372036854775808&end=0"} {
+		rec := get(mux, "/api/traces?service=frontend&"+q)
+		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "outside the times the store can hold") {
+			t.Errorf("%s: %d %s, want 400 naming the range", q, rec.Code, rec.Body)
+		}
+	}
+}
+
+// A service name that is not valid UTF-8 is listed as stored, with U+FFFD
+// in place of the bad bytes, and that name finds its traces.
+func TestInvalidUTF8Service(t *testing.T) {
+	s := memstore.New()
+	defer s.Close()
+	td := storetest.Traces(storetest.SpanSpec{Service: "caf\xe9", Trace: 1, ID: 1, Name: "op", Dur: time.Millisecond})
+	if _, err := s.WriteTraces(context.Background(), td); err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	jaeger.New(s, jaeger.WithClock(func() time.Time { return storetest.Base.Add(time.Hour) })).RegisterRoutes(mux)
+	var services struct{ Data []string }
+	if err := json.Unmarshal(get(mux, "/api/services").Body.Bytes(), &services); err != nil || len(services.Data) != 1 {
+		t.Fatalf("services: %v %v", services, err)
+	}
+	name := services.Data[0]
+	if name != "caf\uFFFD" {
+		t.Errorf("listed as %q", name)
+	}
+	var found struct{ Data []json.RawMessage }
+	rec := get(mux, "/api/traces?service="+url.QueryEscape(name))
+	if err := json.Unmarshal(rec.Body.Bytes(), &found); err != nil || len(found.Data) != 1 {
+		t.Errorf("search by the listed name: %v %s", err, rec.Body)
 	}
 }
