@@ -181,6 +181,12 @@ func (tb *tab) fatalf(format string, args ...any) {
 	tb.t.Fatalf("%s\npage: %s", fmt.Sprintf(format, args...), state)
 }
 
+// clear empties the input that sel finds (chromedp's SetValue refuses "").
+func (tb *tab) clear(sel string) {
+	tb.t.Helper()
+	tb.eval(`document.querySelector(`+jsString(sel)+`).value = ''`, nil)
+}
+
 func (tb *tab) open(hash string) {
 	tb.t.Helper()
 	tb.do(chromedp.Navigate(tb.base + "/" + hash))
@@ -354,6 +360,17 @@ func TestBrowser(t *testing.T) {
 		tb.checkSlowTrace(data, data.slowCharge)
 		tb.screenshot("trace")
 
+		// A click on another span makes a history entry: Back selects the
+		// span before, in place, and Back again returns to the metrics.
+		tb.eval(`document.getElementById('waterfall').dataset.mark = 'same view'`, nil)
+		tb.do(chromedp.Click(chromedp.CSS(`.wf-row[data-span-id="` + data.slowRoot + `"]`)))
+		tb.waitFor("the root selected", `location.hash === '#/trace/`+data.slowTrace+`?span=`+data.slowRoot+`' && document.getElementById('selected-span-id')?.textContent === '`+data.slowRoot+`'`)
+		tb.do(chromedp.NavigateBack())
+		tb.checkSlowTrace(data, data.slowCharge)
+		if got := tb.str(`document.getElementById('waterfall').dataset.mark`); got != "same view" {
+			t.Errorf("Back to the span before drew the trace again")
+		}
+
 		// The same jump with the keyboard, from the exemplar table.
 		tb.do(chromedp.NavigateBack())
 		tb.waitFor("the exemplar table", `document.querySelector('#exemplar-table a')`)
@@ -437,6 +454,26 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("trace name %q", got)
 		}
 		tb.screenshot("traces")
+		// Attributes, as Jaeger UI takes them, and a maximum duration.
+		tb.clear("#min-duration")
+		tb.do(chromedp.SetValue(chromedp.CSS("#tags-input"), `order.id=o-slow http.route="/checkout"`),
+			chromedp.Click(chromedp.CSS(`#traces-form button[type=submit]`)))
+		tb.waitFor("the trace of order o-slow", `location.hash.includes('tags=') && document.querySelectorAll('#trace-results tbody tr').length === 1 && document.querySelector('`+row+`')`)
+		tb.clear("#tags-input")
+		tb.do(chromedp.SetValue(chromedp.CSS("#max-duration"), "1s"),
+			chromedp.Click(chromedp.CSS(`#traces-form button[type=submit]`)))
+		tb.waitFor("all but the slow trace", `location.hash.includes('maxDuration=1s') && document.querySelectorAll('#trace-results tbody tr').length === `+fmt.Sprint(data.traces-1)+` && !document.querySelector('`+row+`')`)
+		tb.clear("#max-duration")
+		tb.do(chromedp.SetValue(chromedp.CSS("#tags-input"), "nonsense"),
+			chromedp.Click(chromedp.CSS(`#traces-form button[type=submit]`)))
+		tb.waitFor("the attributes' error", `document.querySelector('#traces-result .error')?.textContent.includes('"nonsense" is not key=value')`)
+		// The trace id box opens a trace.
+		tb.do(chromedp.SendKeys(chromedp.CSS("#trace-id-input"), strings.ToUpper(data.slowTrace)), chromedp.Click(chromedp.CSS(`#trace-id-form button[type=submit]`)))
+		tb.waitFor("the trace by id", `location.hash.startsWith('#/trace/`+data.slowTrace+`') && document.querySelector('.wf-row.selected')`)
+		tb.do(chromedp.NavigateBack())
+		tb.waitFor("the trace search", `document.querySelector('#traces-result .error')`)
+		tb.open("#/traces?service=" + shopService + "&minDuration=1s")
+		tb.waitFor("the slow trace", `document.querySelector('`+row+` a')`)
 		tb.do(chromedp.Click(chromedp.CSS(row + ` a`)))
 		// Without a span in the URL the root is selected; pick the root's logs.
 		tb.waitFor("the trace view", `document.querySelector('.wf-row.selected')`)
@@ -473,6 +510,15 @@ func TestBrowser(t *testing.T) {
 		// The trace's logs link lists every log of the trace.
 		tb.do(chromedp.Click(chromedp.CSS(`#trace-logs-link`)))
 		tb.waitFor("the trace's logs", `location.hash.startsWith('#/logs?trace_id=`+data.slowTrace+`') && document.querySelectorAll('#logs-result li.log').length === 3`)
+		// A trace's logs read oldest first, their time zone named.
+		var bodies []string
+		tb.eval(`[...document.querySelectorAll('#logs-result .log-body')].map(e => e.textContent)`, &bodies)
+		if want := []string{rootBody, "charging card for order o-slow", slowBody + " " + xssValue}; !slices.Equal(bodies, want) {
+			t.Errorf("trace's logs %q, want oldest first %q", bodies, want)
+		}
+		if got := tb.str(`document.getElementById('logs-caption').textContent`); !strings.Contains(got, "oldest first, times in ") {
+			t.Errorf("caption %q names no order or time zone", got)
+		}
 		tb.noErrors()
 	})
 }
@@ -493,8 +539,8 @@ func (tb *tab) checkSlowTrace(data sent, span string) {
 	tb.waitFor("the span's logs", `document.querySelectorAll('#span-logs .log-body').length > 0`)
 	var bodies []string
 	tb.eval(`[...document.querySelectorAll('#span-logs .log-body')].map(e => e.textContent)`, &bodies)
-	if !contains(bodies, slowBody+" "+xssValue) || !contains(bodies, "charging card for order o-slow") || contains(bodies, rootBody) || len(bodies) != 2 {
-		tb.t.Errorf("span logs %q, want the charge span's two records", bodies)
+	if want := []string{"charging card for order o-slow", slowBody + " " + xssValue}; !slices.Equal(bodies, want) {
+		tb.t.Errorf("span logs %q, want the charge span's two records, oldest first", bodies)
 	}
 	if got := tb.str(`[...document.querySelectorAll('#span-details table.kv tr')].find(r => r.querySelector('th').textContent === 'evil')?.querySelector('td').textContent`); got != xssValue {
 		tb.t.Errorf("attribute evil shown as %q, want its text", got)
@@ -504,15 +550,6 @@ func (tb *tab) checkSlowTrace(data sent, span string) {
 	if imgs != 0 {
 		tb.t.Errorf("%d img or script elements in main: data became markup", imgs)
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // TestBrowserEmptyAndToken: on an empty server that requires a token, the

@@ -15,6 +15,7 @@ import { renderLogs } from './logs.js';
 
 const main = document.getElementById('main');
 let current = null; // the AbortController of the view on screen
+let shown = null; // the context of the view on screen: its signal, and reselect for a trace
 
 export function parseRoute(hash) {
   const raw = hash.replace(/^#/, '');
@@ -31,10 +32,14 @@ async function route() {
     history.replaceState(null, '', '#/services');
     return route();
   }
+  const view = parts[0];
+  // Another span of the trace on screen (Back after a span click) is
+  // selected in place.
+  if (view === 'trace' && shown?.reselect?.(parts[1] || '', params.get('span') || '')) return;
   current?.abort();
   current = new AbortController();
   const ctx = { signal: current.signal };
-  const view = parts[0];
+  shown = ctx;
   for (const a of document.querySelectorAll('header nav a')) {
     const on = a.dataset.view === view || (view === 'trace' && a.dataset.view === 'traces');
     if (on) a.setAttribute('aria-current', 'page');

@@ -75,6 +75,17 @@ export function fmtTime(d) {
     `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
 }
 
+// tzLabel names the time zone fmtTime shows times in, with its offset from
+// UTC now: "Europe/Paris, UTC+01:00", or "UTC".
+export function tzLabel(d = new Date()) {
+  const off = -d.getTimezoneOffset();
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || '';
+  if (off === 0 && /^(UTC|Etc\/UTC|GMT|Etc\/GMT)?$/.test(zone)) return 'UTC';
+  const a = Math.abs(off);
+  const utc = `UTC${off < 0 ? '-' : '+'}${pad(Math.floor(a / 60))}:${pad(a % 60)}`;
+  return zone ? `${zone}, ${utc}` : utc;
+}
+
 // fmtDuration shows microseconds as µs, ms or s.
 export function fmtDuration(us) {
   if (!isFinite(us)) return '';

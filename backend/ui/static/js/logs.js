@@ -1,7 +1,7 @@
 // The log search: by service, minimum severity, text and lookback, or by
 // trace and span id. Each record with ids links to its trace and span.
 
-import { h, href, traceHref, errorBox, loading } from './dom.js';
+import { h, href, traceHref, errorBox, loading, tzLabel } from './dom.js';
 import { getJSON, services } from './api.js';
 import { emptyState } from './empty.js';
 import { logList } from './trace.js';
@@ -66,7 +66,11 @@ export async function renderLogs(main, params, { signal }) {
     if (!svcs.length) result.append(await emptyState('logs'));
     return;
   }
-  result.append(h('p', { class: 'muted', text: `${r.logs.length} record${r.logs.length === 1 ? '' : 's'}, newest first` +
-    (r.logs.length >= r.limit ? ` (the limit, ${r.limit}: narrow the search to see older ones)` : '') }));
-  result.append(logList(r.logs));
+  // A trace's or a span's logs read as a story, oldest first; a search
+  // shows the newest first.
+  const story = Boolean(p.trace_id || p.span_id);
+  result.append(h('p', { class: 'muted', id: 'logs-caption', text: `${r.logs.length} record${r.logs.length === 1 ? '' : 's'}, ` +
+    `${story ? 'oldest' : 'newest'} first, times in ${tzLabel()}` +
+    (r.logs.length >= r.limit ? ` (the limit, ${r.limit}: narrow the search to see ${story ? 'newer' : 'older'} ones)` : '') }));
+  result.append(logList(story ? r.logs.slice().reverse() : r.logs));
 }

@@ -1,7 +1,7 @@
 // The metrics view: a PromQL query over time with its exemplars; a click on
 // an exemplar opens its trace with its span selected.
 
-import { h, href, traceHref, errorBox, loading, fmtTime } from './dom.js';
+import { h, href, traceHref, errorBox, loading, fmtTime, tzLabel } from './dom.js';
 import { getJSON, metricNames, services } from './api.js';
 import { chart, legend } from './chart.js';
 import { emptyState } from './empty.js';
@@ -336,7 +336,7 @@ function exemplarTable(exemplars, histogramWithoutBuckets, fmtEx) {
   const rows = exemplars.slice().sort((a, b) => b.v - a.v).slice(0, MAX_EXEMPLAR_ROWS);
   return h('table', { class: 'list', id: 'exemplar-table' },
     h('caption', { text: `Exemplars (${exemplars.length}), highest value first: each opens its trace at its span` }),
-    h('thead', {}, h('tr', {}, ['Value', 'Time', 'Trace', 'Span', 'Series'].map((c) => h('th', { scope: 'col', text: c })))),
+    h('thead', {}, h('tr', {}, ['Value', `Time (${tzLabel()})`, 'Trace', 'Span', 'Series'].map((c) => h('th', { scope: 'col', text: c })))),
     h('tbody', {}, rows.map((e) => h('tr', { class: e.error ? 'has-error' : '', dataset: { traceId: e.traceID, spanId: e.spanID } },
       h('td', { class: 'num nowrap' }, e.error ? h('span', { class: 'err-mark', title: 'a failed request', text: '!' }) : null, fmtEx(e.v)),
       h('td', { class: 'nowrap', text: fmtTime(new Date(e.t)) }),

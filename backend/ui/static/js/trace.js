@@ -1,7 +1,7 @@
 // The trace view: a waterfall of spans; the selected span's attributes,
 // events, resource and logs.
 
-import { h, append, href, traceHref, errorBox, loading, fmtTime, fmtDuration, fmtValue, kvTable } from './dom.js';
+import { h, append, href, traceHref, errorBox, loading, fmtTime, fmtDuration, fmtValue, kvTable, tzLabel } from './dom.js';
 import { getJSON } from './api.js';
 import { summary, isError } from './traces.js';
 
@@ -33,7 +33,10 @@ export function order(spans) {
 
 const tag = (sp, key) => (sp.tags || []).find((t) => t.key === key)?.value;
 
-export async function renderTrace(main, traceID, params, { signal }) {
+export async function renderTrace(main, traceID, params, ctx) {
+  const { signal } = ctx;
+  let reselect = null;
+  ctx.reselect = (id, span) => id === traceID && reselect !== null && reselect(span);
   main.append(loading('the trace'));
   let r;
   try {
@@ -61,7 +64,7 @@ export async function renderTrace(main, traceID, params, { signal }) {
     h('h1', {}, sum.name),
     h('p', { class: 'trace-meta' },
       h('span', {}, 'Trace ', h('span', { class: 'mono', id: 'trace-id', text: t.traceID })),
-      h('span', { text: fmtTime(new Date(t0 / 1000)) }),
+      h('span', { id: 'trace-start', text: `${fmtTime(new Date(t0 / 1000))} (${tzLabel(new Date(t0 / 1000))})` }),
       h('span', { text: `${fmtDuration(sum.duration)}` }),
       h('span', { text: `${sum.spans} spans` }),
       h('span', { class: sum.errors ? 'error-count' : '', text: `${sum.errors} errors` }),
@@ -79,13 +82,17 @@ export async function renderTrace(main, traceID, params, { signal }) {
     h('div', { class: 'wf-head' }, h('div', { class: 'wf-label', text: 'Service: operation' }), h('div', { class: 'wf-time' }, ticks)));
   const details = h('section', { class: 'span-details', id: 'span-details', 'aria-live': 'polite' });
   const buttons = new Map();
-  const select = (id, focus) => {
+  // select shows span id; a click makes a history entry, so that Back
+  // returns to the span selected before (keys and the first selection
+  // replace the entry).
+  const select = (id, focus, push) => {
+    if (push && id !== selected) history.pushState(null, '', traceHref(t.traceID, id));
+    else history.replaceState(null, '', traceHref(t.traceID, id));
     selected = id;
     for (const [bid, b] of buttons) {
       b.classList.toggle('selected', bid === id);
       b.setAttribute('aria-selected', String(bid === id));
     }
-    history.replaceState(null, '', traceHref(t.traceID, id));
     const b = buttons.get(id);
     if (focus) b.focus();
     showSpan(details, t, rows.find((x) => x.span.spanID === id).span, t0, signal);
@@ -109,7 +116,7 @@ export async function renderTrace(main, traceID, params, { signal }) {
       mark.style.left = `${(100 * (l.timestamp - t0)) / total}%`;
       return mark;
     }), h('span', { class: 'wf-dur', text: fmtDuration(sp.duration) })));
-    b.addEventListener('click', () => select(sp.spanID, false));
+    b.addEventListener('click', () => select(sp.spanID, false, true));
     b.addEventListener('keydown', (e) => {
       const next = e.key === 'ArrowDown' ? rows[i + 1] : e.key === 'ArrowUp' ? rows[i - 1] : null;
       if (next) {
@@ -124,6 +131,11 @@ export async function renderTrace(main, traceID, params, { signal }) {
   });
   main.append(h('div', { class: 'trace-layout' }, list, details));
   select(selected, false);
+  // Back and Forward between spans of this trace select them in place.
+  reselect = (span) => {
+    if (buttons.has(span)) select(span, false);
+    return buttons.has(span);
+  };
 }
 
 function showSpan(details, t, sp, t0, signal) {
@@ -156,7 +168,8 @@ function showSpan(details, t, sp, t0, signal) {
         .map((r) => h('li', {}, h('a', { href: traceHref(r.traceID, r.spanID), class: 'mono', text: `${r.traceID} / ${r.spanID}` })))))
       : null]);
   getJSON('/api/logs', { trace_id: t.traceID, span_id: sp.spanID, limit: 200 }, signal).then((r) => {
-    logsBox.replaceChildren(r.logs?.length ? logList(r.logs, { compact: true }) :
+    // Oldest first: the span's story (the API gives the newest first).
+    logsBox.replaceChildren(r.logs?.length ? logList(r.logs.slice().reverse(), { compact: true }) :
       h('p', { class: 'muted', id: 'no-span-logs', text: 'No logs carry this span\'s id.' }));
   }, (err) => {
     if (err.name !== 'AbortError') logsBox.replaceChildren(errorBox(err));

@@ -1,7 +1,8 @@
 // The trace search: Jaeger API v1 /api/traces by service, operation,
-// lookback, minimum duration and limit.
+// attributes (logfmt, as Jaeger UI takes them), lookback, minimum and
+// maximum duration and limit; and a box that opens a trace by its id.
 
-import { h, href, errorBox, loading, fmtTime, fmtDuration } from './dom.js';
+import { h, href, errorBox, loading, fmtTime, fmtDuration, tzLabel } from './dom.js';
 import { getJSON, services } from './api.js';
 import { emptyState } from './empty.js';
 
@@ -24,6 +25,22 @@ export function summary(t) {
     start, duration: end - start,
     services: [...new Set(spans.map((sp) => t.processes?.[sp.processID]?.serviceName).filter(Boolean))],
   };
+}
+
+// parseTags reads logfmt attributes, `http.route=/checkout error=true
+// note="two words"`, into an object; it throws on a term without "=".
+export function parseTags(text) {
+  const out = {};
+  const re = /\s*([^\s=]+)=("(?:[^"\\]|\\.)*"|\S*)/y;
+  let rest = text.trim();
+  while (rest) {
+    re.lastIndex = 0;
+    const m = re.exec(rest);
+    if (!m) throw new Error(`Attributes: "${rest.split(/\s+/)[0]}" is not key=value`);
+    out[m[1]] = m[2].startsWith('"') ? JSON.parse(m[2]) : m[2];
+    rest = rest.slice(re.lastIndex).trim();
+  }
+  return out;
 }
 
 export function isError(span) {
@@ -49,6 +66,8 @@ export async function renderTraces(main, params, { signal }) {
   const operation = params.get('operation') || '';
   const lookback = params.get('lookback') || '1h';
   const minDuration = params.get('minDuration') || '';
+  const maxDuration = params.get('maxDuration') || '';
+  const tags = params.get('tags') || '';
   const limit = params.get('limit') || '20';
 
   const ops = await getJSON(`/api/services/${encodeURIComponent(service)}/operations`, null, signal)
@@ -60,31 +79,49 @@ export async function renderTraces(main, params, { signal }) {
     ops.map((o) => h('option', { value: o, selected: o === operation, text: o })));
   const lbSel = h('select', { id: 'lookback-select', name: 'lookback' },
     (LOOKBACKS.includes(lookback) ? LOOKBACKS : [lookback, ...LOOKBACKS]).map((l) => h('option', { value: l, selected: l === lookback, text: `last ${l}` })));
+  const tagsIn = h('input', { id: 'tags-input', name: 'tags', value: tags, placeholder: 'http.route=/checkout error=true', size: 28, spellcheck: 'false' });
   const minIn = h('input', { id: 'min-duration', name: 'minDuration', value: minDuration, placeholder: 'e.g. 100ms', size: 8 });
+  const maxIn = h('input', { id: 'max-duration', name: 'maxDuration', value: maxDuration, placeholder: 'e.g. 2s', size: 8 });
   const limIn = h('input', { id: 'limit-input', name: 'limit', type: 'number', min: 1, max: 1500, value: limit, size: 4 });
   const form = h('form', { class: 'controls', id: 'traces-form' },
     h('label', {}, 'Service ', svcSel),
     h('label', {}, 'Operation ', opSel),
+    h('label', { class: 'grow' }, 'Attributes ', tagsIn),
     h('label', {}, 'Lookback ', lbSel),
     h('label', {}, 'Min duration ', minIn),
+    h('label', {}, 'Max duration ', maxIn),
     h('label', {}, 'Limit ', limIn),
     h('button', { type: 'submit', text: 'Find traces' }));
   const read = () => ({
-    service: svcSel.value, operation: opSel.value, lookback: lbSel.value,
-    minDuration: minIn.value.trim(), limit: limIn.value.trim(),
+    service: svcSel.value, operation: opSel.value, tags: tagsIn.value.trim(), lookback: lbSel.value,
+    minDuration: minIn.value.trim(), maxDuration: maxIn.value.trim(), limit: limIn.value.trim(),
   });
   svcSel.addEventListener('change', () => { location.hash = href('/traces', { ...read(), operation: '' }); });
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     location.hash = href('/traces', read());
   });
-  main.append(form);
+  const idIn = h('input', { id: 'trace-id-input', name: 'traceID', placeholder: 'trace id (hex)', size: 34, spellcheck: 'false', autocomplete: 'off' });
+  const idForm = h('form', { class: 'controls trace-id-form', id: 'trace-id-form' },
+    h('label', {}, 'Open a trace by id ', idIn), h('button', { type: 'submit', text: 'Open' }));
+  idForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const id = idIn.value.trim().toLowerCase();
+    if (/^[0-9a-f]{1,32}$/.test(id)) location.hash = href('/trace/' + id);
+    else idIn.setCustomValidity('A trace id is up to 32 hexadecimal digits.'), idIn.reportValidity();
+  });
+  idIn.addEventListener('input', () => idIn.setCustomValidity(''));
+  main.append(form, idForm);
 
   const result = h('section', { class: 'result', id: 'traces-result', 'aria-live': 'polite' }, loading('traces'));
   main.append(result);
   let r;
   try {
-    r = await getJSON('/api/traces', { service, operation, lookback, minDuration, limit }, signal);
+    const t = parseTags(tags);
+    r = await getJSON('/api/traces', {
+      service, operation, lookback, minDuration, maxDuration, limit,
+      tags: Object.keys(t).length ? JSON.stringify(t) : '',
+    }, signal);
   } catch (err) {
     if (err.name === 'AbortError') throw err;
     result.replaceChildren(errorBox(err));
@@ -99,7 +136,7 @@ export async function renderTraces(main, params, { signal }) {
   const longest = Math.max(...traces.map((t) => t.duration), 1);
   result.append(h('table', { class: 'list', id: 'trace-results' },
     h('caption', { text: `${traces.length} trace${traces.length === 1 ? '' : 's'}, newest first` }),
-    h('thead', {}, h('tr', {}, ['Trace', 'Spans', 'Errors', 'Duration', 'Start'].map((c) => h('th', { scope: 'col', text: c })))),
+    h('thead', {}, h('tr', {}, ['Trace', 'Spans', 'Errors', 'Duration', `Start (${tzLabel()})`].map((c) => h('th', { scope: 'col', text: c })))),
     h('tbody', {}, traces.map((t) => {
       const bar = h('span', { class: 'dur-bar' });
       bar.style.width = `${Math.max(1, (100 * t.duration) / longest)}%`;
