@@ -17,7 +17,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
-	"github.com/loupe-dev/loupe/backend/internal/otlpdepth"
 	"github.com/loupe-dev/loupe/backend/store"
 	"github.com/loupe-dev/loupe/backend/store/memstore"
 )
@@ -29,6 +28,7 @@ type config struct {
 	syncEach     bool
 	segmentBytes int64
 	log          *slog.Logger
+	afterSegment func() // called after each segment replayed, for tests
 }
 
 // Option configures a Store.
@@ -63,11 +63,17 @@ func WithSegmentBytes(n int64) Option { return optionFunc(func(c *config) { c.se
 // WithLogger receives recovery reports (slog.Default when nil).
 func WithLogger(l *slog.Logger) Option { return optionFunc(func(c *config) { c.log = l }) }
 
-// Recovery is what Open found on disk.
+// Recovery is what the replay found on disk.
 type Recovery struct {
-	Segments int      // segments read
-	Records  int      // records replayed
+	Segments int // segments read
+	// Records counts the records replayed; those older than the retention
+	// are counted but not decoded, memory would drop them at once.
+	Records  int
 	Problems []string // corrupt or cut-short data, one line each; empty when all was well
+	// Damaged counts the byte ranges that held no whole record (cut short,
+	// failed CRC): each was moved to <segment>.corrupt and replay resumed
+	// at the next whole record after it.
+	Damaged int
 	// Rejected counts the records that were read whole but could not be
 	// stored (they do not decode, or storing them failed): each was moved
 	// to <segment>.rejected and is listed in Problems.
@@ -75,12 +81,21 @@ type Recovery struct {
 	// Truncated counts the values nested deeper than store.MaxValueDepth
 	// that replay cut, in records written before loupe cut them on receipt.
 	Truncated int
+	Took      time.Duration // how long the replay took
 }
 
 type segment struct {
 	seq    uint64
 	size   int64
 	lastAt int64 // newest record's receive time
+}
+
+// asideFile is a file of data set aside by a replay, <segment>.corrupt or
+// <segment>.rejected: it counts against the size bound and ages out with
+// the retention, from its modification time.
+type asideFile struct {
+	path      string
+	size, mod int64
 }
 
 // Store is the persistent store. Queries are served from memory.
@@ -90,11 +105,20 @@ type Store struct {
 	dir             string
 	unlock          func() error
 	pinned          atomic.Int64 // receive time memstore sees while a record is applied
-	recovery        Recovery
 
-	mu     sync.Mutex
-	closed bool
-	segs   []segment // oldest first; the last is the active one, when active is set
+	// The replay's: recovery and replayErr are written before replayed is
+	// closed and read after.
+	recovery   Recovery
+	replayErr  error
+	replayed   chan struct{}
+	stopReplay atomic.Bool
+	done, all  atomic.Int64 // bytes of segments replayed, and in all
+
+	mu        sync.Mutex
+	closed    bool
+	replaying bool      // writes are refused until the replay is over
+	segs      []segment // oldest first; the last is the active one, when active is set
+	aside     []asideFile
 	// active is the segment appended to; nil when none could be started or
 	// a failed write could not be rolled back: the next write starts one.
 	active   *os.File
@@ -118,8 +142,27 @@ var _ store.Store = (*Store)(nil)
 const maxRecBuf = 4 << 20
 
 // Open opens (creating it if needed) the store in dir and replays what it
-// holds. Defaults: memstore's bounds, time.Now, fsync within a second.
+// holds: Start, then WaitReplay. Defaults: memstore's bounds, time.Now,
+// fsync within a second.
 func Open(dir string, opts ...Option) (*Store, error) {
+	s, err := Start(dir, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.WaitReplay(context.Background()); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Start opens (creating it if needed) the store in dir and replays what it
+// holds in the background, so that a server can listen at once: queries
+// answer what is replayed so far, and writes are refused with
+// store.ErrUnavailable, saying how far the replay is, until it is over
+// (WaitReplay, Progress). What stops a start is returned: the directory
+// cannot be created or locked, or a segment is of a newer format.
+func Start(dir string, opts ...Option) (*Store, error) {
 	cfg := config{now: time.Now}
 	for _, o := range opts {
 		o.apply(&cfg)
@@ -143,27 +186,62 @@ func Open(dir string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{cfg: cfg, dir: dir, unlock: unlock}
+	s := &Store{cfg: cfg, dir: dir, unlock: unlock, replayed: make(chan struct{}), replaying: true}
 	s.Store = memstore.New(memstore.WithMaxBytes(cfg.maxBytes), memstore.WithRetention(cfg.retention), memstore.WithClock(s.clock))
-	if err := s.replay(); err != nil {
+	seqs, err := s.survey()
+	if err != nil {
 		_ = s.Store.Close()
 		_ = unlock()
 		return nil, err
 	}
+	go s.replayAll(seqs)
+	return s, nil
+}
+
+// WaitReplay waits until the replay is over, or ctx is done. It returns
+// why the replay failed, if it did: the store then serves what was
+// replayed and refuses writes.
+func (s *Store) WaitReplay(ctx context.Context) error {
+	select {
+	case <-s.replayed:
+		return s.replayErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Progress reports the bytes of segments replayed so far and in all.
+func (s *Store) Progress() (done, total int64) { return s.done.Load(), s.all.Load() }
+
+// replayAll replays, then starts the first segment and lets writes in.
+func (s *Store) replayAll(seqs []uint64) {
+	defer close(s.replayed)
+	start := time.Now()
+	err := s.replay(seqs)
+	s.recovery.Took = time.Since(start)
+	aside, lerr := listAside(s.dir)
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err = errors.Join(err, lerr); err != nil {
+		s.replayErr = err
+		return
+	}
+	s.aside = aside
+	if s.closed {
+		return
+	}
+	s.replaying = false
 	if err := s.startSegment(); err != nil {
 		// A full disk must not keep the server from starting: it serves
 		// what was replayed and refuses writes, retryably, until a segment
 		// can be started.
-		s.refuse(err)
+		_ = s.refuse(err)
 	}
-	s.mu.Unlock()
 	s.dropOldSegments()
-	if !cfg.syncEach {
+	if !s.cfg.syncEach {
 		s.stopSync, s.syncDone = make(chan struct{}), make(chan struct{})
 		go s.syncLoop()
 	}
-	return s, nil
 }
 
 func (s *Store) clock() time.Time {
@@ -173,122 +251,16 @@ func (s *Store) clock() time.Time {
 	return s.cfg.now()
 }
 
-// Recovery reports what Open found.
-func (s *Store) Recovery() Recovery { return s.recovery }
+// Recovery reports what the replay found, once it is over.
+func (s *Store) Recovery() Recovery {
+	<-s.replayed
+	return s.recovery
+}
 
 func (s *Store) problem(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	s.recovery.Problems = append(s.recovery.Problems, msg)
 	s.cfg.log.Error("diskstore: "+msg, "dir", s.dir)
-}
-
-// replay reads every segment into memory.
-func (s *Store) replay() error {
-	seqs, err := listSegments(s.dir)
-	if err != nil {
-		return err
-	}
-	for _, seq := range seqs {
-		path := segmentPath(s.dir, seq)
-		data, err := readSegment(path)
-		if err != nil {
-			return err
-		}
-		if err := checkHeader(data); err != nil {
-			if errors.Is(err, errFutureVersion) {
-				return fmt.Errorf("%s: %w", path, err)
-			}
-			s.problem("%s: %v; moved aside to %s.corrupt", path, err, path)
-			if err := os.Rename(path, path+".corrupt"); err != nil {
-				return err
-			}
-			continue
-		}
-		s.recovery.Segments++
-		seg := segment{seq: seq}
-		off := headerSize
-		var rejected [][2]int // records read whole that could not be applied
-		truncated := s.recovery.Truncated
-		for off < len(data) {
-			r, n, err := nextRecord(data[off:])
-			if err != nil {
-				s.problem("%s at byte %d: %v; the %d bytes from there moved to %s.corrupt", path, off, err, len(data)-off, path)
-				if err := quarantine(path, data, off); err != nil {
-					return err
-				}
-				break
-			}
-			if err := s.apply(r); err != nil {
-				s.problem("%s at byte %d: a record of %d bytes cannot be stored: %v; moved to %s.rejected", path, off, n, err, path)
-				rejected = append(rejected, [2]int{off, off + n})
-				s.recovery.Rejected++
-			} else {
-				s.recovery.Records++
-				seg.lastAt = max(seg.lastAt, r.at)
-			}
-			off += n
-		}
-		seg.size = int64(min(off, len(data)))
-		if len(rejected) > 0 {
-			if seg.size, err = setAside(s.dir, path, data[:seg.size], rejected); err != nil {
-				return err
-			}
-		}
-		if n := s.recovery.Truncated - truncated; n > 0 {
-			s.problem("%s: %d value(s) nested deeper than %d levels cut (written before loupe cut them on receipt)", path, n, store.MaxValueDepth)
-		}
-		s.segs = append(s.segs, seg)
-	}
-	return nil
-}
-
-// apply decodes a record and writes it to memory at its receive time.
-// Values nested deeper than store.MaxValueDepth are cut first, as the
-// receiver cuts them: a record written before it did could hold a value
-// deep enough to overflow the stack of pdata's decoder. A panic is
-// returned as an error, so that one record cannot stop every start.
-func (s *Store) apply(r record) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("panic: %v", p)
-		}
-	}()
-	s.pinned.Store(r.at)
-	defer s.pinned.Store(0)
-	ctx := context.Background()
-	sig := otlpdepth.Traces
-	switch r.kind {
-	case kindMetrics:
-		sig = otlpdepth.Metrics
-	case kindLogs:
-		sig = otlpdepth.Logs
-	}
-	payload, cut, err := otlpdepth.Proto(sig, r.payload)
-	if err != nil {
-		return err
-	}
-	s.recovery.Truncated += cut
-	switch r.kind {
-	case kindTraces:
-		req := ptraceotlp.NewExportRequest()
-		if err = req.UnmarshalProto(payload); err == nil {
-			_, err = s.Store.WriteTraces(ctx, req.Traces())
-		}
-	case kindMetrics:
-		req := pmetricotlp.NewExportRequest()
-		if err = req.UnmarshalProto(payload); err == nil {
-			_, err = s.Store.WriteMetrics(ctx, req.Metrics())
-		}
-	case kindLogs:
-		req := plogotlp.NewExportRequest()
-		if err = req.UnmarshalProto(payload); err == nil {
-			_, err = s.Store.WriteLogs(ctx, req.Logs())
-		}
-	}
-	if errors.Is(err, store.ErrTooLarge) {
-		return nil // refused when it arrived too; nothing to restore
-	}
-	return err
 }
 
 // startSegment closes the active segment, if any, and starts the next one.
@@ -334,21 +306,43 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// dropOldSegments deletes whole closed segments past the bounds.
+// dropOldSegments deletes whole closed segments and files set aside past
+// the bounds, oldest first, under s.mu.
 func (s *Store) dropOldSegments() {
 	cutoff := s.cfg.now().Add(-s.cfg.retention).UnixNano()
 	var total int64
 	for _, seg := range s.segs {
 		total += seg.size
 	}
-	for len(s.segs) > 1 && (total > s.cfg.maxBytes || s.segs[0].lastAt < cutoff) {
-		old := s.segs[0]
-		if err := os.Remove(segmentPath(s.dir, old.seq)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			s.cfg.log.Error("diskstore: removing an old segment", "error", err)
+	for _, a := range s.aside {
+		total += a.size
+	}
+	for {
+		closed, aside := len(s.segs) > 1, len(s.aside) > 0 // never the active segment
+		if !closed && !aside {
 			return
 		}
-		total -= old.size
-		s.segs = s.segs[1:]
+		var path string
+		var at, size int64
+		if aside && (!closed || s.aside[0].mod <= s.segs[0].lastAt) {
+			path, at, size = s.aside[0].path, s.aside[0].mod, s.aside[0].size
+		} else {
+			aside = false
+			path, at, size = segmentPath(s.dir, s.segs[0].seq), s.segs[0].lastAt, s.segs[0].size
+		}
+		if total <= s.cfg.maxBytes && at >= cutoff {
+			return
+		}
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.cfg.log.Error("diskstore: removing old data", "error", err)
+			return
+		}
+		total -= size
+		if aside {
+			s.aside = s.aside[1:]
+		} else {
+			s.segs = s.segs[1:]
+		}
 	}
 }
 
@@ -393,6 +387,9 @@ func (s *Store) write(ctx context.Context, kind byte, items int, marshal func() 
 	defer s.mu.Unlock()
 	if s.closed {
 		return store.WriteResult{}, store.ErrClosed
+	}
+	if s.replaying {
+		return store.WriteResult{}, s.replayRefusal()
 	}
 	if s.active == nil {
 		if err := s.startSegment(); err != nil {
@@ -469,11 +466,24 @@ func (s *Store) refuse(err error) error {
 	return fmt.Errorf("%w: diskstore: %w", store.ErrUnavailable, err)
 }
 
+// replayRefusal is the error of a write during the replay, or after a
+// failed one.
+func (s *Store) replayRefusal() error {
+	if s.replayErr != nil {
+		return fmt.Errorf("%w: diskstore: the replay of %s failed: %w", store.ErrUnavailable, s.dir, s.replayErr)
+	}
+	done, all := s.Progress()
+	return fmt.Errorf("%w: diskstore: replaying %s: %d of %d MiB (%d%%); retry shortly", store.ErrUnavailable, s.dir, done>>20, all>>20, 100*done/max(all, 1))
+}
+
 // Err reports why writes are refused now, nil when they are accepted (as
 // far as the last attempt tells).
 func (s *Store) Err() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.replaying {
+		return s.replayRefusal()
+	}
 	if s.diskErr != nil {
 		return fmt.Errorf("%w: diskstore: %w", store.ErrUnavailable, s.diskErr)
 	}
@@ -507,6 +517,8 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
+	s.stopReplay.Store(true)
+	<-s.replayed
 	if s.stopSync != nil {
 		close(s.stopSync)
 		<-s.syncDone

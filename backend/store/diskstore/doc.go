@@ -32,23 +32,32 @@
 //
 // Open replays the segments in order into memory with their original receive
 // times, so the memory bounds evict exactly what they evicted before the
-// restart. A record that is cut short or fails its CRC ends its segment: the
-// bytes from there on are moved to <segment>.corrupt, the segment is
-// truncated to its valid records, and the problem is logged and listed in
+// restart; Start does the same in the background, so that a server listens
+// at once: queries answer what is replayed so far, and writes are refused
+// with [store.ErrUnavailable] and the progress until it is over. Records are
+// decoded and converted on every core and stored in order; those older than
+// the retention are not decoded, memory would drop them at once.
+//
+// A range of bytes that holds no whole record (cut short, failed CRC) is
+// moved to <segment>.corrupt (raw bytes, appended), and replay resumes at
+// the next whole record after it: a candidate of a known kind whose CRC
+// holds, searched with bounded work. The problem is logged and listed in
 // [Store.Recovery]. Corrupt data is never served. A record read whole that
 // cannot be stored (it does not decode, or storing it fails, even by a
 // panic) is set aside instead: appended to <segment>.rejected, itself a
-// segment file, and removed from its segment, the problem logged and
-// listed; replay goes on with the next record. Values nested deeper than
+// segment file, the problem logged and listed. The segment is then
+// rewritten without them; when that fails (a full disk) it is left as it
+// is, to be repaired at the next start. Values nested deeper than
 // [store.MaxValueDepth] are cut as the receiver cuts them (records written
 // before it did may hold deeper ones). A segment of a newer format version
-// makes Open fail rather than touch it.
+// makes Start fail rather than touch it.
 //
 // # Bounds
 //
 // The memory bounds are those of memstore (WithMaxBytes, WithRetention). On
-// disk, whole segments are deleted, oldest first, once they are older than
-// the retention or the segments together exceed the size bound; the
+// disk, whole segments and files set aside are deleted, oldest first (a
+// file set aside dates from its last change), once they are older than the
+// retention or together exceed the size bound; the
 // protobuf form is smaller than the in-memory form, so the disk holds at
 // least what memory does.
 package diskstore

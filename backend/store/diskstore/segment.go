@@ -125,64 +125,16 @@ func nextRecord(b []byte) (record, int, error) {
 	return r, end, nil
 }
 
-// quarantine moves data[from:] of the segment at path to path.corrupt and
-// truncates the segment to from bytes.
-func quarantine(path string, data []byte, from int) error {
-	if err := os.WriteFile(path+".corrupt", data[from:], 0o600); err != nil {
-		return err
-	}
-	return os.Truncate(path, int64(from))
-}
-
-// setAside moves the records at the given byte ranges of data (the
-// segment at path, valid up to its end) to path.rejected, a segment file
-// of their own that later ones are appended to, then replaces the segment
-// by one without them (written aside, then renamed over it). It returns the
-// new segment's size. Were it to stop half-way, the next replay would find
-// the same records and set them aside again, at worst twice.
-func setAside(dir, path string, data []byte, ranges [][2]int) (int64, error) {
-	f, err := os.OpenFile(path+".rejected", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return 0, err
-	}
-	var out []byte
-	if st, err := f.Stat(); err == nil && st.Size() == 0 {
-		out = encodeHeader()
-	}
-	for _, r := range ranges {
-		out = append(out, data[r[0]:r[1]]...)
-	}
-	_, err = f.Write(out)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return 0, err
-	}
-	kept := make([]byte, 0, len(data))
-	from := 0
-	for _, r := range ranges {
-		kept = append(kept, data[from:r[0]]...)
-		from = r[1]
-	}
-	kept = append(kept, data[from:]...)
-	tmp := path + ".tmp"
-	if err := writeSynced(tmp, kept); err != nil {
-		return 0, err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return 0, err
-	}
-	return int64(len(kept)), syncDir(dir)
-}
-
-func writeSynced(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+// writeSynced writes data to the file at path, replacing its content
+// (flag os.O_TRUNC) or after it (os.O_APPEND; head first when the file is
+// new or empty), and fsyncs it.
+func writeSynced(path string, flag int, head, data []byte) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|flag, 0o600)
 	if err != nil {
 		return err
+	}
+	if st, err := f.Stat(); err == nil && st.Size() == 0 && head != nil {
+		data = append(head[:len(head):len(head)], data...)
 	}
 	_, err = f.Write(data)
 	if err == nil {
@@ -194,14 +146,23 @@ func writeSynced(path string, data []byte) error {
 	return err
 }
 
-// readSegment reads a whole segment file.
-func readSegment(path string) ([]byte, error) {
+// readHeader reads a segment's header (or what there is of it) and its size.
+func readHeader(path string) ([]byte, int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer f.Close()
-	return io.ReadAll(f)
+	st, err := f.Stat()
+	if err != nil {
+		return nil, 0, err
+	}
+	head := make([]byte, headerSize)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, 0, err
+	}
+	return head[:n], st.Size(), nil
 }
 
 func segmentPath(dir string, seq uint64) string { return filepath.Join(dir, segmentName(seq)) }

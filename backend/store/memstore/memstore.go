@@ -171,6 +171,14 @@ func (s *Store) WriteMetrics(ctx context.Context, md pmetric.Metrics) (store.Wri
 	return s.write(ctx, store.FromMetrics(md))
 }
 
+// Write stores what store.FromTraces, FromLogs or FromMetrics converted,
+// for a writer that converts elsewhere: diskstore's replay converts its
+// records in parallel and stores them here in order. c must not be used
+// afterwards.
+func (s *Store) Write(ctx context.Context, c store.Converted) (store.WriteResult, error) {
+	return s.write(ctx, c)
+}
+
 func (s *Store) write(ctx context.Context, c store.Converted) (store.WriteResult, error) {
 	if err := ctx.Err(); err != nil {
 		return store.WriteResult{}, err

@@ -1,0 +1,353 @@
+package diskstore
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+
+	"github.com/loupe-dev/loupe/backend/internal/otlpdepth"
+	"github.com/loupe-dev/loupe/backend/store"
+)
+
+// survey lists the segments to replay and checks their headers: a
+// segment of a newer format stops the start, one that is not a segment is
+// moved to <segment>.corrupt.
+func (s *Store) survey() ([]uint64, error) {
+	seqs, err := listSegments(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	kept := seqs[:0]
+	var total int64
+	for _, seq := range seqs {
+		path := segmentPath(s.dir, seq)
+		head, size, err := readHeader(path)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkHeader(head); err != nil {
+			if errors.Is(err, errFutureVersion) {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+			s.problem("%s: %v; moved aside to %s.corrupt", path, err, path)
+			if err := moveAside(path); err != nil {
+				s.problem("%s: cannot move it aside: %v; left in place, not read", path, err)
+			}
+			continue
+		}
+		kept = append(kept, seq)
+		total += size
+	}
+	s.all.Store(total)
+	return kept, nil
+}
+
+// damage is a byte range of a segment that holds no whole record.
+type damage struct {
+	from, to int
+	why      error
+}
+
+// located is a whole record and its place in its segment.
+type located struct {
+	record
+	off, n int
+}
+
+// scan splits a segment into its whole records and the damaged ranges
+// between them: after damage, it resumes at the next whole record.
+func scan(data []byte) (recs []located, damaged []damage) {
+	for off := headerSize; off < len(data); {
+		r, n, err := nextRecord(data[off:])
+		if err != nil {
+			next := resync(data, off+1)
+			damaged = append(damaged, damage{off, next, err})
+			off = next
+			continue
+		}
+		recs = append(recs, located{r, off, n})
+		off += n
+	}
+	return recs, damaged
+}
+
+// resync returns the offset of the first whole record of data at or after
+// from, or len(data). A candidate must have a known kind and a payload
+// that starts as every OTLP export request does (field 1, length-
+// delimited) before its CRC is computed; the CRC work is bounded, so that
+// crafted damage cannot make a start quadratic.
+func resync(data []byte, from int) int {
+	budget := 4*len(data) + 1<<20
+	for off := from; off+recordHeader < len(data) && budget > 0; off++ {
+		b := data[off:]
+		n := int(binary.LittleEndian.Uint32(b))
+		if n == 0 || n > len(b)-recordHeader || b[8] < kindTraces || b[8] > kindLogs || b[recordHeader] != 0x0a {
+			continue
+		}
+		budget -= n
+		if crc32.Update(0, castagnoli, b[8:recordHeader+n]) == binary.LittleEndian.Uint32(b[4:]) {
+			return off
+		}
+	}
+	return len(data)
+}
+
+// replay reads every segment into memory, in order. The records of a
+// segment are decoded and converted by every core, and stored in order.
+func (s *Store) replay(seqs []uint64) error {
+	cutoff := s.cfg.now().Add(-s.cfg.retention).UnixNano()
+	for _, seq := range seqs {
+		if s.stopReplay.Load() {
+			return nil
+		}
+		path := segmentPath(s.dir, seq)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		s.recovery.Segments++
+		recs, damaged := scan(data)
+		for _, d := range damaged {
+			s.problem("%s at byte %d: %v; the %d bytes up to the next whole record moved to %s.corrupt", path, d.from, d.why, d.to-d.from, path)
+		}
+		s.recovery.Damaged += len(damaged)
+		seg := segment{seq: seq, size: int64(len(data))}
+		truncated := s.recovery.Truncated
+		var rejected [][2]int
+		s.applyAll(recs, cutoff, func(r located, err error) {
+			if err != nil {
+				s.problem("%s at byte %d: a record of %d bytes cannot be stored: %v; moved to %s.rejected", path, r.off, r.n, err, path)
+				rejected = append(rejected, [2]int{r.off, r.off + r.n})
+				s.recovery.Rejected++
+				return
+			}
+			s.recovery.Records++
+			seg.lastAt = max(seg.lastAt, r.at)
+		})
+		if len(damaged) > 0 || len(rejected) > 0 {
+			size, err := excise(s.dir, path, data, damaged, rejected)
+			if err != nil {
+				s.problem("%s: cannot set its damaged or rejected records aside: %v; left in place", path, err)
+			} else {
+				seg.size = size
+			}
+		}
+		if n := s.recovery.Truncated - truncated; n > 0 {
+			s.problem("%s: %d value(s) nested deeper than %d levels cut (written before loupe cut them on receipt)", path, n, store.MaxValueDepth)
+		}
+		s.segs = append(s.segs, seg)
+		if s.cfg.afterSegment != nil {
+			s.cfg.afterSegment()
+		}
+	}
+	return nil
+}
+
+// decoded is a record converted for memory.
+type decoded struct {
+	c   store.Converted
+	cut int
+	err error
+}
+
+// applyAll decodes recs on every core and stores them in order, each at
+// its receive time, calling done for each. Records older than cutoff are
+// not decoded: memory would drop them at once.
+func (s *Store) applyAll(recs []located, cutoff int64, done func(located, error)) {
+	workers := runtime.GOMAXPROCS(0)
+	type job struct {
+		r   record
+		out chan decoded
+	}
+	jobs := make(chan job, 4*workers)
+	order := make(chan chan decoded, 4*workers)
+	for range workers {
+		go func() {
+			for j := range jobs {
+				j.out <- decode(j.r)
+			}
+		}()
+	}
+	go func() {
+		defer close(order)
+		defer close(jobs)
+		for _, r := range recs {
+			out := make(chan decoded, 1)
+			if r.at < cutoff || s.stopReplay.Load() {
+				out <- decoded{}
+			} else {
+				jobs <- job{r.record, out}
+			}
+			order <- out
+		}
+	}()
+	ctx := context.Background()
+	i := 0
+	for out := range order {
+		r := recs[i]
+		i++
+		d := <-out
+		s.done.Add(int64(r.n))
+		if r.at < cutoff || s.stopReplay.Load() {
+			done(r, nil)
+			continue
+		}
+		err := d.err
+		if err == nil {
+			s.recovery.Truncated += d.cut
+			s.pinned.Store(r.at)
+			_, err = s.Store.Write(ctx, d.c)
+			s.pinned.Store(0)
+			if errors.Is(err, store.ErrTooLarge) {
+				err = nil // refused when it arrived too; nothing to restore
+			}
+		}
+		done(r, err)
+	}
+}
+
+// decode converts a record for memory. Values nested deeper than
+// store.MaxValueDepth are cut first, as the receiver cuts them: a record
+// written before it did could hold a value deep enough to overflow the
+// stack of pdata's decoder. A panic is returned as an error, so that one
+// record cannot stop every start. The decoded request is handed back to
+// pdata's pools, as the receiver does.
+func decode(r record) (d decoded) {
+	defer func() {
+		if p := recover(); p != nil {
+			d = decoded{err: fmt.Errorf("panic: %v", p)}
+		}
+	}()
+	sig := otlpdepth.Traces
+	switch r.kind {
+	case kindMetrics:
+		sig = otlpdepth.Metrics
+	case kindLogs:
+		sig = otlpdepth.Logs
+	}
+	payload, cut, err := otlpdepth.Proto(sig, r.payload)
+	if err != nil {
+		return decoded{err: err}
+	}
+	d.cut = cut
+	switch r.kind {
+	case kindTraces:
+		req := ptraceotlp.NewExportRequest()
+		if d.err = req.UnmarshalProto(payload); d.err == nil {
+			d.c = store.FromTraces(req.Traces())
+		}
+		ptrace.NewTraces().MoveTo(req.Traces())
+	case kindMetrics:
+		req := pmetricotlp.NewExportRequest()
+		if d.err = req.UnmarshalProto(payload); d.err == nil {
+			d.c = store.FromMetrics(req.Metrics())
+		}
+		pmetric.NewMetrics().MoveTo(req.Metrics())
+	case kindLogs:
+		req := plogotlp.NewExportRequest()
+		if d.err = req.UnmarshalProto(payload); d.err == nil {
+			d.c = store.FromLogs(req.Logs())
+		}
+		plog.NewLogs().MoveTo(req.Logs())
+	}
+	return d
+}
+
+// excise moves the damaged ranges of the segment at path (data is its
+// content) to path.corrupt, as raw bytes appended to it, and the rejected
+// records to path.rejected, a segment file of their own that later ones
+// are appended to; then it replaces the segment by one without them
+// (written aside, then renamed over it; a damaged tail alone is truncated
+// off). It returns the new segment's size. Were it to stop half-way, the
+// next replay would find the same ranges and set them aside again, at
+// worst twice.
+func excise(dir, path string, data []byte, damaged []damage, rejected [][2]int) (int64, error) {
+	var cut [][2]int
+	if len(damaged) > 0 {
+		var raw []byte
+		for _, d := range damaged {
+			raw = append(raw, data[d.from:d.to]...)
+			cut = append(cut, [2]int{d.from, d.to})
+		}
+		if err := writeSynced(path+".corrupt", os.O_APPEND, nil, raw); err != nil {
+			return 0, err
+		}
+	}
+	if len(rejected) > 0 {
+		var recs []byte
+		for _, r := range rejected {
+			recs = append(recs, data[r[0]:r[1]]...)
+			cut = append(cut, r)
+		}
+		if err := writeSynced(path+".rejected", os.O_APPEND, encodeHeader(), recs); err != nil {
+			return 0, err
+		}
+	}
+	slices.SortFunc(cut, func(a, b [2]int) int { return a[0] - b[0] })
+	if len(cut) == 1 && cut[0][1] == len(data) {
+		return int64(cut[0][0]), os.Truncate(path, int64(cut[0][0]))
+	}
+	kept := make([]byte, 0, len(data))
+	from := 0
+	for _, r := range cut {
+		kept = append(kept, data[from:r[0]]...)
+		from = r[1]
+	}
+	kept = append(kept, data[from:]...)
+	tmp := path + ".tmp"
+	if err := writeSynced(tmp, os.O_TRUNC, nil, kept); err != nil {
+		_ = os.Remove(tmp)
+		return 0, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return 0, err
+	}
+	return int64(len(kept)), syncDir(dir)
+}
+
+// moveAside appends a file that is not a segment to path.corrupt and
+// removes it.
+func moveAside(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := writeSynced(path+".corrupt", os.O_APPEND, nil, data); err != nil {
+		return err
+	}
+	return os.Remove(path)
+}
+
+// listAside lists the files set aside in dir, oldest first.
+func listAside(dir string) ([]asideFile, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []asideFile
+	for _, e := range entries {
+		if name := e.Name(); strings.HasPrefix(name, "seg-") && (strings.HasSuffix(name, ".corrupt") || strings.HasSuffix(name, ".rejected")) {
+			fi, err := e.Info()
+			if err != nil {
+				continue // removed meanwhile
+			}
+			out = append(out, asideFile{filepath.Join(dir, name), fi.Size(), fi.ModTime().UnixNano()})
+		}
+	}
+	slices.SortFunc(out, func(a, b asideFile) int { return int(min(max(a.mod-b.mod, -1), 1)) })
+	return out, nil
+}
