@@ -481,6 +481,17 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("selected span %s, want the root %s", got, data.slowRoot)
 		}
 		tb.waitFor("the root span's logs", `[...document.querySelectorAll('#span-logs .log-body')].some(e => e.textContent === `+jsString(rootBody)+`)`)
+		// Kind marks, and bars coloured by service (failed ones red).
+		var kinds []string
+		tb.eval(`[...document.querySelectorAll('#waterfall .wf-row')].map(r => r.querySelector('.kind')?.textContent || '')`, &kinds)
+		if want := []string{"server", "client", "server"}; !slices.Equal(kinds, want) {
+			t.Errorf("kind marks %q, want %q", kinds, want)
+		}
+		var swatches []string
+		tb.eval(`[...document.querySelectorAll('#waterfall .wf-row .swatch')].map(e => e.style.background)`, &swatches)
+		if len(swatches) != 3 || swatches[0] != swatches[1] || swatches[1] == swatches[2] {
+			t.Errorf("service colours %q, want shop's twice then payments' own", swatches)
+		}
 		// Selecting the payments span by keyboard.
 		tb.do(chromedp.Focus(chromedp.CSS(`.wf-row.selected`)), chromedp.KeyEvent(kb.ArrowDown), chromedp.KeyEvent(kb.ArrowDown))
 		tb.waitFor("the authorize span selected", `document.querySelector('.wf-row.selected')?.textContent.includes('authorize')`)

@@ -238,7 +238,8 @@ export function serviceMap(links, range) {
     svg.append(s('g', { class: 'edge', dataset: { parent: l.parent, child: l.child } },
       s('title', { text: `${l.parent} → ${l.child}: ${l.callCount} calls` }),
       s('path', { d, fill: 'none', stroke: '#9aa3b1', 'stroke-width': 1.5, 'marker-end': 'url(#arrow)' }),
-      s('text', { class: 'edge-count', x: mx, y: (y1 + y2) / 2 - 4, 'text-anchor': 'middle', text: String(l.callCount) })));
+      // The count near the callee, where arrows into it part.
+      s('text', { class: 'edge-count', x: back ? x2 + 14 : x2 - 8, y: y2 - 5, 'text-anchor': back ? 'start' : 'end', text: String(l.callCount) })));
   }
   for (const n of nodes) {
     const p = pos.get(n);

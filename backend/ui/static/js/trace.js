@@ -4,6 +4,10 @@
 import { h, append, href, traceHref, errorBox, loading, fmtTime, fmtDuration, fmtValue, kvTable, tzLabel } from './dom.js';
 import { getJSON } from './api.js';
 import { summary, isError } from './traces.js';
+import { COLORS } from './chart.js';
+
+// KINDS are the marks of span kinds (internal spans have none).
+const KINDS = { server: 'server', client: 'client', producer: 'producer', consumer: 'consumer' };
 
 // order returns the spans depth first, children by start time, each with
 // its depth; spans whose parent is missing are roots.
@@ -100,12 +104,19 @@ export async function renderTrace(main, traceID, params, ctx) {
   rows.forEach(({ span: sp, depth }, i) => {
     const err = isError(sp);
     const service = t.processes?.[sp.processID]?.serviceName ?? '?';
+    // Bars take their service's colour; failed ones stay red.
+    const color = COLORS[sum.services.indexOf(service) % COLORS.length] || COLORS[0];
     const bar = h('span', { class: err ? 'wf-bar error' : 'wf-bar' });
+    if (!err) bar.style.background = color;
+    const kind = KINDS[tag(sp, 'span.kind')];
+    const swatch = h('span', { class: 'swatch' });
+    swatch.style.background = color;
     bar.style.left = `${(100 * (sp.startTime - t0)) / total}%`;
     bar.style.width = `${(100 * sp.duration) / total}%`;
     const label = h('div', { class: 'wf-label' },
       err ? h('span', { class: 'err-mark', title: 'error', text: '!' }) : null,
-      h('span', { class: 'svc', text: service }), ' ', h('span', { text: sp.operationName }));
+      swatch, h('span', { class: 'svc', text: service }), ' ', h('span', { text: sp.operationName }),
+      kind ? h('span', { class: `kind kind-${kind}`, title: `span kind ${kind}`, text: kind }) : null);
     label.style.paddingLeft = `${0.4 + depth * 1.1}rem`;
     const b = h('div', {
       class: 'wf-row' + (err ? ' error' : ''), role: 'option', tabindex: sp.spanID === selected ? 0 : -1,
