@@ -29,8 +29,6 @@ const usage = `usage: loupe <command> [flags]
 commands:
   demo    run the demo platform (five services and their traffic) on an embedded backend
   serve   run the local backend: OTLP in, bounded store, Jaeger query API
-  doctor  print the telemetry configuration of this environment and check its endpoints
-  version print the version, commit and Go version of this binary (also --version)
   help    show this text
 
 Run 'loupe demo -h' or 'loupe serve -h' for their flags.
@@ -48,10 +46,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		return serve(ctx, args[1:], stdout, stderr, ready)
 	case "demo":
 		return runDemo(ctx, args[1:], stdout, stderr)
-	case "doctor":
-		return runDoctor(ctx, args[1:], os.LookupEnv, stdout, stderr)
-	case "version", "-version", "--version":
-		return runVersion(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -296,18 +290,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 		log.Debug("soft memory limit", "bytes", memLimit)
 	}
 	var st store.Store
+	var replaying *diskstore.Store
 	where := "in memory"
 	if f.dataDir == "" {
 		st = memstore.New(memstore.WithMaxBytes(f.maxSize), memstore.WithRetention(f.retention))
 	} else {
-		ds, err := diskstore.Open(f.dataDir, diskstore.WithMaxBytes(f.maxSize), diskstore.WithRetention(f.retention), diskstore.WithLogger(log))
+		// The replay runs while the listeners serve (watchReplay).
+		ds, err := diskstore.Start(f.dataDir, diskstore.WithMaxBytes(f.maxSize), diskstore.WithRetention(f.retention), diskstore.WithLogger(log))
 		if err != nil {
 			fmt.Fprintf(stderr, "loupe serve: --data-dir %s: %v\n", f.dataDir, err)
 			return 1
 		}
-		r := ds.Recovery()
-		log.Info("store opened", "dir", f.dataDir, "segments", r.Segments, "records", r.Records, "problems", len(r.Problems))
-		st, where = ds, "in "+f.dataDir
+		_, total := ds.Progress()
+		log.Info("store opened; replaying it", "dir", f.dataDir, "bytes", total)
+		st, where, replaying = ds, "in "+f.dataDir, ds
 	}
 	defer func() {
 		if err := st.Close(); err != nil {
@@ -357,6 +353,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 	if ready != nil {
 		ready(srv)
 	}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	replayFailed := watchReplay(ctx, replaying, log, stop)
 	<-ctx.Done()
 	log.Info("stopping")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
@@ -371,6 +370,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 			log.Error("forward shutdown", "error", err)
 			code = 1
 		}
+	}
+	if replayFailed() {
+		code = 1
 	}
 	if code != 0 {
 		return code

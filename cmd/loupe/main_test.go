@@ -140,6 +140,18 @@ func startServe(t *testing.T, args ...string) running {
 	return r
 }
 
+// untilReplayed waits for serve to log that its data directory is
+// replayed: it listens before, answering writes 503 until then.
+func untilReplayed(t *testing.T, r running) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(r.stderr.String(), "store replayed"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no end of the replay logged: %s", r.stderr.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func call(t *testing.T, method, url, body string) (int, string) {
 	t.Helper()
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
@@ -172,6 +184,7 @@ func TestServe(t *testing.T) {
 	const traceURL = "/api/traces/5b8efff798038103d269b633813fc60c"
 
 	r := startServe(t, args...)
+	untilReplayed(t, r)
 	if code, body := call(t, "POST", "http://"+r.srv.Addrs("otlp-http")[0].String()+"/v1/traces", span); code != 200 {
 		t.Fatalf("OTLP/HTTP: %d %s", code, body)
 	}
@@ -191,6 +204,7 @@ func TestServe(t *testing.T) {
 
 	r = startServe(t, args...)
 	defer r.stop()
+	untilReplayed(t, r)
 	code, body = call(t, "GET", "http://"+r.srv.Addrs("http")[0].String()+traceURL, "")
 	if code != 200 || !strings.Contains(body, `"operationName":"hello"`) {
 		t.Fatalf("after a restart: %d %s", code, body)
