@@ -29,6 +29,8 @@ const usage = `usage: loupe <command> [flags]
 commands:
   demo    run the demo platform (five services and their traffic) on an embedded backend
   serve   run the local backend: OTLP in, bounded store, Jaeger query API
+  doctor  print the telemetry configuration of this environment and check its endpoints
+  version print the version, commit and Go version of this binary (also --version)
   help    show this text
 
 Run 'loupe demo -h' or 'loupe serve -h' for their flags.
@@ -46,6 +48,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		return serve(ctx, args[1:], stdout, stderr, ready)
 	case "demo":
 		return runDemo(ctx, args[1:], stdout, stderr)
+	case "doctor":
+		return runDoctor(ctx, args[1:], os.LookupEnv, stdout, stderr)
+	case "version", "-version", "--version":
+		return runVersion(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
