@@ -141,8 +141,9 @@ func meanLatency(t *testing.T, srv *server.Server, n int) (httpMean, grpcMean ti
 
 // Four clients sending their bodies at one byte a second (as many as the
 // request slots) do not slow ordinary clients over HTTP and gRPC: their
-// mean answer stays within twice the one without them (and 2 ms, as
-// sub-millisecond means are noisy).
+// mean answer stays within twice the one without them (and 10 ms, as
+// sub-millisecond means are noisy on a shared machine; one request held
+// until the slow ones are cut adds 80 ms).
 func TestSlowClientsDoNotSlowOthers(t *testing.T) {
 	srv := servertest.Start(t, server.Config{OTLPGRPCAddr: "127.0.0.1:0", OTLPHTTPAddr: "127.0.0.1:0"})
 	const n = 40
@@ -162,7 +163,7 @@ func TestSlowClientsDoNotSlowOthers(t *testing.T) {
 		<-done
 	}
 	t.Logf("mean answer without / with %d slow clients: HTTP %v / %v, gRPC %v / %v", slow, baseHTTP, withHTTP, baseGRPC, withGRPC)
-	const slack = 2 * time.Millisecond
+	const slack = 10 * time.Millisecond
 	if withHTTP > 2*baseHTTP+slack || withGRPC > 2*baseGRPC+slack {
 		t.Errorf("slow clients slowed others beyond 2x: HTTP %v -> %v, gRPC %v -> %v", baseHTTP, withHTTP, baseGRPC, withGRPC)
 	}
