@@ -311,6 +311,24 @@ func TestBrowser(t *testing.T) {
 		tb.noErrors()
 	})
 
+	t.Run("live", func(t *testing.T) {
+		tb.t = t
+		tb.open("#/services")
+		tb.waitFor("the services table", `document.querySelector('.view[data-drawn] #services-table')`)
+		drawn := tb.str(`document.querySelector('.view').dataset.drawn`)
+		depth := tb.str(`history.length`)
+		tb.do(chromedp.Click(chromedp.CSS(`#live-toggle`)))
+		tb.waitFor("a live refresh", `document.querySelector('.view').dataset.drawn !== `+jsString(drawn)+` && document.querySelector('#services-table tr[data-service="payments"]')`)
+		if got := tb.str(`history.length`); got != depth {
+			t.Errorf("a refresh changed the history: %s entries, were %s", got, depth)
+		}
+		tb.do(chromedp.Click(chromedp.CSS(`#live-toggle`)))
+		if got := tb.str(`document.getElementById('live-toggle').getAttribute('aria-pressed')`); got != "false" {
+			t.Errorf("live toggle pressed %q after the second click", got)
+		}
+		tb.noErrors()
+	})
+
 	t.Run("metric exemplar to trace to span logs", func(t *testing.T) {
 		tb.t = t
 		// The metrics view picks the server duration histogram first.

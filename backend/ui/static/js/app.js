@@ -26,7 +26,10 @@ export function parseRoute(hash) {
   return { parts, params };
 }
 
-async function route() {
+// route draws the view of the URL. A quiet route (a live refresh) draws
+// it aside and swaps it in when done, so the page neither flickers nor
+// scrolls.
+async function route(quiet) {
   const { parts, params } = parseRoute(location.hash);
   if (parts.length === 0) {
     history.replaceState(null, '', '#/services');
@@ -48,7 +51,7 @@ async function route() {
   // Each view renders into a container of its own: when the user moves on
   // before a view has finished, what it still writes goes nowhere.
   const box = h('div', { class: 'view', dataset: { view } });
-  main.replaceChildren(box);
+  if (!quiet) main.replaceChildren(box);
   try {
     switch (view) {
       case 'services':
@@ -78,7 +81,39 @@ async function route() {
     if (err.name === 'AbortError' || ctx.signal.aborted) return;
     box.append(errorBox(err));
   }
+  if (ctx.signal.aborted) return;
+  box.dataset.drawn = String(Date.now());
+  if (quiet) {
+    const y = window.scrollY;
+    main.replaceChildren(box);
+    window.scrollTo(0, y);
+  }
 }
 
-window.addEventListener('hashchange', route);
+// Live: every LIVE_MS the view on screen is drawn again with new data,
+// unless the tab is hidden, the user is typing in it, or it is a trace
+// (which does not change). The toggle pauses it; the choice lasts the tab's
+// session.
+const LIVE_MS = 5000;
+const LIVE_VIEWS = new Set(['services', 'metrics', 'traces', 'logs']);
+const LIVE_KEY = 'loupe.live';
+const liveButton = document.getElementById('live-toggle');
+function showLive() {
+  const on = sessionStorage.getItem(LIVE_KEY) === '1';
+  liveButton.setAttribute('aria-pressed', String(on));
+  liveButton.textContent = on ? 'Live ● pause' : 'Live ○ paused';
+}
+liveButton.addEventListener('click', () => {
+  sessionStorage.setItem(LIVE_KEY, sessionStorage.getItem(LIVE_KEY) === '1' ? '0' : '1');
+  showLive();
+});
+showLive();
+setInterval(() => {
+  if (sessionStorage.getItem(LIVE_KEY) !== '1' || document.hidden) return;
+  if (main.contains(document.activeElement) && /^(INPUT|SELECT|TEXTAREA)$/.test(document.activeElement.tagName)) return;
+  if (!LIVE_VIEWS.has(parseRoute(location.hash).parts[0])) return;
+  route(true);
+}, LIVE_MS);
+
+window.addEventListener('hashchange', () => route());
 route();
