@@ -70,9 +70,12 @@ var (
 // Setup configures traces, metrics and logs in one call and makes every
 // scope from [Get] use them. Code options win over the OTEL_* environment
 // variables, which win over the defaults; OTEL_SDK_DISABLED=true and
-// OTEL_ENABLED=false turn everything off whatever the code says. An invalid
-// value fails Setup with a *ConfigError naming the variable, the value and
-// what is accepted. Defaults:
+// OTEL_ENABLED=false turn everything off whatever the code says (Setup then
+// writes one line saying so). Invalid values fail Setup all at once, each
+// once, as a *ConfigError (or a *MultiConfigError of them) naming the
+// variable or option, the value and what is accepted. Every resolved
+// exporter setting is passed to the SDK explicitly, so [Telemetry.Config]
+// is what goes on the wire. Defaults:
 //
 //   - exporters: otlp for each signal (OTEL_{TRACES,METRICS,LOGS}_EXPORTER),
 //     over http/protobuf to http://localhost:4318 (grpc: localhost:4317)
