@@ -7,6 +7,11 @@ import { summary, isError } from './traces.js';
 import { COLORS } from './chart.js';
 
 // KINDS are the marks of span kinds (internal spans have none).
+// ROW_H is the height of a waterfall row in pixels (the CSS's too);
+// ROW_MARGIN how many rows are drawn beyond each edge of the window.
+const ROW_H = 28;
+const ROW_MARGIN = 20;
+
 const KINDS = { server: 'server', client: 'client', producer: 'producer', consumer: 'consumer' };
 
 // order returns the spans depth first, children by start time, each with
@@ -85,23 +90,18 @@ export async function renderTrace(main, traceID, params, ctx) {
   const list = h('div', { class: 'waterfall', id: 'waterfall', role: 'listbox', 'aria-label': 'Spans' },
     h('div', { class: 'wf-head' }, h('div', { class: 'wf-label', text: 'Service: operation' }), h('div', { class: 'wf-time' }, ticks)));
   const details = h('section', { class: 'span-details', id: 'span-details', 'aria-live': 'polite' });
-  const buttons = new Map();
-  // select shows span id; a click makes a history entry, so that Back
-  // returns to the span selected before (keys and the first selection
-  // replace the entry).
-  const select = (id, focus, push) => {
-    if (push && id !== selected) history.pushState(null, '', traceHref(t.traceID, id));
-    else history.replaceState(null, '', traceHref(t.traceID, id));
-    selected = id;
-    for (const [bid, b] of buttons) {
-      b.classList.toggle('selected', bid === id);
-      b.setAttribute('aria-selected', String(bid === id));
-    }
-    const b = buttons.get(id);
-    if (focus) b.focus();
-    showSpan(details, t, rows.find((x) => x.span.spanID === id).span, t0, signal);
-  };
-  rows.forEach(({ span: sp, depth }, i) => {
+  const index = new Map(rows.map((x, i) => [x.span.spanID, i]));
+  // The rows are virtual: only those in and near the scrolled window are
+  // in the page, each ROW_H pixels high, so that a trace of 10,000 spans
+  // opens and scrolls as fast as one of ten.
+  const scroller = h('div', { class: 'wf-scroll', id: 'wf-scroll' });
+  const spacer = h('div', { class: 'wf-spacer' });
+  spacer.style.height = `${rows.length * ROW_H}px`;
+  scroller.append(spacer);
+  list.append(scroller);
+  const built = new Map(); // row index → element in the page
+  const build = (i) => {
+    const { span: sp, depth } = rows[i];
     const err = isError(sp);
     const service = t.processes?.[sp.processID]?.serviceName ?? '?';
     // Bars take their service's colour; failed ones stay red.
@@ -117,35 +117,86 @@ export async function renderTrace(main, traceID, params, ctx) {
       err ? h('span', { class: 'err-mark', title: 'error', text: '!' }) : null,
       swatch, h('span', { class: 'svc', text: service }), ' ', h('span', { text: sp.operationName }),
       kind ? h('span', { class: `kind kind-${kind}`, title: `span kind ${kind}`, text: kind }) : null);
-    label.style.paddingLeft = `${0.4 + depth * 1.1}rem`;
+    label.style.paddingLeft = `${0.4 + Math.min(depth, 40) * 1.1}rem`;
+    const on = sp.spanID === selected;
     const b = h('div', {
-      class: 'wf-row' + (err ? ' error' : ''), role: 'option', tabindex: sp.spanID === selected ? 0 : -1,
-      'aria-selected': 'false', dataset: { spanId: sp.spanID },
+      class: 'wf-row' + (err ? ' error' : '') + (on ? ' selected' : ''), role: 'option', tabindex: on ? 0 : -1,
+      'aria-selected': String(on), 'aria-posinset': i + 1, 'aria-setsize': rows.length, dataset: { spanId: sp.spanID },
       title: `${service}: ${sp.operationName} · ${fmtDuration(sp.duration)}`,
     }, label, h('div', { class: 'wf-time' }, bar, (sp.logs || []).map((l) => {
       const mark = h('span', { class: 'wf-event', title: (l.fields || []).find((f) => f.key === 'event')?.value ?? 'event' });
       mark.style.left = `${(100 * (l.timestamp - t0)) / total}%`;
       return mark;
     }), h('span', { class: 'wf-dur', text: fmtDuration(sp.duration) })));
+    b.style.top = `${i * ROW_H}px`;
     b.addEventListener('click', () => select(sp.spanID, false, true));
     b.addEventListener('keydown', (e) => {
-      const next = e.key === 'ArrowDown' ? rows[i + 1] : e.key === 'ArrowUp' ? rows[i - 1] : null;
-      if (next) {
+      const next = e.key === 'ArrowDown' ? i + 1 : e.key === 'ArrowUp' ? i - 1 : -1;
+      if (next >= 0 && next < rows.length) {
         e.preventDefault();
-        b.tabIndex = -1;
-        buttons.get(next.span.spanID).tabIndex = 0;
-        select(next.span.spanID, true);
+        select(rows[next].span.spanID, true);
       }
     });
-    buttons.set(sp.spanID, b);
-    list.append(b);
+    return b;
+  };
+  // draw puts in the page the rows of the scrolled window and a margin.
+  const draw = () => {
+    const first = Math.max(0, Math.floor(scroller.scrollTop / ROW_H) - ROW_MARGIN);
+    const last = Math.min(rows.length, Math.ceil((scroller.scrollTop + (scroller.clientHeight || 600)) / ROW_H) + ROW_MARGIN);
+    for (const [i, b] of built) {
+      if ((i < first || i >= last) && b !== document.activeElement) {
+        b.remove();
+        built.delete(i);
+      }
+    }
+    for (let i = first; i < last; i++) {
+      if (!built.has(i)) {
+        const b = build(i);
+        built.set(i, b);
+        scroller.append(b);
+      }
+    }
+  };
+  let pending = false;
+  scroller.addEventListener('scroll', () => {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(() => {
+      pending = false;
+      draw();
+    });
   });
+  // reveal scrolls row i into the window when it is outside.
+  const reveal = (i) => {
+    const top = i * ROW_H, h0 = scroller.clientHeight || 600;
+    if (top < scroller.scrollTop) scroller.scrollTop = top;
+    else if (top + ROW_H > scroller.scrollTop + h0) scroller.scrollTop = top + ROW_H - h0;
+    draw();
+  };
+  // select shows span id; a click makes a history entry, so that Back
+  // returns to the span selected before (keys and the first selection
+  // replace the entry).
+  const select = (id, focus, push) => {
+    if (push && id !== selected) history.pushState(null, '', traceHref(t.traceID, id));
+    else history.replaceState(null, '', traceHref(t.traceID, id));
+    selected = id;
+    const i = index.get(id);
+    reveal(i);
+    for (const [bi, b] of built) {
+      const on = bi === i;
+      b.classList.toggle('selected', on);
+      b.setAttribute('aria-selected', String(on));
+      b.tabIndex = on ? 0 : -1;
+    }
+    if (focus) built.get(i).focus();
+    showSpan(details, t, rows[i].span, t0, signal);
+  };
   main.append(h('div', { class: 'trace-layout' }, list, details));
   select(selected, false);
   // Back and Forward between spans of this trace select them in place.
   reselect = (span) => {
-    if (buttons.has(span)) select(span, false);
-    return buttons.has(span);
+    if (index.has(span)) select(span, false);
+    return index.has(span);
   };
 }
 
