@@ -62,11 +62,40 @@ func sendLargeTrace(t *testing.T, otlpHTTP string, n int) string {
 	return root.SpanContext().TraceID().String()
 }
 
-// TestBrowserLargeTrace opens a trace of 10,000 spans.
+// sendOrphans sends a trace whose two spans name a parent that never
+// arrives (a service whose caller does not export): it returns the trace,
+// the missing parent and the first span.
+func sendOrphans(t *testing.T, otlpHTTP string) (traceID, parent, first string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(otlpHTTP), otlptracehttp.WithInsecure())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp), sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", "orphan"))))
+	remote := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
+		SpanID:  trace.SpanID{8, 7, 6, 5, 4, 3, 2, 1}, TraceFlags: trace.FlagsSampled, Remote: true,
+	})
+	pctx := trace.ContextWithRemoteSpanContext(ctx, remote)
+	_, a := tp.Tracer("orphan").Start(pctx, "first", trace.WithSpanKind(trace.SpanKindServer))
+	a.End()
+	_, b := tp.Tracer("orphan").Start(pctx, "second", trace.WithSpanKind(trace.SpanKindConsumer))
+	b.End()
+	if err := tp.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return remote.TraceID().String(), remote.SpanID().String(), a.SpanContext().SpanID().String()
+}
+
+// TestBrowserLargeTrace opens a trace of 10,000 spans, and one whose
+// spans' parent is missing.
 func TestBrowserLargeTrace(t *testing.T) {
 	browser := newBrowser(t)
 	srv := startServer(t, "")
 	id := sendLargeTrace(t, srv.Addrs("otlp-http")[0].String(), largeSpans)
+	orphans, missing, first := sendOrphans(t, srv.Addrs("otlp-http")[0].String())
 	tb := newTab(t, browser, servertest.URL(srv, "http"))
 	tb.open("#/services")
 	tb.waitFor("the home", `document.querySelector('#services-table')`)
@@ -99,5 +128,16 @@ func TestBrowserLargeTrace(t *testing.T) {
 	tb.do(chromedp.Click(chromedp.CSS(`#waterfall .wf-row[aria-posinset="` + fmt.Sprint(largeSpans) + `"]`)))
 	tb.do(chromedp.KeyEvent(kb.ArrowUp))
 	tb.waitFor("the span before the last selected", `document.querySelector('.wf-row.selected')?.getAttribute('aria-posinset') === '`+fmt.Sprint(largeSpans-1)+`' && document.activeElement === document.querySelector('.wf-row.selected')`)
+
+	// Spans whose parent never came are roots, and say so.
+	tb.route("#/trace/" + orphans)
+	tb.waitFor("the orphans' trace", `document.getElementById('trace-id')?.textContent === '`+orphans+`' && document.querySelectorAll('#waterfall .wf-row').length === 2`)
+	var depths []string
+	tb.eval(`[...document.querySelectorAll('#waterfall .wf-row .wf-label')].map(e => e.style.paddingLeft)`, &depths)
+	if len(depths) != 2 || depths[0] != depths[1] {
+		t.Errorf("orphan rows indented %q, want both as roots", depths)
+	}
+	tb.do(chromedp.Click(chromedp.CSS(`#waterfall .wf-row[data-span-id="` + first + `"]`)))
+	tb.waitFor("the first span's parent", `document.getElementById('selected-span-parent')?.textContent === '`+missing+` (not in the trace: shown as a root)'`)
 	tb.noErrors()
 }

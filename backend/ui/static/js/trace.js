@@ -213,7 +213,8 @@ function showSpan(details, t, sp, t0, signal) {
     h('dl', { class: 'facts' },
       fact('Service', proc.serviceName),
       fact('Span', sp.spanID, 'selected-span-id'),
-      fact('Parent', parent ? parent.spanID : '(root)'),
+      fact('Parent', !parent ? '(root)' : t.spans.some((x) => x.spanID === parent.spanID) ? parent.spanID
+        : `${parent.spanID} (not in the trace: shown as a root)`, 'selected-span-parent'),
       fact('Kind', tag(sp, 'span.kind')),
       fact('Status', (status || 'UNSET') + (tag(sp, 'otel.status_description') ? ` — ${tag(sp, 'otel.status_description')}` : '')),
       fact('Start', `${fmtTime(new Date(sp.startTime / 1000))} (+${fmtDuration(sp.startTime - t0)})`),
