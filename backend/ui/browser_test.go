@@ -472,6 +472,15 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("trace name %q", got)
 		}
 		tb.screenshot("traces")
+		// The duration scatter: a dot per trace found, red when it failed;
+		// a click opens the trace.
+		if got := tb.str(`[...document.querySelectorAll('#trace-scatter circle')].map(c => c.getAttribute('class')).join()`); got != "trace-dot error" {
+			t.Errorf("scatter dots %q, want the slow trace's, red", got)
+		}
+		tb.do(chromedp.Click(chromedp.CSS(`#trace-scatter a[data-trace-id="` + data.slowTrace + `"] circle`)))
+		tb.waitFor("the slow trace", `location.hash.startsWith('#/trace/`+data.slowTrace+`') && document.querySelector('.wf-row.selected')`)
+		tb.do(chromedp.NavigateBack())
+		tb.waitFor("the search again", `document.querySelector('`+row+` a')`)
 		// Attributes, as Jaeger UI takes them, and a maximum duration.
 		tb.clear("#min-duration")
 		tb.do(chromedp.SetValue(chromedp.CSS("#tags-input"), `order.id=o-slow http.route="/checkout"`),

@@ -2,7 +2,7 @@
 // attributes (logfmt, as Jaeger UI takes them), lookback, minimum and
 // maximum duration and limit; and a box that opens a trace by its id.
 
-import { h, href, errorBox, loading, fmtTime, fmtDuration, tzLabel } from './dom.js';
+import { h, s, href, errorBox, loading, fmtTime, fmtDuration, tzLabel } from './dom.js';
 import { getJSON, services } from './api.js';
 import { emptyState } from './empty.js';
 
@@ -134,6 +134,7 @@ export async function renderTraces(main, params, { signal }) {
     return;
   }
   const longest = Math.max(...traces.map((t) => t.duration), 1);
+  result.append(scatter(traces, longest));
   result.append(h('table', { class: 'list', id: 'trace-results' },
     h('caption', { text: `${traces.length} trace${traces.length === 1 ? '' : 's'}, newest first` }),
     h('thead', {}, h('tr', {}, ['Trace', 'Spans', 'Errors', 'Duration', `Start (${tzLabel()})`].map((c) => h('th', { scope: 'col', text: c })))),
@@ -148,4 +149,28 @@ export async function renderTraces(main, params, { signal }) {
         h('td', { class: 'dur' }, fmtDuration(t.duration), bar),
         h('td', { text: fmtTime(new Date(t.start / 1000)) }));
     }))));
+}
+
+// scatter draws the traces found as dots, start time across and duration
+// up (red when a span failed); a click on a dot opens its trace.
+function scatter(traces, longest) {
+  const W = 960, H = 150, ML = 70, MR = 12, MT = 10, MB = 22;
+  const t0 = Math.min(...traces.map((t) => t.start)), t1 = Math.max(...traces.map((t) => t.start), t0 + 1);
+  const x = (us) => ML + ((us - t0) / Math.max(1, t1 - t0)) * (W - ML - MR);
+  const y = (d) => MT + (1 - d / longest) * (H - MT - MB);
+  const svg = s('svg', { class: 'chart scatter', id: 'trace-scatter', viewBox: `0 0 ${W} ${H}`, role: 'img',
+    'aria-label': `Durations of ${traces.length} traces over time` });
+  for (const f of [0, 0.5, 1]) {
+    svg.append(s('line', { class: 'grid', x1: ML, x2: W - MR, y1: y(f * longest), y2: y(f * longest) }),
+      s('text', { class: 'tick', x: ML - 6, y: y(f * longest) + 4, 'text-anchor': 'end', text: fmtDuration(f * longest) }));
+  }
+  for (const [at, anchor] of [[t0, 'start'], [t1, 'end']]) {
+    svg.append(s('text', { class: 'tick', x: x(at), y: H - 6, 'text-anchor': anchor, text: fmtTime(new Date(at / 1000)).slice(11, 19) }));
+  }
+  for (const t of traces) {
+    svg.append(s('a', { href: href('/trace/' + t.traceID), class: 'dot', dataset: { traceId: t.traceID } },
+      s('circle', { cx: x(t.start), cy: y(t.duration), r: 4, class: t.errors ? 'trace-dot error' : 'trace-dot' },
+        s('title', { text: `${t.name}: ${fmtDuration(t.duration)}, ${t.errors} errors, ${fmtTime(new Date(t.start / 1000))}` }))));
+  }
+  return svg;
 }
