@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+
+	"github.com/loupe-dev/loupe/backend/store"
 	"github.com/loupe-dev/loupe/backend/store/storetest"
 )
 
@@ -72,4 +75,63 @@ func BenchmarkReplay(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkReplayFloor measures, on one core, what replay's steps cost for
+// the 255 MiB of BenchmarkReplay: reading the segments and checking their
+// records' CRCs; that and pdata's decoding of every record; that and the
+// conversion to memory's form. What pdata's decoding costs, divided by the
+// cores, is the floor of a replay that decodes every record with pdata.
+func BenchmarkReplayFloor(b *testing.B) {
+	const total = 255 << 20
+	dir := b.TempDir()
+	writeLoad(b, dir, total, 16<<20)
+	seqs, err := listSegments(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, step := range []string{"read+crc", "read+crc+pdata", "read+crc+pdata+convert"} {
+		b.Run(step, func(b *testing.B) {
+			b.SetBytes(total)
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, seq := range seqs {
+					data, err := os.ReadFile(segmentPath(dir, seq))
+					if err != nil {
+						b.Fatal(err)
+					}
+					recs, damaged := scan(data)
+					if len(damaged) > 0 {
+						b.Fatal(damaged[0].why)
+					}
+					if step == "read+crc" {
+						continue
+					}
+					for _, r := range recs {
+						req := ptraceotlp.NewExportRequest()
+						if err := req.UnmarshalProto(r.payload); err != nil {
+							b.Fatal(err)
+						}
+						if step == "read+crc+pdata+convert" {
+							_ = store.FromTraces(req.Traces())
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestWriteLoadDir writes BenchmarkReplay's 255 MiB into the directory
+// named by DISKSTORE_WRITE_LOAD, to restart a real `loupe serve
+// --data-dir` on it (BENCHMARKS.md); skipped without it.
+func TestWriteLoadDir(t *testing.T) {
+	dir := os.Getenv("DISKSTORE_WRITE_LOAD")
+	if dir == "" {
+		t.Skip("DISKSTORE_WRITE_LOAD not set")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d records", writeLoad(t, dir, 255<<20, 16<<20))
 }
