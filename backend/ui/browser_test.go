@@ -15,6 +15,10 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
+	otellog "go.opentelemetry.io/otel/log"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/loupe-dev/loupe/backend/server"
 	"github.com/loupe-dev/loupe/internal/servertest"
@@ -624,5 +628,29 @@ func TestBrowserEmptyAndToken(t *testing.T) {
 	if open := tb.str(`document.getElementById('token-dialog').open`); open != "false" {
 		t.Errorf("the token dialog opened again")
 	}
+	// With logs alone, the Services home points to them.
+	sendLog(t, srv.Addrs("otlp-http")[0].String(), token)
+	tb.route("#/services")
+	tb.waitFor("the pointer to the logs", `document.querySelector('#logs-only a[href="#/logs"]')`)
 	tb.noErrors()
+}
+
+// sendLog sends one log record with the SDK's OTLP/HTTP exporter.
+func sendLog(t *testing.T, otlpHTTP, token string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	exp, err := otlploghttp.New(ctx, otlploghttp.WithEndpoint(otlpHTTP), otlploghttp.WithInsecure(),
+		otlploghttp.WithHeaders(map[string]string{"Authorization": "Bearer " + token}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewSimpleProcessor(exp)))
+	var r otellog.Record
+	r.SetTimestamp(time.Now())
+	r.SetBody(attribute.StringValue("started, no spans yet"))
+	lp.Logger("solo").Emit(ctx, r)
+	if err := lp.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
 }

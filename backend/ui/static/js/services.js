@@ -150,7 +150,14 @@ export async function renderServices(main, params, { signal }) {
   if (signal.aborted) return;
   main.lastChild.remove();
   if (!svcs.length && !names.length) {
-    main.append(await emptyState('data'));
+    // Logs alone name no service's requests: the page says where they are.
+    const logs = await getJSON('/api/logs', { limit: 1, lookback: '' }, signal).then((r) => r.logs || [], () => []);
+    if (signal.aborted) return;
+    if (logs.length) {
+      main.append(h('p', { id: 'logs-only' }, 'No spans or metrics yet, only ', h('a', { href: href('/logs'), text: 'logs' }), '.'));
+    } else {
+      main.append(await emptyState('data'));
+    }
     return;
   }
   const rangeSel = h('select', { id: 'services-range', name: 'range', 'aria-label': 'Time range' },
