@@ -528,6 +528,12 @@ func TestBrowser(t *testing.T) {
 		tb.waitFor("the authorize span selected", `document.querySelector('.wf-row.selected')?.textContent.includes('authorize')`)
 		tb.waitFor("its resource", `document.querySelector('#span-details')?.textContent.includes('payments')`)
 		tb.waitFor("no logs for it", `document.getElementById('no-span-logs')`)
+		// Folding the root hides the spans below it, the selected one
+		// among them, which gives the selection to the root.
+		tb.do(chromedp.Click(chromedp.CSS(`.wf-row[data-span-id="` + data.slowRoot + `"] .wf-fold`)))
+		tb.waitFor("the root alone, selected", `document.querySelectorAll('#waterfall .wf-row').length === 1 && document.querySelector('.wf-row.selected')?.dataset.spanId === '`+data.slowRoot+`' && document.querySelector('.wf-row .folded')?.textContent === '+2'`)
+		tb.do(chromedp.Click(chromedp.CSS(`.wf-row[data-span-id="` + data.slowRoot + `"] .wf-fold`)))
+		tb.waitFor("the three spans again", `document.querySelectorAll('#waterfall .wf-row').length === 3`)
 		tb.noErrors()
 	})
 

@@ -91,16 +91,29 @@ export async function renderTrace(main, traceID, params, ctx) {
     h('div', { class: 'wf-head' }, h('div', { class: 'wf-label', text: 'Service: operation' }), h('div', { class: 'wf-time' }, ticks)));
   const details = h('section', { class: 'span-details', id: 'span-details', 'aria-live': 'polite' });
   const index = new Map(rows.map((x, i) => [x.span.spanID, i]));
+  // The tree: rows are depth first, so a row's subtree is the rows after it
+  // that are deeper (up to end[i]), and its parent the last shallower row.
+  const end = new Array(rows.length).fill(rows.length);
+  const parent = new Array(rows.length).fill(-1);
+  const stack = [];
+  rows.forEach(({ depth }, i) => {
+    while (stack.length && rows[stack[stack.length - 1]].depth >= depth) end[stack.pop()] = i;
+    if (stack.length) parent[i] = stack[stack.length - 1];
+    stack.push(i);
+  });
+  const collapsed = new Set(); // rows whose subtree is folded
+  let vis = []; // the rows shown, by position
+  let pos = new Map(); // row → position
   // The rows are virtual: only those in and near the scrolled window are
   // in the page, each ROW_H pixels high, so that a trace of 10,000 spans
   // opens and scrolls as fast as one of ten.
   const scroller = h('div', { class: 'wf-scroll', id: 'wf-scroll' });
   const spacer = h('div', { class: 'wf-spacer' });
-  spacer.style.height = `${rows.length * ROW_H}px`;
   scroller.append(spacer);
   list.append(scroller);
-  const built = new Map(); // row index → element in the page
-  const build = (i) => {
+  const built = new Map(); // position → row element in the page
+  const build = (v) => {
+    const i = vis[v];
     const { span: sp, depth } = rows[i];
     const err = isError(sp);
     const service = t.processes?.[sp.processID]?.serviceName ?? '?';
@@ -113,28 +126,46 @@ export async function renderTrace(main, traceID, params, ctx) {
     swatch.style.background = color;
     bar.style.left = `${(100 * (sp.startTime - t0)) / total}%`;
     bar.style.width = `${(100 * sp.duration) / total}%`;
-    const label = h('div', { class: 'wf-label' },
+    const kids = end[i] - i - 1;
+    const folded = collapsed.has(i);
+    const fold = kids ? h('button', {
+      type: 'button', class: 'wf-fold', 'aria-expanded': String(!folded), tabindex: -1,
+      title: folded ? `Show the ${kids} spans below` : `Hide the ${kids} spans below`, text: folded ? '▸' : '▾',
+    }) : h('span', { class: 'wf-fold-none' });
+    fold.addEventListener('click', (e) => {
+      e.stopPropagation();
+      toggle(i);
+    });
+    const label = h('div', { class: 'wf-label' }, fold,
       err ? h('span', { class: 'err-mark', title: 'error', text: '!' }) : null,
       swatch, h('span', { class: 'svc', text: service }), ' ', h('span', { text: sp.operationName }),
-      kind ? h('span', { class: `kind kind-${kind}`, title: `span kind ${kind}`, text: kind }) : null);
-    label.style.paddingLeft = `${0.4 + Math.min(depth, 40) * 1.1}rem`;
+      kind ? h('span', { class: `kind kind-${kind}`, title: `span kind ${kind}`, text: kind }) : null,
+      folded ? h('span', { class: 'folded', text: `+${kids}` }) : null);
+    label.style.paddingLeft = `${0.2 + Math.min(depth, 40) * 1.1}rem`;
     const on = sp.spanID === selected;
     const b = h('div', {
       class: 'wf-row' + (err ? ' error' : '') + (on ? ' selected' : ''), role: 'option', tabindex: on ? 0 : -1,
-      'aria-selected': String(on), 'aria-posinset': i + 1, 'aria-setsize': rows.length, dataset: { spanId: sp.spanID },
+      'aria-selected': String(on), 'aria-posinset': v + 1, 'aria-setsize': vis.length, dataset: { spanId: sp.spanID },
       title: `${service}: ${sp.operationName} · ${fmtDuration(sp.duration)}`,
     }, label, h('div', { class: 'wf-time' }, bar, (sp.logs || []).map((l) => {
       const mark = h('span', { class: 'wf-event', title: (l.fields || []).find((f) => f.key === 'event')?.value ?? 'event' });
       mark.style.left = `${(100 * (l.timestamp - t0)) / total}%`;
       return mark;
     }), h('span', { class: 'wf-dur', text: fmtDuration(sp.duration) })));
-    b.style.top = `${i * ROW_H}px`;
+    b.style.top = `${v * ROW_H}px`;
     b.addEventListener('click', () => select(sp.spanID, false, true));
     b.addEventListener('keydown', (e) => {
-      const next = e.key === 'ArrowDown' ? i + 1 : e.key === 'ArrowUp' ? i - 1 : -1;
-      if (next >= 0 && next < rows.length) {
+      // Up and down move; left folds the subtree, right unfolds it.
+      if ((e.key === 'ArrowLeft' && kids && !folded) || (e.key === 'ArrowRight' && folded)) {
         e.preventDefault();
-        select(rows[next].span.spanID, true);
+        toggle(i);
+        built.get(pos.get(i))?.focus();
+        return;
+      }
+      const next = e.key === 'ArrowDown' ? v + 1 : e.key === 'ArrowUp' ? v - 1 : -1;
+      if (next >= 0 && next < vis.length) {
+        e.preventDefault();
+        select(rows[vis[next]].span.spanID, true);
       }
     });
     return b;
@@ -142,20 +173,43 @@ export async function renderTrace(main, traceID, params, ctx) {
   // draw puts in the page the rows of the scrolled window and a margin.
   const draw = () => {
     const first = Math.max(0, Math.floor(scroller.scrollTop / ROW_H) - ROW_MARGIN);
-    const last = Math.min(rows.length, Math.ceil((scroller.scrollTop + (scroller.clientHeight || 600)) / ROW_H) + ROW_MARGIN);
-    for (const [i, b] of built) {
-      if ((i < first || i >= last) && b !== document.activeElement) {
+    const last = Math.min(vis.length, Math.ceil((scroller.scrollTop + (scroller.clientHeight || 600)) / ROW_H) + ROW_MARGIN);
+    for (const [v, b] of built) {
+      if ((v < first || v >= last) && b !== document.activeElement) {
         b.remove();
-        built.delete(i);
+        built.delete(v);
       }
     }
-    for (let i = first; i < last; i++) {
-      if (!built.has(i)) {
-        const b = build(i);
-        built.set(i, b);
+    for (let v = first; v < last; v++) {
+      if (!built.has(v)) {
+        const b = build(v);
+        built.set(v, b);
         scroller.append(b);
       }
     }
+  };
+  // layout works out the rows shown, folded subtrees left out, and draws
+  // them again.
+  const layout = () => {
+    vis = [];
+    pos = new Map();
+    for (let i = 0; i < rows.length; i = collapsed.has(i) ? end[i] : i + 1) {
+      pos.set(i, vis.length);
+      vis.push(i);
+    }
+    spacer.style.height = `${vis.length * ROW_H}px`;
+    for (const b of built.values()) b.remove();
+    built.clear();
+    draw();
+  };
+  // toggle folds or unfolds row i's subtree; a selected span it hides
+  // gives the selection to row i.
+  const toggle = (i) => {
+    if (collapsed.has(i)) collapsed.delete(i);
+    else collapsed.add(i);
+    layout();
+    const sel = index.get(selected);
+    if (!pos.has(sel)) select(rows[i].span.spanID, false);
   };
   let pending = false;
   scroller.addEventListener('scroll', () => {
@@ -166,32 +220,38 @@ export async function renderTrace(main, traceID, params, ctx) {
       draw();
     });
   });
-  // reveal scrolls row i into the window when it is outside.
-  const reveal = (i) => {
-    const top = i * ROW_H, h0 = scroller.clientHeight || 600;
+  // reveal scrolls position v into the window when it is outside.
+  const reveal = (v) => {
+    const top = v * ROW_H, h0 = scroller.clientHeight || 600;
     if (top < scroller.scrollTop) scroller.scrollTop = top;
     else if (top + ROW_H > scroller.scrollTop + h0) scroller.scrollTop = top + ROW_H - h0;
     draw();
   };
-  // select shows span id; a click makes a history entry, so that Back
-  // returns to the span selected before (keys and the first selection
-  // replace the entry).
+  // select shows span id, unfolding what hides it; a click makes a history
+  // entry, so that Back returns to the span selected before (keys and the
+  // first selection replace the entry).
   const select = (id, focus, push) => {
     if (push && id !== selected) history.pushState(null, '', traceHref(t.traceID, id));
     else history.replaceState(null, '', traceHref(t.traceID, id));
     selected = id;
     const i = index.get(id);
-    reveal(i);
-    for (const [bi, b] of built) {
-      const on = bi === i;
+    if (!pos.has(i)) {
+      for (let p = parent[i]; p >= 0; p = parent[p]) collapsed.delete(p);
+      layout();
+    }
+    const v = pos.get(i);
+    reveal(v);
+    for (const [bv, b] of built) {
+      const on = bv === v;
       b.classList.toggle('selected', on);
       b.setAttribute('aria-selected', String(on));
       b.tabIndex = on ? 0 : -1;
     }
-    if (focus) built.get(i).focus();
+    if (focus) built.get(v).focus();
     showSpan(details, t, rows[i].span, t0, signal);
   };
   main.append(h('div', { class: 'trace-layout' }, list, details));
+  layout();
   select(selected, false);
   // Back and Forward between spans of this trace select them in place.
   reselect = (span) => {
