@@ -261,6 +261,10 @@ func WithSyncLogs() Option {
 }
 
 // WithEnvLookup replaces os.LookupEnv as the source of OTEL_* variables.
+// Every exporter setting is then applied from it alone; the one thing the
+// SDK still reads from the process environment is the resource of
+// OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME, merged under Loupe's (the
+// resolved service.* attributes win).
 func WithEnvLookup(lookup func(string) (string, bool)) Option {
 	return optionFunc(func(c *config) { c.lookup = lookup })
 }

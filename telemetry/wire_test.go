@@ -323,19 +323,23 @@ func TestWrongProtocolForThePortIsNamed(t *testing.T) {
 func TestServiceInstanceIDArrives(t *testing.T) {
 	for _, tc := range []struct {
 		name, attrs string
+		lookup      []telemetry.Option
 		want        func(shown string) bool
 	}{
-		{"generated", "", func(shown string) bool { return len(shown) == 36 }},
-		{"from OTEL_RESOURCE_ATTRIBUTES", "service.instance.id=pod-7", func(shown string) bool { return shown == "pod-7" }},
+		{"generated", "", nil, func(shown string) bool { return len(shown) == 36 }},
+		{"from OTEL_RESOURCE_ATTRIBUTES", "service.instance.id=pod-7", nil, func(shown string) bool { return shown == "pod-7" }},
+		// The SDK merges the process environment's resource under Loupe's:
+		// with another lookup, the resolved id still wins.
+		{"resolved beats the process environment", "service.instance.id=pod-7", []telemetry.Option{noEnv}, func(shown string) bool { return len(shown) == 36 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := startReceiver(t)
 			t.Setenv("OTEL_RESOURCE_ATTRIBUTES", tc.attrs)
-			tel, err := telemetry.Setup(context.Background(),
+			tel, err := telemetry.Setup(context.Background(), append(tc.lookup,
 				telemetry.WithOTLPEndpoint("http://"+r.httpAddr),
 				telemetry.WithExporters(telemetry.Metrics, "none"), telemetry.WithExporters(telemetry.Logs, "none"),
 				telemetry.WithRuntimeMetrics(false), telemetry.WithLogWriter(io.Discard),
-			)
+			)...)
 			if err != nil {
 				t.Fatal(err)
 			}
