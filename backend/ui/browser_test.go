@@ -581,6 +581,9 @@ func (tb *tab) checkSlowTrace(data sent, span string) {
 	if n := tb.str(`document.querySelectorAll('#waterfall .wf-row').length`); n != "3" {
 		tb.t.Errorf("waterfall has %s rows, want 3", n)
 	}
+	if n := tb.str(`document.querySelectorAll('#waterfall .wf-row.critical').length`); n != "3" {
+		tb.t.Errorf("%s spans on the critical path, want the 3 nested ones", n)
+	}
 	if n := tb.str(`document.querySelectorAll('#waterfall .wf-row.error').length`); n != "2" {
 		tb.t.Errorf("waterfall marks %s spans as errors, want 2", n)
 	}

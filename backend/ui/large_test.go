@@ -3,6 +3,7 @@ package ui_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -115,6 +116,13 @@ func TestBrowserLargeTrace(t *testing.T) {
 		t.Errorf("%d spans: %v to open, %d rows drawn; want under 3 s and only the rows in view", largeSpans, took, rows)
 	}
 	tb.screenshot("large-trace")
+	// The critical path: the root, each batch (they follow each other), and
+	// in a batch whose rows all end with it, the row that started first.
+	var critical []bool
+	tb.eval(`[...document.querySelectorAll('#waterfall .wf-row')].sort((a, b) => a.getAttribute('aria-posinset') - b.getAttribute('aria-posinset')).slice(0, 4).map(r => r.classList.contains('critical'))`, &critical)
+	if want := []bool{true, true, true, false}; !slices.Equal(critical, want) {
+		t.Errorf("critical path marks of import, batch 0 and its first two rows: %v, want %v", critical, want)
+	}
 	// Scrolled to the end, the last rows are drawn, and only those near.
 	began = time.Now()
 	tb.eval(`(() => { const s = document.getElementById('wf-scroll'); s.scrollTop = s.scrollHeight; return true; })()`, nil)

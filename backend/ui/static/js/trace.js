@@ -76,6 +76,7 @@ export async function renderTrace(main, traceID, params, ctx) {
       h('span', { id: 'trace-start', text: `${fmtTime(new Date(t0 / 1000))} (${tzLabel(new Date(t0 / 1000))})` }),
       h('span', { text: `${fmtDuration(sum.duration)}` }),
       h('span', { text: `${sum.spans} spans` }),
+      h('span', { class: 'critical-key', title: 'The spans the trace waited on: a dark line over their bars', text: '▔ critical path' }),
       h('span', { class: sum.errors ? 'error-count' : '', text: `${sum.errors} errors` }),
       h('span', { text: sum.services.join(', ') }),
       h('a', { href: href('/logs', { trace_id: t.traceID }), id: 'trace-logs-link', text: 'All logs of this trace' })));
@@ -101,6 +102,7 @@ export async function renderTrace(main, traceID, params, ctx) {
     if (stack.length) parent[i] = stack[stack.length - 1];
     stack.push(i);
   });
+  const critical = criticalPath(rows, parent);
   const collapsed = new Set(); // rows whose subtree is folded
   let vis = []; // the rows shown, by position
   let pos = new Map(); // row → position
@@ -144,7 +146,7 @@ export async function renderTrace(main, traceID, params, ctx) {
     label.style.paddingLeft = `${0.2 + Math.min(depth, 40) * 1.1}rem`;
     const on = sp.spanID === selected;
     const b = h('div', {
-      class: 'wf-row' + (err ? ' error' : '') + (on ? ' selected' : ''), role: 'option', tabindex: on ? 0 : -1,
+      class: 'wf-row' + (err ? ' error' : '') + (on ? ' selected' : '') + (critical.has(i) ? ' critical' : ''), role: 'option', tabindex: on ? 0 : -1,
       'aria-selected': String(on), 'aria-posinset': v + 1, 'aria-setsize': vis.length, dataset: { spanId: sp.spanID },
       title: `${service}: ${sp.operationName} · ${fmtDuration(sp.duration)}`,
     }, label, h('div', { class: 'wf-time' }, bar, (sp.logs || []).map((l) => {
@@ -258,6 +260,32 @@ export async function renderTrace(main, traceID, params, ctx) {
     if (index.has(span)) select(span, false);
     return index.has(span);
   };
+}
+
+// criticalPath returns the rows on the critical path of each root, as
+// Jaeger UI finds it: from a span's end back to its start, the child that
+// ends last before the current point is on the path, which continues from
+// that child's start; rows are depth first and parent gives each row's.
+export function criticalPath(rows, parent) {
+  const kids = rows.map(() => []);
+  parent.forEach((p, i) => { if (p >= 0) kids[p].push(i); });
+  const endOf = (i) => rows[i].span.startTime + rows[i].span.duration;
+  const out = new Set();
+  const stack = [];
+  rows.forEach((_, i) => { if (parent[i] < 0) stack.push([i, endOf(i)]); });
+  while (stack.length) {
+    const [i, bound] = stack.pop();
+    out.add(i);
+    const start = rows[i].span.startTime;
+    let t = Math.min(endOf(i), bound);
+    for (const k of kids[i].slice().sort((a, b) => endOf(b) - endOf(a))) {
+      if (t <= start) break;
+      if (rows[k].span.startTime >= t) continue;
+      stack.push([k, t]);
+      t = rows[k].span.startTime;
+    }
+  }
+  return out;
 }
 
 function showSpan(details, t, sp, t0, signal) {
