@@ -333,7 +333,10 @@ func parseDuration(s string) (time.Duration, error) {
 // queryData is the data of a query or query_range answer.
 type queryData struct {
 	ResultType parser.ValueType `json:"resultType"`
-	Result     parser.Value     `json:"result"`
+	// Result is the value in JSON, rendered before the query is closed:
+	// Close hands its points back to the engine's pools, where the next
+	// query reuses them.
+	Result json.RawMessage `json:"result"`
 }
 
 func (h *Handler) query(r *http.Request) (any, annotations.Annotations, *apiError) {
@@ -400,7 +403,11 @@ func (h *Handler) run(r *http.Request, newQuery func(context.Context) (promql.Qu
 	if res.Err != nil {
 		return nil, nil, engineError(res.Err)
 	}
-	return queryData{ResultType: res.Value.Type(), Result: res.Value}, res.Warnings, nil
+	result, err := json.Marshal(res.Value)
+	if err != nil {
+		return nil, nil, &apiError{errInternal, err}
+	}
+	return queryData{ResultType: res.Value.Type(), Result: result}, res.Warnings, nil
 }
 
 // selection is what labels, label values and series share: matchers, a time
