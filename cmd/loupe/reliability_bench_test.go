@@ -45,33 +45,12 @@ func BenchmarkReliability(b *testing.B) {
 			p := startProcess(b, bin, args...)
 			idle := p.mem("VmRSS")
 			p.resetPeak()
-			payload := bytes.Repeat([]byte{0xff}, 16<<20-64) // malformed from the first byte
-			cc, err := grpc.NewClient(p.addrs["otlp-grpc"], grpc.WithTransportCredentials(insecure.NewCredentials()))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer cc.Close()
-			var wg sync.WaitGroup
-			var mu sync.Mutex
-			codes := map[string]int{}
-			start := time.Now()
-			for range 100 {
-				wg.Go(func() {
-					ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-					defer cancel()
-					err := cc.Invoke(ctx, "/opentelemetry.proto.collector.trace.v1.TraceService/Export", &rawMsg{payload}, &rawMsg{},
-						grpc.ForceCodecV2(rawMsgCodec{}), grpc.MaxCallSendMsgSize(32<<20))
-					mu.Lock()
-					codes[strings.SplitN(fmt.Sprint(err), " desc", 2)[0]]++
-					mu.Unlock()
-				})
-			}
-			wg.Wait()
+			codes, took := flood(b, p)
 			peak := p.mem("VmHWM")
 			b.ReportMetric(float64(idle>>20), "idle-MiB")
 			b.ReportMetric(float64(peak>>20), "peak-MiB")
 			b.ReportMetric(float64(peak)/float64(idle), "peak/idle")
-			b.Logf("100 concurrent 16 MiB calls in %v: %v; RSS idle %d MiB, peak %d MiB", time.Since(start).Round(time.Millisecond), codes, idle>>20, peak>>20)
+			b.Logf("100 concurrent 16 MiB calls in %v: %v; RSS idle %d MiB, peak %d MiB", took.Round(time.Millisecond), codes, idle>>20, peak>>20)
 		})
 	}
 	for name, env := range map[string]string{"traces-limit-10000": "", "traces-limit-10000-GOMEMLIMIT=512MiB": "GOMEMLIMIT=512MiB"} {
@@ -134,6 +113,34 @@ func BenchmarkReliability(b *testing.B) {
 	})
 }
 
+// flood makes 100 concurrent 16 MiB OTLP/gRPC calls to p and returns how
+// many got each error, and the time they took.
+func flood(b testing.TB, p *process) (map[string]int, time.Duration) {
+	payload := bytes.Repeat([]byte{0xff}, 16<<20-64) // malformed from the first byte
+	cc, err := grpc.NewClient(p.addrs["otlp-grpc"], grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cc.Close()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[string]int{}
+	start := time.Now()
+	for range 100 {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			err := cc.Invoke(ctx, "/opentelemetry.proto.collector.trace.v1.TraceService/Export", &rawMsg{payload}, &rawMsg{},
+				grpc.ForceCodecV2(rawMsgCodec{}), grpc.MaxCallSendMsgSize(32<<20))
+			mu.Lock()
+			codes[strings.SplitN(fmt.Sprint(err), " desc", 2)[0]]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return codes, time.Since(start)
+}
+
 // timeGet GETs u and returns the time of the answer; statuses other than
 // 200 and also fail b.
 func timeGet(b *testing.B, u string, also ...int) time.Duration {
@@ -152,14 +159,14 @@ func timeGet(b *testing.B, u string, also ...int) time.Duration {
 }
 
 type process struct {
-	b     *testing.B
+	b     testing.TB
 	pid   int
 	addrs map[string]string
 }
 
 // startProcess runs `loupe serve` on ephemeral loopback ports with args;
 // it is killed when b ends.
-func startProcess(b *testing.B, bin string, args ...string) *process {
+func startProcess(b testing.TB, bin string, args ...string) *process {
 	cmd := exec.Command(bin, append([]string{"serve", "--otlp-grpc", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0", "--http", "127.0.0.1:0"}, args...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -207,7 +214,7 @@ func (p *process) resetPeak() {
 	}
 }
 
-func postOTLP(b *testing.B, u string, body []byte) {
+func postOTLP(b testing.TB, u string, body []byte) {
 	resp, err := http.Post(u, "application/x-protobuf", bytes.NewReader(body))
 	if err != nil {
 		b.Fatal(err)
@@ -222,7 +229,7 @@ func postOTLP(b *testing.B, u string, body []byte) {
 // fillTraces sends traces of ten spans, 1,000 spans a request, until
 // twice maxSize bytes of OTLP have gone, so that the store is full; it
 // returns the bytes sent.
-func fillTraces(b *testing.B, p *process, maxSize int64) int64 {
+func fillTraces(b testing.TB, p *process, maxSize int64) int64 {
 	var sent int64
 	base := time.Now().Add(-time.Hour)
 	for n := 0; sent < 2*maxSize; n++ {
