@@ -17,7 +17,7 @@
 //
 //	#/services?range=1h
 //	#/metrics?metric=…&q=…&range=1h&exemplars=all
-//	#/traces?service=…&operation=…&lookback=1h&minDuration=…&limit=20
+//	#/traces?service=…&operation=…&tags=k=v…&lookback=1h&minDuration=…&maxDuration=…&limit=20
 //	#/trace/<trace id>?span=<span id>
 //	#/logs?service=…&severity=…&q=…&lookback=1h&trace_id=…&span_id=…
 //

@@ -1,8 +1,8 @@
 // The router: every view is a hash route, so its URL can be shared.
 //
 //   #/services?range=1h (the home page)
-//   #/metrics?q=…&range=1h&metric=…
-//   #/traces?service=…&operation=…&lookback=1h&minDuration=…&limit=20
+//   #/metrics?q=…&range=1h&metric=…&sg=p95&exemplars=all
+//   #/traces?service=…&operation=…&tags=k%3Dv&lookback=1h&minDuration=…&maxDuration=…&limit=20
 //   #/trace/<trace id>?span=<span id>
 //   #/logs?service=…&severity=…&q=…&lookback=1h&trace_id=…&span_id=…
 
