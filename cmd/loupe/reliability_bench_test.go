@@ -32,7 +32,7 @@ import (
 // BenchmarkReliability runs the probes of issue 10 against a real `loupe
 // serve` process and reports its memory (VmRSS, and VmHWM, the peak, reset
 // before each probe through /proc/<pid>/clear_refs) and answer times.
-// See BENCHMARKS.md, "Reliability". Run it once:
+// See BENCHMARKS.md, RELIABILITY. Run it once:
 //
 //	go test -run '^$' -bench Reliability -benchtime 1x -timeout 20m ./cmd/loupe
 func BenchmarkReliability(b *testing.B) {
