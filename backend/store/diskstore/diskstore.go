@@ -66,8 +66,9 @@ func WithLogger(l *slog.Logger) Option { return optionFunc(func(c *config) { c.l
 // Recovery is what the replay found on disk.
 type Recovery struct {
 	Segments int // segments read
-	// Records counts the records replayed; those older than the retention
-	// are counted but not decoded, memory would drop them at once.
+	// Records counts the whole records replayed; those older than the
+	// retention or past memory's size bound are counted but not decoded,
+	// memory would drop them at once.
 	Records  int
 	Problems []string // corrupt or cut-short data, one line each; empty when all was well
 	// Damaged counts the byte ranges that held no whole record (cut short,
@@ -211,7 +212,9 @@ func (s *Store) WaitReplay(ctx context.Context) error {
 }
 
 // Progress reports the bytes of segments replayed so far and in all.
-func (s *Store) Progress() (done, total int64) { return s.done.Load(), s.all.Load() }
+func (s *Store) Progress() (done, total int64) {
+	return s.done.Load() / 2, s.all.Load() // each segment counts twice: decoded, then stored
+}
 
 // replayAll replays, then starts the first segment and lets writes in.
 func (s *Store) replayAll(seqs []uint64) {

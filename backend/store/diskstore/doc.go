@@ -34,9 +34,12 @@
 // times, so the memory bounds evict exactly what they evicted before the
 // restart; Start does the same in the background, so that a server listens
 // at once: queries answer what is replayed so far, and writes are refused
-// with [store.ErrUnavailable] and the progress until it is over. Records are
-// decoded and converted on every core and stored in order; those older than
-// the retention are not decoded, memory would drop them at once.
+// with [store.ErrUnavailable] and the progress until it is over. Memory
+// keeps the newest records whose sizes sum to at most its bound, so records
+// are decoded newest first, on every core, until the bound is reached, then
+// stored in order: the older ones, and those past the retention, which
+// memory would drop at once, are checked but not decoded (nor set aside
+// should they not decode).
 //
 // A range of bytes that holds no whole record (cut short, failed CRC) is
 // moved to <segment>.corrupt (raw bytes, appended), and replay resumes at

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/loupe-dev/loupe/backend/internal/otlpdepth"
 	"github.com/loupe-dev/loupe/backend/store"
+	"github.com/loupe-dev/loupe/backend/store/memstore"
 )
 
 // survey lists the segments to replay and checks their headers: a
@@ -106,15 +108,23 @@ func resync(data []byte, from int) int {
 	return len(data)
 }
 
-// replay reads every segment into memory, in order. The records of a
-// segment are decoded and converted by every core, and stored in order.
+// replay reads every segment into memory. Memory keeps the newest records
+// whose sizes sum to at most its bound (and drops those past the
+// retention), so the records are decoded newest first, on every core, until
+// the bound is reached: the older ones, which memory would evict at once,
+// are checked (CRC) but not decoded. The kept ones are then stored in
+// order, each at its receive time, so that memory ends as it was.
 func (s *Store) replay(seqs []uint64) error {
 	cutoff := s.cfg.now().Add(-s.cfg.retention).UnixNano()
-	for _, seq := range seqs {
+	room := s.cfg.maxBytes
+	kept := make([][]keptRecord, len(seqs)) // per segment, newest first
+	segs := make([]segment, len(seqs))
+	read := make([]int64, len(seqs)) // the bytes of each segment, for Progress
+	for i := len(seqs) - 1; i >= 0; i-- {
 		if s.stopReplay.Load() {
 			return nil
 		}
-		path := segmentPath(s.dir, seq)
+		path := segmentPath(s.dir, seqs[i])
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return err
@@ -125,31 +135,71 @@ func (s *Store) replay(seqs []uint64) error {
 			s.problem("%s at byte %d: %v; the %d bytes up to the next whole record moved to %s.corrupt", path, d.from, d.why, d.to-d.from, path)
 		}
 		s.recovery.Damaged += len(damaged)
-		seg := segment{seq: seq, size: int64(len(data))}
+		segs[i] = segment{seq: seqs[i], size: int64(len(data))}
+		for _, r := range recs {
+			segs[i].lastAt = max(segs[i].lastAt, r.at)
+		}
+		s.recovery.Records += len(recs)
+		slices.Reverse(recs)
 		truncated := s.recovery.Truncated
 		var rejected [][2]int
-		s.applyAll(recs, cutoff, func(r located, err error) {
-			if err != nil {
-				s.problem("%s at byte %d: a record of %d bytes cannot be stored: %v; moved to %s.rejected", path, r.off, r.n, err, path)
-				rejected = append(rejected, [2]int{r.off, r.off + r.n})
-				s.recovery.Rejected++
-				return
-			}
-			s.recovery.Records++
-			seg.lastAt = max(seg.lastAt, r.at)
-		})
+		if room > 0 {
+			decodeInOrder(recs, func(r located) bool { return r.at >= cutoff && !s.stopReplay.Load() }, func(r located, d decoded) bool {
+				switch {
+				case d.skipped:
+					return true
+				case d.err != nil:
+					s.problem("%s at byte %d: a record of %d bytes cannot be stored: %v; moved to %s.rejected", path, r.off, r.n, d.err, path)
+					rejected = append(rejected, [2]int{r.off, r.off + r.n})
+					s.recovery.Rejected++
+					s.recovery.Records--
+					return true
+				}
+				s.recovery.Truncated += d.cut
+				size := memstore.Size(d.c)
+				if size == 0 || size > s.cfg.maxBytes {
+					return true // not stored when it arrived either
+				}
+				if size > room {
+					room = 0 // this one and every older one would be evicted
+					return false
+				}
+				room -= size
+				kept[i] = append(kept[i], keptRecord{r.at, d.c})
+				return true
+			})
+		}
+		read[i] = int64(len(data))
+		s.done.Add(read[i])
 		if len(damaged) > 0 || len(rejected) > 0 {
 			size, err := excise(s.dir, path, data, damaged, rejected)
 			if err != nil {
 				s.problem("%s: cannot set its damaged or rejected records aside: %v; left in place", path, err)
 			} else {
-				seg.size = size
+				segs[i].size = size
 			}
 		}
 		if n := s.recovery.Truncated - truncated; n > 0 {
 			s.problem("%s: %d value(s) nested deeper than %d levels cut (written before loupe cut them on receipt)", path, n, store.MaxValueDepth)
 		}
-		s.segs = append(s.segs, seg)
+	}
+	ctx := context.Background()
+	for i := range seqs {
+		if s.stopReplay.Load() {
+			return nil
+		}
+		for j := len(kept[i]) - 1; j >= 0; j-- {
+			k := kept[i][j]
+			kept[i][j] = keptRecord{}
+			s.pinned.Store(k.at)
+			_, err := s.Store.Write(ctx, k.c)
+			s.pinned.Store(0)
+			if err != nil && !errors.Is(err, store.ErrTooLarge) {
+				return err
+			}
+		}
+		s.done.Add(read[i])
+		s.segs = append(s.segs, segs[i])
 		if s.cfg.afterSegment != nil {
 			s.cfg.afterSegment()
 		}
@@ -157,17 +207,24 @@ func (s *Store) replay(seqs []uint64) error {
 	return nil
 }
 
-// decoded is a record converted for memory.
-type decoded struct {
-	c   store.Converted
-	cut int
-	err error
+// keptRecord is a record decoded for memory and its receive time.
+type keptRecord struct {
+	at int64
+	c  store.Converted
 }
 
-// applyAll decodes recs on every core and stores them in order, each at
-// its receive time, calling done for each. Records older than cutoff are
-// not decoded: memory would drop them at once.
-func (s *Store) applyAll(recs []located, cutoff int64, done func(located, error)) {
+// decoded is a record converted for memory, or why it could not be.
+type decoded struct {
+	c       store.Converted
+	cut     int
+	err     error
+	skipped bool // not decoded: want said no
+}
+
+// decodeInOrder decodes the records of recs that want on every core and
+// hands each record, decoded or skipped, to use in the order of recs,
+// until use returns false: the rest are not decoded.
+func decodeInOrder(recs []located, want func(located) bool, use func(located, decoded) bool) {
 	workers := runtime.GOMAXPROCS(0)
 	type job struct {
 		r   record
@@ -175,6 +232,7 @@ func (s *Store) applyAll(recs []located, cutoff int64, done func(located, error)
 	}
 	jobs := make(chan job, 4*workers)
 	order := make(chan chan decoded, 4*workers)
+	var stop atomic.Bool
 	for range workers {
 		go func() {
 			for j := range jobs {
@@ -186,37 +244,25 @@ func (s *Store) applyAll(recs []located, cutoff int64, done func(located, error)
 		defer close(order)
 		defer close(jobs)
 		for _, r := range recs {
+			if stop.Load() {
+				return
+			}
 			out := make(chan decoded, 1)
-			if r.at < cutoff || s.stopReplay.Load() {
-				out <- decoded{}
-			} else {
+			if want(r) {
 				jobs <- job{r.record, out}
+			} else {
+				out <- decoded{skipped: true}
 			}
 			order <- out
 		}
 	}()
-	ctx := context.Background()
 	i := 0
 	for out := range order {
-		r := recs[i]
-		i++
 		d := <-out
-		s.done.Add(int64(r.n))
-		if r.at < cutoff || s.stopReplay.Load() {
-			done(r, nil)
-			continue
+		if !stop.Load() && !use(recs[i], d) {
+			stop.Store(true)
 		}
-		err := d.err
-		if err == nil {
-			s.recovery.Truncated += d.cut
-			s.pinned.Store(r.at)
-			_, err = s.Store.Write(ctx, d.c)
-			s.pinned.Store(0)
-			if errors.Is(err, store.ErrTooLarge) {
-				err = nil // refused when it arrived too; nothing to restore
-			}
-		}
-		done(r, err)
+		i++
 	}
 }
 

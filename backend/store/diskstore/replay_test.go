@@ -346,7 +346,36 @@ func TestCloseDuringReplay(t *testing.T) {
 	if err := <-closed; err != nil {
 		t.Fatal(err)
 	}
-	if r := s.Recovery(); r.Segments != 1 {
-		t.Errorf("replayed %d segments after Close, want 1", r.Segments)
+	if len(s.segs) != 1 {
+		t.Errorf("stored %d segments after Close, want 1", len(s.segs))
+	}
+}
+
+// TestReplayDecodesOnlyWhatMemoryKeeps replays more records than memory's
+// bound holds, the oldest of them one that does not decode: it is never
+// decoded (memory would evict it at once), so neither rejected nor set
+// aside, while the newest records are served and the oldest good ones are
+// not, as before the restart.
+func TestReplayDecodesOnlyWhatMemoryKeeps(t *testing.T) {
+	dir := t.TempDir()
+	recs := [][]byte{{0x0a, 0x05, 0xff, 0xff}}
+	for i := byte(1); i <= 200; i++ {
+		recs = append(recs, spanRecord(i))
+	}
+	writeSegments(t, dir, recs[:100], recs[100:])
+	s, err := Open(dir, WithLogger(slog.New(slog.DiscardHandler)), WithMaxBytes(32<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if r := s.Recovery(); r.Rejected != 0 || len(r.Problems) != 0 || r.Records != 201 {
+		t.Errorf("recovery %+v", r)
+	}
+	served(t, s, 200, 199)
+	if _, err := s.Trace(context.Background(), storetest.TID(1)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("trace 1, past the bound, served: %v", err)
+	}
+	if _, err := os.Stat(segmentPath(dir, 1) + ".rejected"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a record past the bound was decoded and set aside: %v", err)
 	}
 }

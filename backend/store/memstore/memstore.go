@@ -171,6 +171,17 @@ func (s *Store) WriteMetrics(ctx context.Context, md pmetric.Metrics) (store.Wri
 	return s.write(ctx, store.FromMetrics(md))
 }
 
+// Size is what c counts against the size bound once stored: a store keeps
+// the newest writes whose sizes sum to at most the bound. A write of size
+// 0 (nothing to store) or above the bound is not stored.
+func Size(c store.Converted) int64 {
+	n := len(c.Spans) + len(c.Logs) + len(c.Points)
+	if n == 0 {
+		return 0
+	}
+	return c.Bytes + int64(n)*indexOverhead
+}
+
 // Write stores what store.FromTraces, FromLogs or FromMetrics converted,
 // for a writer that converts elsewhere: diskstore's replay converts its
 // records in parallel and stores them here in order. c must not be used
@@ -187,7 +198,7 @@ func (s *Store) write(ctx context.Context, c store.Converted) (store.WriteResult
 	if n == 0 {
 		return c.Result, s.checkOpen()
 	}
-	b := &batch{bytes: c.Bytes + int64(n)*indexOverhead, spans: c.Spans, logs: c.Logs, points: c.Points}
+	b := &batch{bytes: Size(c), spans: c.Spans, logs: c.Logs, points: c.Points}
 	if b.bytes > s.cfg.maxBytes {
 		return store.WriteResult{}, store.ErrTooLarge
 	}
