@@ -20,7 +20,10 @@
 //
 // The measurements carry the attributes the conventions list for them
 // (gen_ai.operation.name, gen_ai.provider.name, the models, server.address and
-// server.port, error.type on failure). MetricAttributes, on [Chat], [Agent]
+// server.port, error.type on failure: "timeout" and "canceled" for a
+// context's deadline or cancellation, also when a gRPC status carries them,
+// another gRPC status's code name, an ErrorType() string method of the error,
+// or else its type name). MetricAttributes, on [Chat], [Agent]
 // and [Tool], adds your own to every measurement of the call, and to its
 // span: a project, say, or gen_ai.agent.name, which an agent's metrics
 // otherwise leave out. Each distinct set of values is a series of its own, so

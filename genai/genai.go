@@ -14,6 +14,8 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // Instrumenter starts GenAI spans and records GenAI metrics. It is safe for
@@ -508,9 +510,20 @@ func (c *Call) recordPerCall(ctx context.Context, total, first time.Duration, to
 }
 
 // errorType is error.type: "timeout" for a deadline, "canceled" for a
-// cancelled context, else what semconv.ErrorType derives (an ErrorType()
-// method or the error's type name).
+// cancelled context, whether the context's own error or a gRPC status
+// carrying it (a model or agent called over gRPC), the status code's name
+// for any other gRPC status (such as "Unavailable"), else what
+// semconv.ErrorType derives (an ErrorType() method or the error's type name).
 func errorType(err error) attribute.KeyValue {
+	if s, ok := status.FromError(err); ok {
+		switch s.Code() {
+		case grpccodes.DeadlineExceeded:
+			return semconv.ErrorTypeKey.String("timeout")
+		case grpccodes.Canceled:
+			return semconv.ErrorTypeKey.String("canceled")
+		}
+		return semconv.ErrorTypeKey.String(s.Code().String())
+	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return semconv.ErrorTypeKey.String("timeout")

@@ -16,6 +16,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/loupe-dev/loupe/genai"
 )
@@ -266,6 +268,11 @@ func TestErrors(t *testing.T) {
 		{fmt.Errorf("call: %w", context.Canceled), "canceled"},
 		{fmt.Errorf("call: %w", rateLimited{}), "rate_limited"},
 		{errors.New("boom"), "*errors.errorString"},
+		// Over gRPC: what otelgrpc's client returns for a deadline, a
+		// refused peer and a status wrapped by the caller.
+		{status.Error(grpccodes.DeadlineExceeded, "context deadline exceeded"), "timeout"},
+		{status.Error(grpccodes.Canceled, "context canceled"), "canceled"},
+		{fmt.Errorf("agent researcher: %w", status.Error(grpccodes.Unavailable, "connection refused")), "Unavailable"},
 	} {
 		t.Run(tc.want, func(t *testing.T) {
 			f := newFixture(t)

@@ -407,26 +407,35 @@ func checkLLMTimeout(ctx context.Context, api *demoAPI, _ time.Time) (string, er
 	return "", fmt.Errorf("no chat trace answered 504 with a chat span in error.type timeout, among %d traces with an llm error", len(found))
 }
 
-// checkPanic looks for the orchestrator's server span of a chat in error
-// with the panic's exception event, under a gateway span answered 500.
+// checkPanic follows the orchestrator's log record of a recovered panic to
+// its span: the chat's server span, answered 500, with the panic's
+// exception event, under a gateway span answered 500.
 func checkPanic(ctx context.Context, api *demoAPI, _ time.Time) (string, error) {
-	found, err := api.search(ctx, url.Values{"service": {"orchestrator"}, "operation": {"POST /v1/chat"}, "tags": {`{"error":"true"}`}, "limit": {"50"}})
-	if err != nil {
+	var resp struct{ Logs []logRecord }
+	if err := api.get(ctx, "/api/logs", url.Values{"service": {"orchestrator"}, "q": {"recovered from a panic"}}, &resp); err != nil {
 		return "", err
 	}
-	for _, v := range found {
-		if len(v.roots) != 1 || v.roots[0].tag("http.response.status_code") != "500" {
+	for _, r := range resp.Logs {
+		traces, err := api.byIDs(ctx, []string{r.TraceID})
+		if err != nil {
+			return "", err
+		}
+		if spanArrived(traces, r.TraceID, r.SpanID) != nil {
 			continue
 		}
-		for _, s := range v.spans(orchChat) {
-			for _, l := range s.Logs {
-				if kvText(l.Fields, "event") == "exception" && strings.Contains(kvText(l.Fields, "exception.message"), "injected panic") {
-					return "trace " + v.TraceID, nil
-				}
+		v := traces[normTraceID(r.TraceID)]
+		s := v.byID[strings.ToLower(r.SpanID)]
+		if len(v.roots) != 1 || v.roots[0].tag("http.response.status_code") != "500" || !orchChat.matches(s) ||
+			s.tag("http.response.status_code") != "500" || s.tag("error") != "true" {
+			continue
+		}
+		for _, l := range s.Logs {
+			if kvText(l.Fields, "event") == "exception" && strings.Contains(kvText(l.Fields, "exception.message"), "injected panic") {
+				return "trace " + v.TraceID, nil
 			}
 		}
 	}
-	return "", fmt.Errorf("no orchestrator POST /v1/chat span with the panic's exception event under a gateway span answered 500, among %d traces in error", len(found))
+	return "", fmt.Errorf("no log record \"recovered from a panic\" (%d) points at an orchestrator POST /v1/chat span answered 500 with the panic's exception event, under a gateway span answered 500", len(resp.Logs))
 }
 
 // checkSlowSQL looks for a slow query (100 ms or more) in a step of a

@@ -115,9 +115,11 @@ func (s *llmServer) completions(w http.ResponseWriter, r *http.Request) {
 
 	if fault(ctx) == FaultLLMTimeout || rand.Float64() < s.hangRate {
 		err = hang(ctx)
+		answerFailure(w, err)
 		return
 	}
 	if err = sleep(ctx, jitter(m.firstToken)); err != nil {
+		answerFailure(w, err)
 		return
 	}
 	if !req.Stream {
@@ -126,6 +128,7 @@ func (s *llmServer) completions(w http.ResponseWriter, r *http.Request) {
 		for i := range words {
 			if i > 0 {
 				if err = sleep(ctx, jitter(m.perToken)); err != nil {
+					answerFailure(w, err)
 					return
 				}
 			}
@@ -178,6 +181,20 @@ func (s *llmServer) stream(ctx context.Context, w http.ResponseWriter, m model, 
 	}
 	_, err := fmt.Fprint(w, "data: [DONE]\n\n")
 	return err
+}
+
+// statusClientClosed is nginx's "client closed request": the caller gave up
+// before the answer. It never reaches the caller, but the server span and
+// the duration histogram say what became of the call instead of a 200.
+const statusClientClosed = 499
+
+// answerFailure answers a call that failed before anything was written.
+func answerFailure(w http.ResponseWriter, err error) {
+	if errors.Is(err, context.Canceled) {
+		writeError(w, statusClientClosed, "the caller gave up")
+		return
+	}
+	writeError(w, http.StatusGatewayTimeout, err.Error())
 }
 
 // hang waits until the caller gives up (or maxHang), as a stuck model does.

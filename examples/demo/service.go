@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/loupe-dev/loupe/instrumentation/loupehttp"
 	"github.com/loupe-dev/loupe/instrumentation/louperedis"
@@ -241,7 +243,7 @@ func (rt *runtime) serveHTTP(ctx context.Context, h http.Handler) error {
 // down when ctx is done.
 func (rt *runtime) serveOn(ctx context.Context, ln net.Listener, h http.Handler, extra ...string) error {
 	srv := &http.Server{
-		Handler: recoverPanics(rt.log, loupehttp.Handler(h, loupehttp.WithoutPaths("/health", "/metrics"))),
+		Handler: loupehttp.Handler(recoverPanics(rt.log, h), loupehttp.WithoutPaths("/health", "/metrics")),
 		// Bodies are small JSON documents: a client slower than this is gone.
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
@@ -263,18 +265,27 @@ func (rt *runtime) serveOn(ctx context.Context, ln net.Listener, h http.Handler,
 	return srv.Shutdown(sctx)
 }
 
-// recoverPanics answers 500 for a handler that panicked. It wraps the
-// instrumented handler, which records the panic on the span first.
+// recoverPanics answers 500 for a handler that panicked, as a service that
+// must stay up does. It sits inside the instrumented handler, so the server
+// span is still open: the panic goes on it as an exception event with its
+// stack, the span and the duration histogram carry the 500, and the log
+// record carries the span's trace and span ids.
 func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
-			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
-					panic(p)
-				}
-				log.ErrorContext(r.Context(), "recovered from a panic", "panic", fmt.Sprint(p), "http.route", r.Pattern)
-				writeError(w, http.StatusInternalServerError, "internal error")
+			p := recover()
+			if p == nil {
+				return
 			}
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			err := fmt.Errorf("panic: %v", p)
+			span := trace.SpanFromContext(r.Context())
+			span.RecordError(err, trace.WithStackTrace(true))
+			span.SetStatus(codes.Error, err.Error())
+			log.ErrorContext(r.Context(), "recovered from a panic", "panic", fmt.Sprint(p), "http.route", r.Pattern)
+			writeError(w, http.StatusInternalServerError, "internal error")
 		}()
 		next.ServeHTTP(w, r)
 	})
@@ -356,6 +367,10 @@ type StatusError struct {
 func (e *StatusError) Error() string {
 	return fmt.Sprintf("status %d: %s", e.Code, e.Msg)
 }
+
+// ErrorType is the error.type of a call that failed with e: the status
+// code, as the HTTP conventions have it, rather than this type's name.
+func (e *StatusError) ErrorType() string { return strconv.Itoa(e.Code) }
 
 // dialAddr is the host:port to reach a listener at, with 127.0.0.1 for an
 // unspecified host (a listener on all interfaces).
