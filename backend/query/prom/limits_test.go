@@ -38,9 +38,9 @@ func (s gatedStore) FindSeries(ctx context.Context, q store.SeriesQuery) iter.Se
 	}
 }
 
-// With one query running and a limit of one, the next heavy one waits for its turn
-// and, when its timeout ends first, gets a 503 timeout; the first one then
-// finishes normally.
+// With one heavy query running and a limit of one, the next heavy one waits
+// for its turn and, when its timeout ends first, gets a 503 timeout; the
+// first one then finishes normally.
 func TestMaxConcurrent(t *testing.T) {
 	st := gatedStore{Reader: newFuzzStore(t), gate: make(chan struct{}), entered: make(chan struct{}, 4)}
 	mux := http.NewServeMux()
@@ -50,7 +50,7 @@ func TestMaxConcurrent(t *testing.T) {
 
 	first := make(chan int, 1)
 	go func() {
-		resp, err := http.Get(srv.URL + "/api/v1/query?" + q(`sum(app_jobs_processed_total)`))
+		resp, err := http.Get(srv.URL + "/api/v1/query?" + q(`sum(count_over_time(app_jobs_processed_total[30d]))`))
 		if err != nil {
 			first <- 0
 			return
@@ -77,5 +77,46 @@ func TestMaxConcurrent(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the first query never ended")
+	}
+}
+
+// A light query takes a light slot while one is free, and leaves the query
+// slots to heavy ones: with a limit of one and a light query running, a
+// heavy one starts at once.
+func TestLightQueriesLeaveQuerySlots(t *testing.T) {
+	st := gatedStore{Reader: newFuzzStore(t), gate: make(chan struct{}), entered: make(chan struct{}, 4)}
+	mux := http.NewServeMux()
+	prom.New(st, prom.WithClock(func() time.Time { return now }), prom.WithMaxConcurrent(1)).RegisterRoutes(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	codes := make(chan int, 2)
+	query := func(expr string) {
+		resp, err := http.Get(srv.URL + "/api/v1/query?" + q(expr))
+		if err != nil {
+			codes <- 0
+			return
+		}
+		resp.Body.Close()
+		codes <- resp.StatusCode
+	}
+	for _, expr := range []string{`sum(app_jobs_processed_total)`, `sum(count_over_time(queue_size[30d]))`} {
+		go query(expr)
+		select {
+		case <-st.entered:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s never reached the store while the other query ran", expr)
+		}
+	}
+	close(st.gate)
+	for range 2 {
+		select {
+		case code := <-codes:
+			if code != http.StatusOK {
+				t.Errorf("query: %d", code)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a query never ended")
+		}
 	}
 }

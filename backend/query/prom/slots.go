@@ -62,12 +62,18 @@ func satMul(d time.Duration, n int64) time.Duration {
 func satAdd(a, b time.Duration) time.Duration { return min(a+b, 1<<62) }
 
 // turn waits for a slot for qry, at most until wait is done: a heavy query
-// takes one of the query slots; a light one takes a light slot or, if one
-// is free first, a query slot, so that heavy queries holding every query
-// slot do not hold light ones. release gives the slot back.
+// takes one of the query slots; a light one takes a light slot, or, when
+// none is free, whichever slot frees first, so that heavy queries holding
+// every query slot do not hold light ones, and light ones leave the query
+// slots to heavy ones while they can. release gives the slot back.
 func (h *Handler) turn(wait context.Context, qry promql.Query) (release func(), e *apiError) {
 	stmt, ok := qry.Statement().(*parser.EvalStmt)
 	if ok && span(stmt, h.cfg.lookback) <= DefaultLightSpan {
+		select {
+		case h.lightSlots <- struct{}{}:
+			return func() { <-h.lightSlots }, nil
+		default:
+		}
 		select {
 		case h.slots <- struct{}{}:
 			return func() { <-h.slots }, nil
