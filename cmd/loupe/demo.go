@@ -91,6 +91,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "loupe demo: %v\n", err)
 		return 2
 	}
+	if err := stopWithParent(); err != nil {
+		fmt.Fprintf(stderr, "loupe demo: %v (the platform will outlive the process that started it)\n", err)
+	}
 	res, err := launch(ctx, f, stdout, stderr)
 	if len(res.CPU) > 0 {
 		var parts []string

@@ -35,17 +35,17 @@ func TestDemo(t *testing.T) {
 	bin := buildLoupe(t)
 
 	t.Run("embedded", func(t *testing.T) {
-		d := startDemo(t, bin, nil, "--duration", "25s", "--http", "127.0.0.1:0")
+		d := startDemo(t, nil, bin, "demo", "--duration", "25s", "--http", "127.0.0.1:0")
 		awaitDemoTelemetry(t, d, true)
 		d.wait(t)
 	})
 
 	t.Run("backend none", func(t *testing.T) {
 		recv := servertest.Start(t, server.Config{OTLPGRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0"})
-		d := startDemo(t, bin, []string{
+		d := startDemo(t, []string{
 			"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + recv.Addrs("otlp-grpc")[0].String(),
 			"OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
-		}, "--backend", "none", "--duration", "15s")
+		}, bin, "demo", "--backend", "none", "--duration", "15s")
 		if d.ui != "" {
 			t.Errorf("--backend none printed a web UI address: %s", d.ui)
 		}
@@ -62,7 +62,7 @@ func TestDemo(t *testing.T) {
 	t.Run("redis and postgresql", func(t *testing.T) {
 		rd := requireServer(t, "redis", testservers.StartRedis)
 		pg := requireServer(t, "postgresql", testservers.StartPostgres)
-		d := startDemo(t, bin, nil, "--duration", "25s", "--http", "127.0.0.1:0",
+		d := startDemo(t, nil, bin, "demo", "--duration", "25s", "--http", "127.0.0.1:0",
 			"--redis-url", "redis://"+rd.Addr+"/0", "--database-url", pg.DSN)
 		for _, want := range []string{"redis: redis://" + rd.Addr, "sql:   " + pg.DSN} {
 			if !strings.Contains(d.stdout.String(), want) {
@@ -75,6 +75,30 @@ func TestDemo(t *testing.T) {
 			t.Fatal(err)
 		}
 		d.wait(t)
+	})
+
+	// `go run` ends on SIGTERM without passing it on to the program it
+	// runs; whatever started the demo may also just die. The launcher must
+	// then stop the platform as on SIGTERM.
+	t.Run("parent ends", func(t *testing.T) {
+		d := startDemo(t, nil, "sh", "-c", `"$0" "$@" & echo "launcher pid $!"; wait`,
+			bin, "demo", "--duration", "2m", "--http", "127.0.0.1:0")
+		m := regexp.MustCompile(`launcher pid (\d+)`).FindStringSubmatch(d.stdout.String())
+		if m == nil {
+			t.Fatal("sh did not print the launcher's pid")
+		}
+		d.pids["launcher"], _ = strconv.Atoi(m[1])
+		if err := d.cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		// Wait returns once the launcher and the services, which share
+		// sh's stdout, have all closed it.
+		select {
+		case <-d.done:
+		case <-time.After(45 * time.Second):
+			t.Fatal("loupe demo still running 45 s after its parent ended")
+		}
+		d.stopped(t)
 	})
 }
 
@@ -110,20 +134,20 @@ type demoRun struct {
 	err            error         // its exit status, set before done closes
 }
 
-// startDemo runs `bin demo args...` (args set --duration) with this
-// process's environment, without its OTEL_* variables, with LLM_HANG_RATE=0,
-// plus env; and returns once the demo has printed its services and starts
-// the traffic.
-func startDemo(t *testing.T, bin string, env []string, args ...string) *demoRun {
+// startDemo runs argv, a command that runs `loupe demo` with --duration,
+// with this process's environment, without its OTEL_* variables, with
+// LLM_HANG_RATE=0, plus env; and returns once the demo has printed its
+// services and starts the traffic.
+func startDemo(t *testing.T, env []string, argv ...string) *demoRun {
 	t.Helper()
 	var duration time.Duration
-	for i, a := range args {
+	for i, a := range argv {
 		if a == "--duration" {
-			duration, _ = time.ParseDuration(args[i+1])
+			duration, _ = time.ParseDuration(argv[i+1])
 		}
 	}
 	d := &demoRun{stdout: &syncBuffer{}, stderr: &syncBuffer{}, pids: map[string]int{}, done: make(chan struct{})}
-	d.cmd = exec.Command(bin, append([]string{"demo"}, args...)...)
+	d.cmd = exec.Command(argv[0], argv[1:]...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "OTEL_") {
 			d.cmd.Env = append(d.cmd.Env, kv)
@@ -278,6 +302,13 @@ func (d *demoRun) wait(t *testing.T) {
 	if d.err != nil {
 		t.Errorf("loupe demo: %v", d.err)
 	}
+	d.stopped(t)
+}
+
+// stopped checks, once the demo has ended, that it said its services
+// stopped and that none of its processes is left.
+func (d *demoRun) stopped(t *testing.T) {
+	t.Helper()
 	if !strings.Contains(d.stdout.String(), fmt.Sprintf("loupe demo: %d services stopped", len(demoServices))) {
 		t.Error("no stop message")
 	}
