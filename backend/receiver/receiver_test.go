@@ -183,6 +183,7 @@ func TestHTTPErrors(t *testing.T) {
 	}{
 		{"garbage protobuf", "/v1/traces", "application/x-protobuf", "", []byte{0xff, 0xff, 0xff}, 400, codes.InvalidArgument, "cannot decode"},
 		{"garbage json", "/v1/logs", "application/json", "", []byte(`{"resourceLogs":[{`), 400, codes.InvalidArgument, "cannot decode"},
+		{"json with trailing garbage", "/v1/traces", "application/json", "", []byte(`{"resourceSpans":[]} {"resourceSpans":[]}x`), 400, codes.InvalidArgument, "cannot decode"},
 		{"json of the wrong type", "/v1/metrics", "application/json", "", []byte(`{"resourceMetrics":"x"}`), 400, codes.InvalidArgument, "cannot decode"},
 		{"bad gzip", "/v1/traces", "application/x-protobuf", "gzip", pb, 400, codes.InvalidArgument, "gzip"},
 		{"unknown encoding", "/v1/traces", "application/x-protobuf", "br", pb, 400, codes.InvalidArgument, "Content-Encoding"},
