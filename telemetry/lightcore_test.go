@@ -70,23 +70,15 @@ func TestFacadeCompilesNothingHeavy(t *testing.T) {
 	}
 }
 
-// TestFacadeGoSumIsLight builds a scratch module that imports only the
-// facade (through a replace directive to this checkout) and checks that its go.sum holds no module archive (an h1: line
-// without /go.mod) of a heavy dependency: with module graph pruning such
-// modules contribute at most their go.mod hash.
-func TestFacadeGoSumIsLight(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a scratch module")
-	}
+// facadeOnlyModule writes a scratch module at the given go line whose
+// program imports only the facade, required through a replace directive to
+// this checkout, and returns its directory.
+func facadeOnlyModule(t *testing.T, goLine string) string {
+	t.Helper()
 	dir := t.TempDir()
-	root := repoRoot(t)
-	write := func(name, content string) {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("go.mod", "module scratch\n\ngo 1.25.0\n\nrequire github.com/loupe-dev/loupe v0.0.0\n\nreplace github.com/loupe-dev/loupe => "+root+"\n")
-	write("main.go", `package main
+	for name, content := range map[string]string{
+		"go.mod": "module scratch\n\ngo " + goLine + "\n\nrequire github.com/loupe-dev/loupe v0.0.0\n\nreplace github.com/loupe-dev/loupe => " + repoRoot(t) + "\n",
+		"main.go": `package main
 
 import (
 	"context"
@@ -100,7 +92,24 @@ func main() {
 		_ = tel.Shutdown(context.Background())
 	}
 }
-`)
+`,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestFacadeGoSumIsLight builds a scratch module that imports only the
+// facade (through a replace directive to this checkout) and checks that its go.sum holds no module archive (an h1: line
+// without /go.mod) of a heavy dependency: with module graph pruning such
+// modules contribute at most their go.mod hash.
+func TestFacadeGoSumIsLight(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a scratch module")
+	}
+	dir := facadeOnlyModule(t, "1.25.0")
 	// Offline: everything needed is in the module cache already, because
 	// this repository's own build downloaded it.
 	// `go build -mod=mod` records in go.sum what building the program needs,
@@ -126,6 +135,38 @@ func main() {
 	}
 	if archives == 0 {
 		t.Fatalf("go.sum has no module archives at all; the check would prove nothing:\n%s", sum)
+	}
+}
+
+// TestFacadeKeepsUsersGoLine builds a scratch module at OpenTelemetry's
+// minimum Go version that requires only the facade (a replace directive to
+// this checkout) and checks that `go mod tidy` leaves its go line alone: the
+// facade's minimum is OpenTelemetry's, not that of a module only the backend
+// uses (Prometheus v0.316.0 says go 1.26.7 and bumped such a module).
+func TestFacadeKeepsUsersGoLine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a scratch module")
+	}
+	root := repoRoot(t)
+	otelGo := strings.TrimSpace(goTool(t, root, nil, "list", "-m", "-f", "{{.GoVersion}}", "go.opentelemetry.io/otel"))
+	if otelGo == "" {
+		t.Fatal("go.opentelemetry.io/otel has no go line")
+	}
+	dir := facadeOnlyModule(t, otelGo)
+	// The module cache holds what this repository's build downloaded; the
+	// environment's GOPROXY serves anything else tidy looks at. GOTOOLCHAIN=local:
+	// a go line above this toolchain fails instead of switching toolchains.
+	env := []string{"GOFLAGS=-mod=mod", "GOTOOLCHAIN=local", "GOWORK=off"}
+	goTool(t, dir, env, "mod", "tidy")
+	got, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "\ngo " + otelGo + "\n"; !strings.Contains(string(got), want) {
+		t.Errorf("go mod tidy changed the go line of a facade-only module at go %s (OpenTelemetry's minimum):\n%s", otelGo, got)
+	}
+	if strings.Contains(string(got), "\ntoolchain ") {
+		t.Errorf("go mod tidy added a toolchain line to a facade-only module:\n%s", got)
 	}
 }
 

@@ -199,7 +199,7 @@ func (q *querier) seriesMatching(ctx context.Context, sets ...[]*labels.Matcher)
 				q.samples += len(s.ts)
 			}
 			if q.samples > q.q.maxSamples {
-				return nil, promql.ErrTooManySamplesRead("reading series")
+				return nil, promql.ErrTooManySamples("reading series")
 			}
 		}
 		for _, s := range e.series {
@@ -316,7 +316,7 @@ func (q *querier) LabelValues(ctx context.Context, name string, hints *storage.L
 	if err != nil {
 		return nil, nil, err
 	}
-	out, _ := hints.ApplyLimit(labelValues(found, name))
+	out := applyLimit(hints, labelValues(found, name))
 	return out, q.warn, nil
 }
 
@@ -326,8 +326,18 @@ func (q *querier) LabelNames(ctx context.Context, hints *storage.LabelHints, ms 
 	if err != nil {
 		return nil, nil, err
 	}
-	out, _ := hints.ApplyLimit(labelNames(found))
+	out := applyLimit(hints, labelNames(found))
 	return out, q.warn, nil
+}
+
+// applyLimit cuts the sorted values to the hints' limit (0: none), as
+// storage.LabelHints.ApplyLimit does from Prometheus v0.316.0 on; v0.315.1 is
+// the newest release whose go line (1.26.0) is not above OpenTelemetry's.
+func applyLimit(hints *storage.LabelHints, values []string) []string {
+	if hints == nil || hints.Limit <= 0 || len(values) <= hints.Limit {
+		return values
+	}
+	return values[:hints.Limit]
 }
 
 // Close releases nothing: the querier holds only memory.
