@@ -139,8 +139,8 @@ func spanHasAttr(s *Span, key, want string) bool {
 }
 
 // MatchLog reports whether r satisfies every condition of q (Limit aside).
-// lowerText is strings.ToLower(q.Text), computed once by the caller.
-func MatchLog(r *LogRecord, q *LogQuery, lowerText string) bool {
+// text is NewLogText(q.Text), prepared once by the caller.
+func MatchLog(r *LogRecord, q *LogQuery, text *LogText) bool {
 	if q.Service != "" && r.Resource.ServiceName != q.Service {
 		return false
 	}
@@ -159,10 +159,7 @@ func MatchLog(r *LogRecord, q *LogQuery, lowerText string) bool {
 	if q.MinSeverity != 0 && r.Severity < q.MinSeverity {
 		return false
 	}
-	if lowerText != "" && !strings.Contains(strings.ToLower(r.Body.AsString()), lowerText) {
-		return false
-	}
-	return true
+	return text.Match(r)
 }
 
 // MatchSeries reports whether s's name and labels satisfy q.

@@ -139,8 +139,10 @@ type LogQuery struct {
 	SpanID             SpanID
 	StartMin, StartMax time.Time // on the record's time (observed time when unset)
 	MinSeverity        plog.SeverityNumber
-	Text               string // case-insensitive substring of the body
-	Limit              int    // 0 means DefaultLimit
+	// Text matches, without regard to case, text in the body or in an
+	// attribute's value, or an attribute given as key=value (see [LogText]).
+	Text  string
+	Limit int // 0 means DefaultLimit
 }
 
 // SeriesQuery selects metric series. Zero fields do not filter.

@@ -553,6 +553,21 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("trace link %q", got)
 		}
 		tb.screenshot("logs")
+		// The text is searched in attributes too: a value, or key=value.
+		tb.open("#/logs?q=" + strings.ToUpper(gatewayValue))
+		tb.waitFor("the record with that attribute", `document.querySelectorAll('#logs-result li.log').length === 1`)
+		if got := tb.str(`document.querySelector('#logs-result .log-body').textContent`); got != slowBody+" "+xssValue {
+			t.Errorf("search by an attribute's value found %q", got)
+		}
+		if got := tb.str(`document.getElementById('log-text').placeholder`); !strings.Contains(got, "attribute") {
+			t.Errorf("the search box says it searches %q", got)
+		}
+		tb.clear("#log-text")
+		tb.do(chromedp.SendKeys(chromedp.CSS("#log-text"), "order.id=o-slow"),
+			chromedp.Click(chromedp.CSS(`#logs-form button[type=submit]`)))
+		tb.waitFor("the charge span's two records", `location.hash.includes('q=order.id%3Do-slow') && document.querySelectorAll('#logs-result li.log').length === 2`)
+		tb.open("#/logs?q=declined")
+		tb.waitFor("one record", `document.querySelectorAll('#logs-result li.log').length === 1`)
 		tb.do(chromedp.Click(chromedp.CSS(`#logs-result a.trace-link`)))
 		tb.checkSlowTrace(data, data.slowCharge)
 		// The trace's logs link lists every log of the trace.

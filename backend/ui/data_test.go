@@ -30,6 +30,7 @@ const (
 	nativeName      = "payload_size_bytes" // payload.size in By, exponential
 	slowBody        = "card declined: the payment gateway timed out after 3.2s"
 	rootBody        = "checkout started for order o-slow"
+	gatewayValue    = "acme-pay" // an attribute of the slow checkout's error log only
 	// xssValue is a span attribute and part of a log body: the page must
 	// show it as text and never run it.
 	xssValue = `<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>`
@@ -106,12 +107,13 @@ func sendTelemetry(t *testing.T, otlpHTTP string) sent {
 	if err != nil {
 		t.Fatal(err)
 	}
-	emit := func(ctx context.Context, sev otellog.Severity, body string) {
+	emit := func(ctx context.Context, sev otellog.Severity, body string, attrs ...attribute.KeyValue) {
 		var r otellog.Record
 		r.SetTimestamp(time.Now())
 		r.SetSeverity(sev)
 		r.SetSeverityText(sev.String())
 		r.SetBody(attribute.StringValue(body))
+		r.AddAttributes(attrs...)
 		logger.Emit(ctx, r)
 	}
 
@@ -130,14 +132,14 @@ func sendTelemetry(t *testing.T, otlpHTTP string) sent {
 			emit(ctx, otellog.SeverityInfo, "checkout started for order "+order)
 		}
 		cctx, charge := tracer.Start(ctx, "charge card", trace.WithSpanKind(trace.SpanKindClient), trace.WithTimestamp(t1))
-		emit(cctx, otellog.SeverityInfo, "charging card for order "+order)
+		emit(cctx, otellog.SeverityInfo, "charging card for order "+order, attribute.String("order.id", order))
 		_, auth := payTracer.Start(cctx, "authorize", trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(t1.Add(time.Millisecond)))
 		auth.AddEvent("gateway called", trace.WithAttributes(attribute.Int("attempt", 1)), trace.WithTimestamp(t1.Add(2*time.Millisecond)))
 		if slow {
 			charge.SetAttributes(attribute.String("evil", xssValue))
 			charge.SetStatus(codes.Error, "gateway timeout")
 			auth.SetStatus(codes.Error, "gateway timeout")
-			emit(cctx, otellog.SeverityError, slowBody+" "+xssValue)
+			emit(cctx, otellog.SeverityError, slowBody+" "+xssValue, attribute.String("order.id", order), attribute.String("gateway", gatewayValue))
 		}
 		auth.End(trace.WithTimestamp(t2.Add(-time.Millisecond)))
 		hist.Record(cctx, seconds, metric.WithAttributes(attribute.String("card.brand", "visa")))

@@ -3,6 +3,10 @@
 //
 //	GET /api/logs?trace_id=…&span_id=…
 //	GET /api/logs?service=checkout&severity=warn&q=timeout&lookback=1h&limit=50
+//	GET /api/logs?q=user.tier%3Dgold
+//
+// q matches, without regard to case, text in a record's body or in one of
+// its attributes' values, or an attribute written as key=value.
 //
 // Records come back newest first as {"logs":[…],"limit":N}, each with its
 // time, trace and span ids, severity, body, attributes (typed JSON values),

@@ -100,7 +100,8 @@ var severities = map[string]plog.SeverityNumber{
 //
 //	service, trace_id, span_id           exact matches
 //	severity                             minimum: trace|debug|info|warn|error|fatal or 1-24
-//	q                                    case-insensitive text in the body
+//	q                                    text in the body or an attribute's value, or an
+//	                                     attribute's key=value, without regard to case
 //	start, end                           RFC 3339 times; or lookback (a Go duration) before end
 //	limit                                at most this many records (default 100, max 10000)
 func (h *Handler) parse(v url.Values) (store.LogQuery, error) {

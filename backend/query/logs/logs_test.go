@@ -83,6 +83,10 @@ func TestGolden(t *testing.T) {
 		{"by-service-severity", "service=checkout&severity=warn", 200, 2},
 		{"by-severity-number", "severity=17", 200, 1},
 		{"by-text", "q=TIMEOUT", 200, 1},
+		{"by-attribute", "q=a1", 200, 1},                      // order.id A1
+		{"by-key-value", "q=items%3D3", 200, 1},               // items=3
+		{"by-key-value-array", "q=codes%3D%5B502%5D", 200, 1}, // codes=[502]
+		{"by-key-value-not-part", "q=items%3D33", 200, 0},
 		{"by-time", "start=2026-11-22T10:00:00.5Z&end=2026-11-22T10:00:02.5Z", 200, 2},
 		{"limit", "limit=1", 200, 1},
 		{"bad-trace-id", "trace_id=xyz", 400, 0},

@@ -2,12 +2,17 @@ package memstore_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/loupe-dev/loupe/backend/store"
 	"github.com/loupe-dev/loupe/backend/store/memstore"
+	"github.com/loupe-dev/loupe/backend/store/storetest"
 )
 
 // BenchmarkWriteTraces stores 500-span batches; spans/s = 500 × batches/s.
@@ -57,4 +62,66 @@ func BenchmarkQueries(b *testing.B) {
 			}
 		}
 	})
+}
+
+// realisticLogs is n log records of one request each, as slog through the
+// OpenTelemetry bridge writes them: a sentence of a body and five
+// attributes, in a trace.
+func realisticLogs(seq, n int) plog.Logs {
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr("service.name", "checkout")
+	rl.Resource().Attributes().PutStr("service.version", "1.4.2")
+	sl := rl.ScopeLogs().AppendEmpty()
+	sl.Scope().SetName("checkout/cart")
+	tiers := [...]string{"free", "silver", "gold"}
+	for i := range n {
+		id := seq*n + i + 1
+		r := sl.LogRecords().AppendEmpty()
+		r.SetTimestamp(pcommon.NewTimestampFromTime(storetest.Base.Add(time.Duration(id) * time.Millisecond)))
+		r.SetSeverityNumber(plog.SeverityNumberInfo)
+		r.SetSeverityText("INFO")
+		r.SetTraceID(pcommon.TraceID{1, byte(id >> 16), byte(id >> 8), byte(id / 8)})
+		r.SetSpanID(pcommon.SpanID{2, byte(id >> 16), byte(id >> 8), byte(id)})
+		r.Body().SetStr(fmt.Sprintf("Cart %d loaded with %d items in %d ms", id, id%7, id%40))
+		a := r.Attributes()
+		a.PutStr("cart.id", fmt.Sprintf("c-%08d", id))
+		a.PutStr("user.tier", tiers[id%3])
+		a.PutInt("items", int64(id%7))
+		a.PutStr("http.route", "/api/cart/{id}")
+		a.PutStr("code.function", "github.com/acme/checkout/cart.(*Service).Load")
+	}
+	return ld
+}
+
+// BenchmarkFindLogs searches a full store (DefaultMaxBytes of the records
+// of realisticLogs) for text that no record holds, which reads every
+// record, and for an attribute's key=value.
+func BenchmarkFindLogs(b *testing.B) {
+	s := memstore.New()
+	defer s.Close()
+	ctx := context.Background()
+	for i, last := 0, int64(-1); s.Bytes() > last; i++ { // until writes evict
+		last = s.Bytes()
+		if _, err := s.WriteLogs(ctx, realisticLogs(i, 1000)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	held := 0
+	for range s.FindLogs(ctx, store.LogQuery{Limit: 1 << 30}) {
+		held++
+	}
+	b.Logf("%d records held in %d MiB", held, s.Bytes()>>20)
+	for _, q := range []string{"no such text", "user.tier=gold"} {
+		b.Run(q, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, err := range s.FindLogs(ctx, store.LogQuery{Text: q, Limit: 100}) {
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
 }

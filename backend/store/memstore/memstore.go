@@ -654,18 +654,18 @@ func (s *Store) FindLogs(ctx context.Context, q store.LogQuery) iter.Seq2[*store
 			yield(nil, err)
 			return
 		}
-		lower := strings.ToLower(q.Text)
+		text := store.NewLogText(q.Text)
 		var hits []*store.LogRecord
 		if !q.TraceID.IsEmpty() {
 			for _, r := range s.logsByTr[q.TraceID] {
-				if store.MatchLog(r, &q, lower) {
+				if store.MatchLog(r, &q, &text) {
 					hits = append(hits, r)
 				}
 			}
 		} else {
 			for _, b := range s.batches {
 				for i := range b.logs {
-					if r := &b.logs[i]; store.MatchLog(r, &q, lower) {
+					if r := &b.logs[i]; store.MatchLog(r, &q, &text) {
 						hits = append(hits, r)
 					}
 				}

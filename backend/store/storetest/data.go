@@ -90,6 +90,7 @@ type LogSpec struct {
 	At       time.Duration
 	Severity plog.SeverityNumber
 	Body     string
+	Attrs    map[string]any // besides logger=storetest, which every record has
 }
 
 // Logs builds OTLP logs.
@@ -103,6 +104,9 @@ func Logs(specs ...LogSpec) plog.Logs {
 		r.SetSeverityNumber(l.Severity)
 		r.SetSeverityText(l.Severity.String())
 		r.Body().SetStr(l.Body)
+		if err := r.Attributes().FromRaw(l.Attrs); err != nil {
+			panic(err) // test data is fixed; a bad literal is a bug in the test
+		}
 		r.Attributes().PutStr("logger", "storetest")
 		if l.Trace != 0 {
 			r.SetTraceID(TID(l.Trace))

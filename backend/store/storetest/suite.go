@@ -313,9 +313,12 @@ func testLogs(t *testing.T, newStore NewStore) {
 	s := open(t, newStore, Config{})
 	ctx := context.Background()
 	res, err := s.WriteLogs(ctx, Logs(
-		LogSpec{Service: "cart", Trace: 1, Span: 2, At: 10 * time.Millisecond, Severity: plog.SeverityNumberInfo, Body: "loading cart"},
-		LogSpec{Service: "cart", Trace: 1, Span: 2, At: 20 * time.Millisecond, Severity: plog.SeverityNumberError, Body: "DB down, retrying"},
-		LogSpec{Service: "frontend", Trace: 1, Span: 1, At: 30 * time.Millisecond, Severity: plog.SeverityNumberWarn, Body: "slow"},
+		LogSpec{Service: "cart", Trace: 1, Span: 2, At: 10 * time.Millisecond, Severity: plog.SeverityNumberInfo, Body: "loading cart",
+			Attrs: map[string]any{"user.tier": "Gold", "items": 3}},
+		LogSpec{Service: "cart", Trace: 1, Span: 2, At: 20 * time.Millisecond, Severity: plog.SeverityNumberError, Body: "DB down, retrying",
+			Attrs: map[string]any{"db.system.name": "postgresql", "retry": true}},
+		LogSpec{Service: "frontend", Trace: 1, Span: 1, At: 30 * time.Millisecond, Severity: plog.SeverityNumberWarn, Body: "slow",
+			Attrs: map[string]any{"duration_ms": 1500.25, "tags": []any{"tier=gold", 7}}},
 		LogSpec{Service: "frontend", At: time.Second, Severity: plog.SeverityNumberDebug, Body: "tick"},
 	))
 	if err != nil || res.Rejected != 0 {
@@ -339,6 +342,18 @@ func testLogs(t *testing.T, newStore NewStore) {
 		{"by span alone", store.LogQuery{SpanID: SID(1)}, []string{"slow"}},
 		{"by severity", store.LogQuery{MinSeverity: plog.SeverityNumberWarn}, []string{"slow", "DB down, retrying"}},
 		{"by text, any case", store.LogQuery{Text: "db DOWN"}, []string{"DB down, retrying"}},
+		// Text matches attribute values as well: strings, numbers,
+		// booleans and arrays as text, or key=value exactly; not keys.
+		{"by text in an attribute", store.LogQuery{Text: "POSTGRES"}, []string{"DB down, retrying"}},
+		{"by text in a number", store.LogQuery{Text: "1500.2"}, []string{"slow"}},
+		{"by text in a boolean", store.LogQuery{Text: "TRUE"}, []string{"DB down, retrying"}},
+		{"by text in an array", store.LogQuery{Text: "tier=GOLD"}, []string{"slow"}},
+		{"by key=value", store.LogQuery{Text: "user.tier=gold"}, []string{"loading cart"}},
+		{"by key=value, a number", store.LogQuery{Text: "items=3"}, []string{"loading cart"}},
+		{"by key=value, whole values only", store.LogQuery{Text: "user.tier=gol"}, nil},
+		{"by text and severity", store.LogQuery{Text: "storetest", MinSeverity: plog.SeverityNumberWarn}, []string{"slow", "DB down, retrying"}},
+		{"not by key", store.LogQuery{Text: "db.system"}, nil},
+		{"not by resource", store.LogQuery{Text: "frontend"}, nil},
 		{"by service", store.LogQuery{Service: "frontend"}, []string{"tick", "slow"}},
 		{"by time", store.LogQuery{StartMin: Base.Add(15 * time.Millisecond), StartMax: Base.Add(30 * time.Millisecond)}, []string{"slow", "DB down, retrying"}},
 		{"limit", store.LogQuery{Limit: 1}, []string{"tick"}},

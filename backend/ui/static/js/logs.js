@@ -23,7 +23,8 @@ export async function renderLogs(main, params, { signal }) {
   const svcIn = h('input', { id: 'log-service', name: 'service', value: p.service, list: 'log-services', placeholder: 'any', size: 14 });
   const sevSel = h('select', { id: 'log-severity', name: 'severity' },
     SEVERITIES.map((sv) => h('option', { value: sv, selected: sv === p.severity.toLowerCase(), text: sv ? `${sv} and above` : 'any' })));
-  const qIn = h('input', { id: 'log-text', name: 'q', type: 'search', value: p.q, placeholder: 'text in the body', size: 24 });
+  const qIn = h('input', { id: 'log-text', name: 'q', type: 'search', value: p.q, placeholder: 'text in body or attributes, or key=value', size: 32,
+    title: 'Matches, in any case, text in the body or in an attribute\'s value, or an attribute as key=value' });
   const lbSel = h('select', { id: 'log-lookback', name: 'lookback' },
     (LOOKBACKS.includes(p.lookback) ? LOOKBACKS : [p.lookback, ...LOOKBACKS]).map((l) => h('option', { value: l, selected: l === p.lookback, text: l ? `last ${l}` : 'all time' })));
   const limIn = h('input', { id: 'log-limit', name: 'limit', type: 'number', min: 1, max: 10000, value: p.limit, size: 5 });
