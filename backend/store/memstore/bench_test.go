@@ -112,7 +112,7 @@ func BenchmarkFindLogs(b *testing.B) {
 		held++
 	}
 	b.Logf("%d records held in %d MiB", held, s.Bytes()>>20)
-	for _, q := range []string{"no such text", "user.tier=gold"} {
+	for _, q := range []string{"no such text", "user.tier=gold", ""} {
 		b.Run(q, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

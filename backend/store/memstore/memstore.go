@@ -464,19 +464,25 @@ func (a hit) before(b hit) bool {
 	return compareIDs(a.id, b.id) < 0
 }
 
-// topTraces keeps the max best-ranked hits in a heap whose root is the
-// worst of them, so a search costs O(n log max) rather than a full sort.
-type topTraces struct {
+// ranked is a search hit that ranks against the others of its search.
+type ranked[T any] interface {
+	before(T) bool // ranks before (is better than) the other
+}
+
+// topK keeps the max best-ranked hits in a heap whose root is the worst of
+// them, so a search costs O(n log max) and holds max hits rather than
+// sorting all of them.
+type topK[T ranked[T]] struct {
 	max int
-	h   []hit
+	h   []T
 }
 
-// wants reports whether a trace starting at start could enter the results.
-func (t *topTraces) wants(id store.TraceID, start int64) bool {
-	return len(t.h) < t.max || (hit{id, start}).before(t.h[0])
+// wants reports whether x could enter the results.
+func (t *topK[T]) wants(x T) bool {
+	return len(t.h) < t.max || x.before(t.h[0])
 }
 
-func (t *topTraces) add(x hit) {
+func (t *topK[T]) add(x T) {
 	if len(t.h) < t.max {
 		t.h = append(t.h, x)
 		for i := len(t.h) - 1; i > 0; { // sift up
@@ -510,8 +516,8 @@ func (t *topTraces) add(x hit) {
 }
 
 // sorted returns the kept hits, best first.
-func (t *topTraces) sorted() []hit {
-	slices.SortFunc(t.h, func(a, b hit) int {
+func (t *topK[T]) sorted() []T {
+	slices.SortFunc(t.h, func(a, b T) int {
 		if a.before(b) {
 			return -1
 		}
@@ -531,7 +537,7 @@ func (s *Store) FindTraces(ctx context.Context, q store.TraceQuery) iter.Seq2[st
 			return
 		}
 		limit := limitOf(q.Limit)
-		top := topTraces{max: limit}
+		top := topK[hit]{max: limit}
 		startMin, startMax := int64(0), int64(0)
 		if !q.StartMin.IsZero() {
 			startMin = q.StartMin.UnixNano()
@@ -572,8 +578,8 @@ func (s *Store) FindTraces(ctx context.Context, q store.TraceQuery) iter.Seq2[st
 						starts[t] = start
 					}
 				}
-				if top.wants(sp.TraceID, start) {
-					top.add(hit{sp.TraceID, start})
+				if h := (hit{sp.TraceID, start}); top.wants(h) {
+					top.add(h)
 					added[sp.TraceID] = true
 				}
 			}
@@ -655,36 +661,53 @@ func (s *Store) FindLogs(ctx context.Context, q store.LogQuery) iter.Seq2[*store
 			return
 		}
 		text := store.NewLogText(q.Text)
-		var hits []*store.LogRecord
-		if !q.TraceID.IsEmpty() {
-			for _, r := range s.logsByTr[q.TraceID] {
-				if store.MatchLog(r, &q, &text) {
-					hits = append(hits, r)
+		// Newest arrival first: records mostly arrive in time order, so
+		// that most of them rank below the kept ones and cost one
+		// comparison.
+		top := topK[logHit]{max: limitOf(q.Limit)}
+		age := 0
+		match := func(r *store.LogRecord) {
+			if age++; store.MatchLog(r, &q, &text) {
+				if h := (logHit{r, age}); top.wants(h) {
+					top.add(h)
 				}
 			}
+		}
+		if !q.TraceID.IsEmpty() {
+			l := s.logsByTr[q.TraceID]
+			for i := len(l) - 1; i >= 0; i-- {
+				match(l[i])
+			}
 		} else {
-			for _, b := range s.batches {
-				for i := range b.logs {
-					if r := &b.logs[i]; store.MatchLog(r, &q, &text) {
-						hits = append(hits, r)
-					}
+			for i := len(s.batches) - 1; i >= 0; i-- {
+				b := s.batches[i]
+				for j := len(b.logs) - 1; j >= 0; j-- {
+					match(&b.logs[j])
 				}
 			}
 		}
 		s.mu.RUnlock()
-		// hits are in arrival order; a stable sort keeps the newest arrival
-		// first among equal times after the reversal.
-		slices.Reverse(hits)
-		slices.SortStableFunc(hits, func(a, b *store.LogRecord) int { return cmp.Compare(b.Time, a.Time) })
-		if l := limitOf(q.Limit); len(hits) > l {
-			hits = hits[:l]
-		}
-		for _, r := range hits {
-			if !yield(r, nil) {
+		for _, h := range top.sorted() {
+			if !yield(h.r, nil) {
 				return
 			}
 		}
 	}
+}
+
+// logHit is a matching record and its age: 1 for the newest arrival, 2
+// for the one before, and so on.
+type logHit struct {
+	r   *store.LogRecord
+	age int
+}
+
+// before ranks the newer record first, by time, then by arrival.
+func (a logHit) before(b logHit) bool {
+	if a.r.Time != b.r.Time {
+		return a.r.Time > b.r.Time
+	}
+	return a.age < b.age
 }
 
 // FindSeries yields matching series with their points in q's range.

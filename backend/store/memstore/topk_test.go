@@ -3,6 +3,7 @@ package memstore_test
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -53,6 +54,53 @@ func TestSearchKeepsTheMostRecent(t *testing.T) {
 		}
 		if !slices.Equal(got, want) {
 			t.Fatalf("limit %d: got %v\nwant %v", limit, got, want)
+		}
+	}
+}
+
+// TestLogSearchKeepsTheNewest checks the bounded selection of FindLogs
+// against a full sort: newest time first, then newest arrival, on random
+// times with many ties, some records written together and some alone,
+// found by a text search and by trace.
+func TestLogSearchKeepsTheNewest(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	s := memstore.New()
+	defer s.Close()
+	type rec struct {
+		body string
+		at   time.Duration
+	}
+	var all []rec // arrival order
+	for w := range 60 {
+		var specs []storetest.LogSpec
+		for range 1 + rng.IntN(8) {
+			r := rec{fmt.Sprintf("record %d", len(all)), time.Duration(rng.IntN(30)) * time.Second} // ties on purpose
+			all = append(all, r)
+			specs = append(specs, storetest.LogSpec{Service: "s", Trace: 1, Span: byte(w), At: r.at, Body: r.body})
+		}
+		if _, err := s.WriteLogs(context.Background(), storetest.Logs(specs...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := slices.Clone(all)
+	slices.Reverse(want)
+	slices.SortStableFunc(want, func(a, b rec) int { return cmp.Compare(b.at, a.at) })
+	for _, limit := range []int{1, 2, 7, 100, len(all) - 1, len(all), 1000} {
+		for _, q := range []store.LogQuery{{Text: "RECORD", Limit: limit}, {TraceID: storetest.TID(1), Limit: limit}} {
+			var got []string
+			for r, err := range s.FindLogs(context.Background(), q) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, r.Body.Str())
+			}
+			var wantBodies []string
+			for _, r := range want[:min(limit, len(want))] {
+				wantBodies = append(wantBodies, r.body)
+			}
+			if !slices.Equal(got, wantBodies) {
+				t.Fatalf("%+v: got %q\nwant %q", q, got, wantBodies)
+			}
 		}
 	}
 }
