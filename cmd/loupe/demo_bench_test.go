@@ -42,8 +42,11 @@ func BenchmarkDemoCost(b *testing.B) {
 			if mode == "off" {
 				b.Setenv("OTEL_SDK_DISABLED", "true")
 			}
+			// At least a second of traffic: the testing package runs b.N=1
+			// first, which at benchRate ended before the first request.
+			requests := max(b.N, benchRate)
 			f := &demoFlags{exe: bin, backend: "none", rate: benchRate, noFailures: true,
-				duration: time.Duration(float64(b.N) / benchRate * float64(time.Second))}
+				duration: time.Duration(float64(requests) / benchRate * float64(time.Second))}
 			b.ResetTimer()
 			res, err := launch(context.Background(), f, io.Discard, io.Discard)
 			b.StopTimer()
