@@ -10,50 +10,28 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
 	"go.opentelemetry.io/otel/metric"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
-	"go.opentelemetry.io/otel/sdk/resource"
 
 	"github.com/loupe-dev/loupe/backend/query/prom"
+	"github.com/loupe-dev/loupe/internal/exporttest"
 )
 
 // process is one run of a service's OpenTelemetry SDK whose exports Loupe
-// receives at chosen times: the SDK's own instruments and aggregation,
-// collected by a manual reader, their timestamps moved to the export's
-// time, sent by the SDK's OTLP/HTTP exporter.
+// receives at chosen times, with a job counter and a request duration
+// histogram.
 type process struct {
-	t      *testing.T
-	reader *sdkmetric.ManualReader
-	exp    sdkmetric.Exporter
-	jobs   metric.Int64Counter
-	dur    metric.Float64Histogram
-	start  time.Time
+	*exporttest.Process
+	jobs metric.Int64Counter
+	dur  metric.Float64Histogram
 }
 
 func newProcess(t *testing.T, srv *httptest.Server, start time.Time, attrs ...attribute.KeyValue) *process {
 	t.Helper()
-	ctx := context.Background()
-	exp, err := otlpmetrichttp.New(ctx, otlpmetrichttp.WithEndpointURL(srv.URL+"/v1/metrics"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader), sdkmetric.WithResource(resource.NewSchemaless(attrs...)))
-	t.Cleanup(func() {
-		if err := mp.Shutdown(ctx); err != nil {
-			t.Error(err)
-		}
-		if err := exp.Shutdown(ctx); err != nil {
-			t.Error(err)
-		}
-	})
-	m := mp.Meter("loupe.test/restart")
+	p := exporttest.NewProcess(t, srv.URL+"/v1/metrics", start, attrs...)
 	return &process{
-		t: t, reader: reader, exp: exp, start: start,
-		jobs: must(m.Int64Counter("jobs.started", metric.WithUnit("{job}"))),
-		dur: must(m.Float64Histogram("http.server.request.duration", metric.WithUnit("s"),
+		Process: p,
+		jobs:    must(p.Meter.Int64Counter("jobs.started", metric.WithUnit("{job}"))),
+		dur: must(p.Meter.Float64Histogram("http.server.request.duration", metric.WithUnit("s"),
 			metric.WithExplicitBucketBoundaries(0.05, 0.1, 0.25, 0.5, 1))),
 	}
 }
@@ -61,35 +39,12 @@ func newProcess(t *testing.T, srv *httptest.Server, start time.Time, attrs ...at
 // export records n jobs and n requests of 0.2 s, then exports what the SDK
 // holds as of at.
 func (p *process) export(at time.Time, n int) {
-	p.t.Helper()
 	ctx := context.Background()
 	p.jobs.Add(ctx, int64(n))
 	for range n {
 		p.dur.Record(ctx, 0.2, metric.WithAttributes(attribute.String("http.route", "/work")))
 	}
-	var rm metricdata.ResourceMetrics
-	if err := p.reader.Collect(ctx, &rm); err != nil {
-		p.t.Fatal(err)
-	}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			switch d := m.Data.(type) {
-			case metricdata.Sum[int64]:
-				for i := range d.DataPoints {
-					d.DataPoints[i].StartTime, d.DataPoints[i].Time = p.start, at
-				}
-			case metricdata.Histogram[float64]:
-				for i := range d.DataPoints {
-					d.DataPoints[i].StartTime, d.DataPoints[i].Time = p.start, at
-				}
-			default:
-				p.t.Fatalf("unexpected %T", d)
-			}
-		}
-	}
-	if err := p.exp.Export(ctx, &rm); err != nil {
-		p.t.Fatal(err)
-	}
+	p.Export(at)
 }
 
 // rateIntervalOf asks /api/v1/rate_interval.
