@@ -12,11 +12,11 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/mem"
 
 	"github.com/loupe-dev/loupe/backend/server"
 	"github.com/loupe-dev/loupe/backend/store"
 	"github.com/loupe-dev/loupe/backend/store/storetest"
+	"github.com/loupe-dev/loupe/internal/probe"
 	"github.com/loupe-dev/loupe/internal/servertest"
 )
 
@@ -53,8 +53,8 @@ func TestDeepAttribute(t *testing.T) {
 	}
 	defer cc.Close()
 	start = time.Now()
-	in, out := rawMessage(storetest.DeepTracesProto(2, depth)), rawMessage{}
-	if err := cc.Invoke(ctx, "/opentelemetry.proto.collector.trace.v1.TraceService/Export", &in, &out, grpc.ForceCodecV2(rawCodec{})); err != nil {
+	out, err := probe.ExportRaw(ctx, cc, storetest.DeepTracesProto(2, depth))
+	if err != nil {
 		t.Fatalf("gRPC: %v", err)
 	}
 	checkWarning(t, "gRPC", out)
@@ -111,19 +111,3 @@ func checkWarning(t *testing.T, via string, answer []byte) {
 		t.Errorf("%s: partial success %d rejected, %q", via, ps.RejectedSpans(), ps.ErrorMessage())
 	}
 }
-
-// rawMessage and rawCodec send and receive gRPC messages as bytes.
-type rawMessage []byte
-
-type rawCodec struct{}
-
-func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
-	return mem.BufferSlice{mem.SliceBuffer(*v.(*rawMessage))}, nil
-}
-
-func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	*v.(*rawMessage) = data.Materialize()
-	return nil
-}
-
-func (rawCodec) Name() string { return "proto" }

@@ -1,20 +1,14 @@
 package server_test
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
 	"github.com/loupe-dev/loupe/backend/server"
-	"github.com/loupe-dev/loupe/backend/store/storetest"
+	"github.com/loupe-dev/loupe/internal/probe"
 	"github.com/loupe-dev/loupe/internal/servertest"
 )
 
@@ -70,73 +64,14 @@ func TestHostHeader(t *testing.T) {
 	}
 }
 
-// trickle holds an OTLP/HTTP request whose body arrives at one byte a
-// second, until stop is closed.
-func trickle(t *testing.T, addr string, stop <-chan struct{}) {
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Error(err)
-		return
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Minute))
-	fmt.Fprintf(c, "POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\nContent-Length: 1000\r\n\r\n")
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for range 60 {
-		select {
-		case <-stop:
-			return
-		case <-tick.C:
-			if _, err := c.Write([]byte{0x0a}); err != nil {
-				return
-			}
-		}
-	}
-}
-
-// meanLatency exports n small trace requests over OTLP/HTTP and n over
-// OTLP/gRPC, and returns the mean time of an answer over each: a single
-// request held for seconds shows in it.
+// meanLatency is probe.MeanLatency against srv.
 func meanLatency(t *testing.T, srv *server.Server, n int) (httpMean, grpcMean time.Duration) {
 	t.Helper()
-	body, err := ptraceotlp.NewExportRequestFromTraces(storetest.Traces(
-		storetest.SpanSpec{Service: "api", Trace: 1, ID: 1, Name: "GET /", Dur: time.Millisecond})).MarshalProto()
+	h, g, err := probe.MeanLatency(servertest.URL(srv, "otlp-http"), srv.Addrs("otlp-grpc")[0].String(), n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := &http.Client{Timeout: 10 * time.Second}
-	cc, err := grpc.NewClient(srv.Addrs("otlp-grpc")[0].String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
-	gclient := ptraceotlp.NewGRPCClient(cc)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var hs, gs time.Duration
-	for range n {
-		start := time.Now()
-		resp, err := client.Post(servertest.URL(srv, "otlp-http")+"/v1/traces", "application/x-protobuf", bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("OTLP/HTTP: %d", resp.StatusCode)
-		}
-		hs += time.Since(start)
-		start = time.Now()
-		req := ptraceotlp.NewExportRequest()
-		if err := req.UnmarshalProto(body); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := gclient.Export(ctx, req); err != nil {
-			t.Fatalf("OTLP/gRPC: %v", err)
-		}
-		gs += time.Since(start)
-	}
-	return hs / time.Duration(n), gs / time.Duration(n)
+	return h, g
 }
 
 // Four clients sending their bodies at one byte a second (as many as the
@@ -154,7 +89,12 @@ func TestSlowClientsDoNotSlowOthers(t *testing.T) {
 	done := make(chan struct{})
 	const slow = 4
 	for range slow {
-		go func() { defer func() { done <- struct{}{} }(); trickle(t, srv.Addrs("otlp-http")[0].String(), stop) }()
+		go func() {
+			defer func() { done <- struct{}{} }()
+			if err := probe.Trickle(srv.Addrs("otlp-http")[0].String(), stop); err != nil {
+				t.Error(err)
+			}
+		}()
 	}
 	time.Sleep(1500 * time.Millisecond) // they have sent headers and a byte
 	withHTTP, withGRPC := meanLatency(t, srv, n)

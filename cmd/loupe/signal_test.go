@@ -4,13 +4,13 @@ package main
 
 import (
 	"bufio"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/loupe-dev/loupe/internal/probe"
 )
 
 // TestSignalStopsBinary builds loupe as users get it (CGO_ENABLED=0), runs
@@ -71,11 +71,9 @@ func TestSignalStopsBinary(t *testing.T) {
 // temporary directory, and returns its path.
 func buildLoupe(tb testing.TB) string {
 	tb.Helper()
-	bin := filepath.Join(tb.TempDir(), "loupe")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		tb.Fatalf("CGO_ENABLED=0 go build: %v\n%s", err, out)
+	bin, err := probe.Build(tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
 	}
 	return bin
 }
