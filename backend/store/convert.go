@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -36,23 +37,45 @@ const (
 // map for every write cost about a tenth of what ingest allocated.
 var internMaps = sync.Pool{New: func() any { return make(map[string]string) }}
 
+// str returns s as stored: valid UTF-8, each invalid byte replaced by
+// U+FFFD, which is what every query API answers (JSON has no other text),
+// so that a value as a user reads it finds its telemetry again.
+// Validating costs only the first instance of a short string in a write.
 func (in *interner) str(s string) string {
 	if s == "" {
 		return ""
 	}
-	if len(s) <= internMaxLen {
-		if v, ok := in.m[s]; ok {
-			return v
-		}
-		if in.m == nil {
-			in.m = internMaps.Get().(map[string]string)
-		}
-		if len(in.m) < internMaxEntries {
-			in.m[s] = s
-		}
+	if len(s) > internMaxLen {
+		s = validUTF8(s)
+		in.bytes += int64(len(s))
+		return s
 	}
+	if v, ok := in.m[s]; ok {
+		return v
+	}
+	v := validUTF8(s)
+	if in.m == nil {
+		in.m = internMaps.Get().(map[string]string)
+	}
+	if len(in.m) < internMaxEntries {
+		in.m[s] = v
+	}
+	in.bytes += int64(len(v))
+	return v
+}
+
+// raw returns the bytes of a bytes value as they are. They are not
+// interned: their text may be a string's that str changed.
+func (in *interner) raw(s string) string {
 	in.bytes += int64(len(s))
 	return s
+}
+
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 // Converted is the model form of one write, ready to store.
@@ -130,7 +153,7 @@ func (c *Converted) convertValue(v pcommon.Value) Value {
 	case pcommon.ValueTypeBool:
 		return BoolValue(v.Bool())
 	case pcommon.ValueTypeBytes:
-		return strValue(ValueBytes, c.in.str(string(v.Bytes().AsRaw())))
+		return strValue(ValueBytes, c.in.raw(string(v.Bytes().AsRaw())))
 	case pcommon.ValueTypeSlice:
 		return strValue(ValueSlice, c.in.str(c.jsonText(v)))
 	case pcommon.ValueTypeMap:
@@ -190,9 +213,7 @@ func (c *Converted) resource(r pcommon.Resource) *Resource {
 			s = base64.StdEncoding.EncodeToString([]byte(v.Str()))
 		}
 		if s != "" {
-			// Valid UTF-8, as every query and answer carries it: a name
-			// listed by the query APIs is one that finds its telemetry.
-			res.ServiceName = c.in.str(strings.ToValidUTF8(s, "\uFFFD"))
+			res.ServiceName = c.in.str(s) // valid UTF-8, as str makes every string
 		}
 	}
 	c.Bytes += resourceSizeOf(res)

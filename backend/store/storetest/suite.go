@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -44,6 +45,7 @@ func RunAll(t *testing.T, newStore NewStore) {
 		{"Metrics", testMetrics},
 		{"ExpHistogramsAndSummaries", testDistributions},
 		{"DeepValuesTruncated", testDeepValues},
+		{"InvalidUTF8", testInvalidUTF8},
 		{"EvictsOldestBySize", testEvictsOldestBySize},
 		{"RejectsWriteLargerThanBound", testTooLarge},
 		{"EvictsByAge", testEvictsByAge},
@@ -708,5 +710,81 @@ func testCanceled(t *testing.T, newStore NewStore) {
 	}
 	if _, err := s.Trace(ctx, TID(1)); !errors.Is(err, context.Canceled) {
 		t.Errorf("read with canceled context: %v", err)
+	}
+}
+
+// testInvalidUTF8 writes text that is not valid UTF-8 (as an SDK that
+// sends bytes in string fields, or a Collector passing them on, may) in
+// every kind of string: service name, span name, attribute keys and
+// values, a log body, a metric's attribute. Each is stored with U+FFFD in
+// place of each bad byte, the text every query API answers (JSON has no
+// other), so that what a user reads finds it again. Bytes values are raw
+// and stay as they are.
+func testInvalidUTF8(t *testing.T, newStore NewStore) {
+	s := open(t, newStore, Config{})
+	ctx := context.Background()
+	const bad, good = "caf\xe9 \xff", "caf\uFFFD \uFFFD"
+	td := Traces(SpanSpec{Service: bad, Trace: 1, ID: 1, Name: "op " + bad, Dur: time.Millisecond,
+		Attrs: map[string]any{"city": bad, "key " + bad: "v", "raw": []byte(bad)}})
+	ld := Logs(LogSpec{Service: bad, Trace: 1, Span: 1, Body: "body " + bad, Attrs: map[string]any{"city": bad}})
+	md := Metrics(bad, bad, time.Second, 1, 0)
+	if _, err := s.WriteTraces(ctx, td); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.WriteLogs(ctx, ld); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.WriteMetrics(ctx, md); err != nil {
+		t.Fatal(err)
+	}
+
+	if svcs, err := s.Services(ctx); err != nil || !slices.Equal(svcs, []string{good}) {
+		t.Errorf("services %q %v, want %q", svcs, err, good)
+	}
+	if ops, err := s.Operations(ctx, store.OperationQuery{Service: good}); err != nil || len(ops) != 1 || ops[0].Name != "op "+good {
+		t.Errorf("operations %+v %v, want %q", ops, err, "op "+good)
+	}
+	for _, q := range []store.TraceQuery{
+		{Service: good, Operation: "op " + good},
+		{Attributes: map[string]string{"city": good}},
+		{Attributes: map[string]string{"key " + good: "v"}},
+	} {
+		if got := collect(t, s.FindTraces(ctx, q)); len(got) != 1 {
+			t.Errorf("%+v: %d traces, want 1", q, len(got))
+			continue
+		}
+	}
+	tr, err := s.Trace(ctx, TID(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range tr.Spans[0].Attributes {
+		if kv.Value.Type() == store.ValueBytes {
+			if kv.Value.Str() != bad {
+				t.Errorf("bytes value %q, want its bytes as sent", kv.Value.Str())
+			}
+		} else if !utf8.ValidString(kv.Key) || !utf8.ValidString(kv.Value.Str()) {
+			t.Errorf("attribute %q=%q stored invalid", kv.Key, kv.Value.Str())
+		}
+	}
+
+	for _, q := range []store.LogQuery{{Service: good}, {Text: good}, {Text: "city=" + good}} {
+		logs := collect(t, s.FindLogs(ctx, q))
+		if len(logs) != 1 {
+			t.Errorf("%+v: %d records, want 1", q, len(logs))
+			continue
+		}
+		if b := logs[0].Body.Str(); b != "body "+good {
+			t.Errorf("body %q, want %q", b, "body "+good)
+		}
+	}
+
+	for _, q := range []store.SeriesQuery{
+		{Name: "requests", Labels: map[string]string{"route": good}},
+		{Name: "requests", Labels: map[string]string{"service.name": good}},
+	} {
+		if got := collect(t, s.FindSeries(ctx, q)); len(got) != 1 {
+			t.Errorf("%+v: %d series, want 1", q, len(got))
+		}
 	}
 }
