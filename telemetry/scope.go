@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"maps"
+	"sync"
 	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -23,6 +24,17 @@ type Scope struct {
 	name string
 	c    atomic.Pointer[scopeCache]
 	log  atomic.Pointer[slog.Logger]
+
+	// One copy-on-write map per kind of instrument handle: a lookup by name
+	// is an atomic load and a map read, with no lock, no composite key and
+	// no type assertion.
+	mu             sync.Mutex // serialises handle creation
+	counters       atomic.Pointer[map[string]*Counter]
+	floatCounters  atomic.Pointer[map[string]*FloatCounter]
+	upDownCounters atomic.Pointer[map[string]*UpDownCounter]
+	histograms     atomic.Pointer[map[string]*Histogram]
+	intHistograms  atomic.Pointer[map[string]*IntHistogram]
+	gauges         atomic.Pointer[map[string]*Gauge]
 }
 
 // Name returns the scope's name.
@@ -62,53 +74,55 @@ func (s *Scope) StartSpan(ctx context.Context, name string, opts ...trace.SpanSt
 	return c.tracer.Start(ctx, name, opts...)
 }
 
-// Counter returns the int64 counter of that name, creating it on first use.
-// Later calls return the cached instrument and ignore opts.
-func (s *Scope) Counter(name string, opts ...metric.Int64CounterOption) metric.Int64Counter {
-	c := s.cache()
-	return instrument(c, &c.counters, name, func(m metric.Meter) (metric.Int64Counter, error) {
-		return m.Int64Counter(name, opts...)
+// Counter returns the int64 counter of that name, made on first use. Later
+// calls return the same *Counter and ignore opts. The counter follows Setup
+// and Shutdown, so it may be declared at package level, before Setup:
+//
+//	var jobs = telemetry.Get("worker").Counter("worker.jobs", metric.WithUnit("{job}"))
+//
+// A lookup by name costs a map read; holding the *Counter costs nothing.
+func (s *Scope) Counter(name string, opts ...metric.Int64CounterOption) *Counter {
+	return handle(s, &s.counters, name, func(c *Counter) {
+		c.init(s, name, func(m metric.Meter) (metric.Int64Counter, error) { return m.Int64Counter(name, opts...) }, (*counterResolver)(c))
 	})
 }
 
-// FloatCounter returns the float64 counter of that name, cached like [Scope.Counter].
-func (s *Scope) FloatCounter(name string, opts ...metric.Float64CounterOption) metric.Float64Counter {
-	c := s.cache()
-	return instrument(c, &c.floatCounters, name, func(m metric.Meter) (metric.Float64Counter, error) {
-		return m.Float64Counter(name, opts...)
+// FloatCounter returns the float64 counter of that name, like [Scope.Counter].
+func (s *Scope) FloatCounter(name string, opts ...metric.Float64CounterOption) *FloatCounter {
+	return handle(s, &s.floatCounters, name, func(c *FloatCounter) {
+		c.init(s, name, func(m metric.Meter) (metric.Float64Counter, error) { return m.Float64Counter(name, opts...) }, (*floatCounterResolver)(c))
 	})
 }
 
-// UpDownCounter returns the int64 up-down counter of that name, cached.
-func (s *Scope) UpDownCounter(name string, opts ...metric.Int64UpDownCounterOption) metric.Int64UpDownCounter {
-	c := s.cache()
-	return instrument(c, &c.upDownCounters, name, func(m metric.Meter) (metric.Int64UpDownCounter, error) {
-		return m.Int64UpDownCounter(name, opts...)
+// UpDownCounter returns the int64 up-down counter of that name, like
+// [Scope.Counter].
+func (s *Scope) UpDownCounter(name string, opts ...metric.Int64UpDownCounterOption) *UpDownCounter {
+	return handle(s, &s.upDownCounters, name, func(c *UpDownCounter) {
+		c.init(s, name, func(m metric.Meter) (metric.Int64UpDownCounter, error) { return m.Int64UpDownCounter(name, opts...) }, (*upDownCounterResolver)(c))
 	})
 }
 
-// Histogram returns the float64 histogram of that name, cached. Give bucket
-// boundaries with metric.WithExplicitBucketBoundaries on first use.
-func (s *Scope) Histogram(name string, opts ...metric.Float64HistogramOption) metric.Float64Histogram {
-	c := s.cache()
-	return instrument(c, &c.histograms, name, func(m metric.Meter) (metric.Float64Histogram, error) {
-		return m.Float64Histogram(name, opts...)
+// Histogram returns the float64 histogram of that name, like [Scope.Counter].
+// Give bucket boundaries with metric.WithExplicitBucketBoundaries on first
+// use; they apply in every Setup.
+func (s *Scope) Histogram(name string, opts ...metric.Float64HistogramOption) *Histogram {
+	return handle(s, &s.histograms, name, func(h *Histogram) {
+		h.init(s, name, func(m metric.Meter) (metric.Float64Histogram, error) { return m.Float64Histogram(name, opts...) }, (*histogramResolver)(h))
 	})
 }
 
-// IntHistogram returns the int64 histogram of that name, cached.
-func (s *Scope) IntHistogram(name string, opts ...metric.Int64HistogramOption) metric.Int64Histogram {
-	c := s.cache()
-	return instrument(c, &c.intHistograms, name, func(m metric.Meter) (metric.Int64Histogram, error) {
-		return m.Int64Histogram(name, opts...)
+// IntHistogram returns the int64 histogram of that name, like [Scope.Counter].
+func (s *Scope) IntHistogram(name string, opts ...metric.Int64HistogramOption) *IntHistogram {
+	return handle(s, &s.intHistograms, name, func(h *IntHistogram) {
+		h.init(s, name, func(m metric.Meter) (metric.Int64Histogram, error) { return m.Int64Histogram(name, opts...) }, (*intHistogramResolver)(h))
 	})
 }
 
-// Gauge returns the synchronous float64 gauge of that name, cached.
-func (s *Scope) Gauge(name string, opts ...metric.Float64GaugeOption) metric.Float64Gauge {
-	c := s.cache()
-	return instrument(c, &c.gauges, name, func(m metric.Meter) (metric.Float64Gauge, error) {
-		return m.Float64Gauge(name, opts...)
+// Gauge returns the synchronous float64 gauge of that name, like
+// [Scope.Counter].
+func (s *Scope) Gauge(name string, opts ...metric.Float64GaugeOption) *Gauge {
+	return handle(s, &s.gauges, name, func(g *Gauge) {
+		g.init(s, name, func(m metric.Meter) (metric.Float64Gauge, error) { return m.Float64Gauge(name, opts...) }, (*gaugeResolver)(g))
 	})
 }
 
@@ -129,35 +143,33 @@ func (s *Scope) ObservableGauge(name string, callback func(context.Context) (flo
 	}, g)
 }
 
-// instrument returns the cached instrument of that kind and name, creating it
-// once. A creation error (an invalid name, a conflicting kind) is reported
-// once as a warning; the SDK's returned no-op instrument is cached anyway so
-// that the hot path never fails.
-func instrument[T any](c *scopeCache, slot *atomic.Pointer[map[string]T], name string, create func(metric.Meter) (T, error)) T {
+// handle returns the scope's instrument handle of that kind and name, making
+// it once. Handles live as long as the scope and follow every Setup by
+// themselves, so this map is the only cache of instruments: nothing here
+// depends on the Setup in force.
+func handle[H any](s *Scope, slot *atomic.Pointer[map[string]*H], name string, init func(*H)) *H {
 	if m := slot.Load(); m != nil {
-		if v, ok := (*m)[name]; ok {
-			return v
+		if h, ok := (*m)[name]; ok {
+			return h
 		}
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	old := slot.Load()
 	if old != nil {
-		if v, ok := (*old)[name]; ok {
-			return v
+		if h, ok := (*old)[name]; ok {
+			return h
 		}
 	}
-	inst, err := create(c.meter)
-	if err != nil {
-		c.st.warn.Once("instrument:"+name, "telemetry: instrument %q: %v", name, err)
-	}
-	next := make(map[string]T, 1)
+	h := new(H)
+	init(h)
+	next := make(map[string]*H, 1)
 	if old != nil {
 		maps.Copy(next, *old)
 	}
-	next[name] = inst
+	next[name] = h
 	slot.Store(&next)
-	return inst
+	return h
 }
 
 // Logger returns the scope's *slog.Logger. Records go to the local handler

@@ -56,7 +56,12 @@ func loadState() *state {
 // state, in the manner of zap.ReplaceGlobals.
 func swapState(st *state) (restore func()) {
 	prev := current.Swap(st)
-	return func() { current.CompareAndSwap(st, prev) }
+	staleHandles()
+	return func() {
+		if current.CompareAndSwap(st, prev) {
+			staleHandles()
+		}
+	}
 }
 
 // scopes holds every Scope handed out, so Get(name) returns the same value
@@ -75,22 +80,12 @@ func Get(name string) *Scope {
 	return s.(*Scope)
 }
 
-// scopeCache is a scope's view of one state.
+// scopeCache is a scope's view of one state. Instruments are not cached
+// here: each handle follows the state by itself (instrument.go).
 type scopeCache struct {
 	st     *state
 	tracer trace.Tracer
 	meter  metric.Meter
-
-	// One copy-on-write map per kind of instrument: a lookup on the hot path
-	// is an atomic load and a map read, with no lock, no composite key and
-	// no type assertion.
-	mu             sync.Mutex // serialises instrument creation
-	counters       atomic.Pointer[map[string]metric.Int64Counter]
-	floatCounters  atomic.Pointer[map[string]metric.Float64Counter]
-	upDownCounters atomic.Pointer[map[string]metric.Int64UpDownCounter]
-	histograms     atomic.Pointer[map[string]metric.Float64Histogram]
-	intHistograms  atomic.Pointer[map[string]metric.Int64Histogram]
-	gauges         atomic.Pointer[map[string]metric.Float64Gauge]
 }
 
 func (s *Scope) cache() *scopeCache {

@@ -329,7 +329,7 @@ func TestMetrics(t *testing.T) {
 func TestInstrumentsAreCached(t *testing.T) {
 	telemetrytest.New(t)
 	s := telemetry.Get("cache")
-	if s.Counter("c") != s.Counter("c") || s.Histogram("h") != s.Histogram("h") {
+	if c1, c2, h1, h2 := s.Counter("c"), s.Counter("c"), s.Histogram("h"), s.Histogram("h"); c1 != c2 || h1 != h2 {
 		t.Fatal("the same name returned different instruments")
 	}
 	if telemetry.Get("cache") != s {
