@@ -157,7 +157,8 @@ func TestConfigInvalid(t *testing.T) {
 		{"code endpoint without scheme", nil, []Option{WithOTLPEndpoint("collector:4318")}, `code WithOTLPEndpoint="collector:4318": want a URL with a scheme`},
 		{"endpoint bad port", []string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://collector:99999"}, nil, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="http://collector:99999": want a URL`},
 		{"endpoint bad scheme", []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://collector:4317"}, nil, `scheme "ftp" is neither http nor https`},
-		{"malformed headers", []string{"OTEL_EXPORTER_OTLP_HEADERS", "authorization"}, nil, `OTEL_EXPORTER_OTLP_HEADERS="authorization": want comma-separated key=value pairs`},
+		// A member without "=" may be a token pasted alone: hidden like a value.
+		{"malformed headers", []string{"OTEL_EXPORTER_OTLP_HEADERS", "x-team=a,Bearer%20s3cret"}, nil, `OTEL_EXPORTER_OTLP_HEADERS="x-team=<redacted>,<redacted>": want comma-separated key=value pairs with percent-encoded values (member 2 is not key=value)`},
 		{"unknown protocol", []string{"OTEL_EXPORTER_OTLP_PROTOCOL", "thrift"}, nil, `OTEL_EXPORTER_OTLP_PROTOCOL="thrift": want one of grpc, http/protobuf, http/json`},
 		{"json for metrics", []string{"OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"}, nil, `OTEL_EXPORTER_OTLP_PROTOCOL="http/json": want grpc or http/protobuf: the OpenTelemetry Go SDK sends http/json for traces only`},
 		{"bad propagator", []string{"OTEL_PROPAGATORS", "tracecontext,xray"}, nil, `OTEL_PROPAGATORS="tracecontext,xray": want a comma-separated list of tracecontext, baggage, b3, b3multi, jaeger, none`},

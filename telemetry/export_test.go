@@ -2,7 +2,6 @@ package telemetry_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/loupe-dev/loupe/internal/testutil"
 	"github.com/loupe-dev/loupe/telemetry"
 )
 
@@ -205,7 +205,7 @@ func TestCollectorDownNeverHurtsTheService(t *testing.T) {
 		{"silent port http", telemetry.ProtocolHTTPProtobuf, blackhole},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var warnings syncBuffer
+			var warnings testutil.SyncBuffer
 			tel, err := telemetry.Setup(context.Background(), noEnv,
 				telemetry.WithOTLPEndpoint("http://"+tc.addr(t)),
 				telemetry.WithOTLPProtocol(tc.protocol),
@@ -266,23 +266,6 @@ func TestCollectorDownNeverHurtsTheService(t *testing.T) {
 			time.Sleep(50 * time.Millisecond) // let exporters abandoned at the deadline notice their closed connections
 		})
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestPrometheusOpenMetricsWithExemplar(t *testing.T) {
@@ -390,7 +373,7 @@ func TestFailureHalfWayShutsDownWhatWasBuilt(t *testing.T) {
 }
 
 func TestCardinalityOverflowWarnsOnce(t *testing.T) {
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	tel, err := telemetry.Setup(context.Background(), noEnv,
 		telemetry.WithExporters(telemetry.Metrics, "console"),
 		telemetry.WithExporters(telemetry.Traces, "none"),

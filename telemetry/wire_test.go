@@ -2,61 +2,23 @@ package telemetry_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
-	"math/big"
-	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/loupe-dev/loupe/internal/testutil"
 	"github.com/loupe-dev/loupe/telemetry"
 )
-
-// selfSigned returns a certificate for 127.0.0.1 and the path of a PEM file
-// holding it, to be used as the CA.
-func selfSigned(t *testing.T) (tls.Certificate, string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "loupe test receiver"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, caFile
-}
 
 // TestWireFollowsResolution sets, for each exporter setting, the process
 // environment (which the SDK's exporters read on their own) against what
 // code chose, and checks what a real receiver gets: the resolved value, not
 // the environment's.
 func TestWireFollowsResolution(t *testing.T) {
-	cert, caFile := selfSigned(t)
+	self := testutil.SelfSigned(t)
+	cert, caFile := self.TLS, self.CertFile
 	type check func(t *testing.T, reqs []request)
 	each := func(f func(t *testing.T, q request)) check {
 		return func(t *testing.T, reqs []request) {
@@ -296,7 +258,7 @@ func TestWrongProtocolForThePortIsNamed(t *testing.T) {
 		{telemetry.ProtocolGRPC, r.httpAddr, "this looks like an HTTP port: set OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf"},
 	} {
 		t.Run(tc.protocol, func(t *testing.T) {
-			var warnings syncBuffer
+			var warnings testutil.SyncBuffer
 			tel, err := telemetry.Setup(context.Background(), noEnv,
 				telemetry.WithOTLPEndpoint("http://"+tc.addr), telemetry.WithOTLPProtocol(tc.protocol),
 				telemetry.WithOTLPTimeout(2*time.Second),

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -24,6 +26,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/loupe-dev/loupe/backend/store"
+	"github.com/loupe-dev/loupe/internal/otlpconf"
 )
 
 // Defaults of [New].
@@ -208,24 +211,17 @@ func checkHeader(name, value string) error {
 
 // ParseHeaders reads headers in the format of OTEL_EXPORTER_OTLP_HEADERS:
 // comma-separated name=value pairs, values percent-decoded, spaces around
-// names and values trimmed ("api-key=a%2Cb, authorization=Bearer x").
-// Errors name the pair's position or name, never a value.
+// names and values trimmed, names lower-cased ("api-key=a%2Cb,
+// authorization=Bearer x"); the facade reads the variable with the same
+// parser. Errors name the pair's position or name, never a value.
 func ParseHeaders(s string) (map[string]string, error) {
-	h := map[string]string{}
-	for i, pair := range strings.Split(s, ",") {
-		if strings.TrimSpace(pair) == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(pair, "=")
-		k = strings.TrimSpace(k)
-		if !ok || k == "" {
-			return nil, fmt.Errorf("forward: headers: pair %d: want name=value", i+1)
-		}
-		dv, err := url.PathUnescape(strings.TrimSpace(v))
-		if err != nil {
-			return nil, fmt.Errorf("forward: headers: %q: invalid percent-encoding in the value", k)
-		}
-		h[strings.ToLower(k)] = dv
+	pairs, err := otlpconf.ParsePairs(s)
+	if err != nil {
+		return nil, fmt.Errorf("forward: headers: %w", err)
+	}
+	h := make(map[string]string, len(pairs))
+	for _, k := range slices.Sorted(maps.Keys(pairs)) { // sorted: "A=1,a=2" always gives the same value
+		h[strings.ToLower(k)] = pairs[k]
 	}
 	return h, nil
 }

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,27 +22,10 @@ import (
 	"github.com/loupe-dev/loupe/backend/store/memstore"
 	"github.com/loupe-dev/loupe/backend/store/storetest"
 	"github.com/loupe-dev/loupe/internal/servertest"
+	"github.com/loupe-dev/loupe/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// syncBuffer is a log destination safe for the forwarder's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // startSource runs a backend that receives OTLP/HTTP, stores it in a
 // memory store (closed after the backend) and forwards it with fw.
@@ -162,7 +144,7 @@ func deadAddr(t *testing.T) string {
 // receiver stays fast and stores everything; what cannot be forwarded is
 // dropped, counted, and warned about once.
 func TestTargetDown(t *testing.T) {
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	fw, err := forward.New(deadAddr(t), forward.WithQueueSize(4), forward.WithRetryFor(300*time.Millisecond),
 		forward.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/loupe-dev/loupe/backend/forward"
+	"github.com/loupe-dev/loupe/internal/testutil"
 )
 
 // httpAttempt is one request an OTLP/HTTP test endpoint received.
@@ -147,7 +148,7 @@ func TestHTTPPermanentErrorLogged(t *testing.T) {
 	srv := httptest.NewServer(ep.handler(t, answer{code: http.StatusBadRequest,
 		header: map[string]string{"Content-Type": "application/x-protobuf"}, body: st}))
 	defer srv.Close()
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	fw := newHTTPForwarder(t, srv.URL+"/prefix", forward.WithHeaders(map[string]string{"authorization": "Bearer s3cret"}),
 		forward.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	fw.Traces(bigTraces())

@@ -3,15 +3,9 @@ package forward_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net"
 	"strings"
 	"sync"
@@ -35,6 +29,7 @@ import (
 	"github.com/loupe-dev/loupe/backend/forward"
 	"github.com/loupe-dev/loupe/backend/store/storetest"
 	"github.com/loupe-dev/loupe/internal/servertest"
+	"github.com/loupe-dev/loupe/internal/testutil"
 )
 
 // received is what the in-test OTLP/gRPC server saw of one export.
@@ -179,7 +174,7 @@ func shutdown(t *testing.T, fw *forward.Forwarder) {
 // with the configured headers, and arrives intact.
 func TestHeadersAndGzip(t *testing.T) {
 	srv := startOTLPServer(t, nil)
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	fw, err := forward.New(srv.addr,
 		forward.WithHeaders(map[string]string{"Authorization": "Bearer s3cret-token"}),
 		forward.WithHeaders(map[string]string{"x-scope-orgid": "team-a"}),
@@ -275,7 +270,7 @@ func TestGRPCRetryInfo(t *testing.T) {
 func TestRefusedNeverLogsHeaders(t *testing.T) {
 	srv := startOTLPServer(t, nil)
 	srv.refuse = status.Error(codes.Unauthenticated, "bad token")
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	fw, err := forward.New(srv.addr, forward.WithHeaders(map[string]string{"authorization": "Bearer s3cret-token"}),
 		forward.WithWarnInterval(time.Nanosecond),
 		forward.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
@@ -297,7 +292,8 @@ func TestRefusedNeverLogsHeaders(t *testing.T) {
 // private authority is reached with WithTLSConfig's roots, and refused
 // with the system's.
 func TestTLSWithCustomRoots(t *testing.T) {
-	cert, roots := selfSigned(t)
+	self := testutil.SelfSigned(t)
+	cert, roots := self.TLS, self.Pool
 	srv := startOTLPServer(t, credentials.NewServerTLSFromCert(&cert))
 	fw, err := forward.New("https://"+srv.addr, forward.WithTLSConfig(&tls.Config{RootCAs: roots}),
 		forward.WithHeaders(map[string]string{"authorization": "Bearer x"}), forward.WithLogger(slog.New(slog.DiscardHandler)))
@@ -320,32 +316,6 @@ func TestTLSWithCustomRoots(t *testing.T) {
 	if s := fw.Stats(); s.Sent != 0 || s.Failed != 1 {
 		t.Errorf("with the system's roots: stats %+v, want the export to fail", s)
 	}
-}
-
-// selfSigned makes a certificate for 127.0.0.1 and a pool that trusts it.
-func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "loupe test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IsCA: true, BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(c)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pool
 }
 
 func TestNewRejectsBadOptions(t *testing.T) {
@@ -442,7 +412,7 @@ func TestPlaintextHeadersWarning(t *testing.T) {
 		{"[::1]:4317", false},
 		{"https://collector.example:4317", false},
 	} {
-		var logs syncBuffer
+		var logs testutil.SyncBuffer
 		fw, err := forward.New(tc.endpoint, forward.WithHeaders(map[string]string{"Authorization": "Bearer s3cret", "x-team": "a"}),
 			forward.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 		if err != nil {

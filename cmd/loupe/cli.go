@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -22,6 +20,7 @@ import (
 	"github.com/loupe-dev/loupe/backend/store"
 	"github.com/loupe-dev/loupe/backend/store/diskstore"
 	"github.com/loupe-dev/loupe/backend/store/memstore"
+	"github.com/loupe-dev/loupe/internal/otlpconf"
 )
 
 const usage = `usage: loupe <command> [flags]
@@ -192,29 +191,23 @@ func (f *serveFlags) forwardOptions(flagHeaders headerFlag, protocol, compressio
 	}
 	f.forwardOpts = append(f.forwardOpts, forward.WithCompression(compression), forward.WithProtocol(protocol))
 	f.forwardProtocol = protocol
-	if (certFile == "") != (keyFile == "") {
-		return errors.New("--forward-cert and --forward-key go together")
-	}
-	if caFile == "" && certFile == "" {
+	if caFile == "" && certFile == "" && keyFile == "" {
 		return nil
 	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return fmt.Errorf("--forward-ca: %w", err)
+	cfg, err := otlpconf.LoadTLS(otlpconf.TLSFiles{CA: caFile, Cert: certFile, Key: keyFile})
+	if err != nil {
+		var msgs []string
+		for _, fe := range otlpconf.FileErrors(err) {
+			switch {
+			case errors.Is(fe, otlpconf.ErrHalfPair):
+				msgs = append(msgs, "--forward-cert and --forward-key go together")
+			case fe.Role == otlpconf.RoleCA:
+				msgs = append(msgs, "--forward-ca: "+fe.Error())
+			default:
+				msgs = append(msgs, "--forward-cert, --forward-key: "+fe.Error())
+			}
 		}
-		cfg.RootCAs = x509.NewCertPool()
-		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("--forward-ca: no PEM certificate in %s", caFile)
-		}
-	}
-	if certFile != "" {
-		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			return fmt.Errorf("--forward-cert, --forward-key: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
+		return errors.New(strings.Join(msgs, "; "))
 	}
 	f.forwardOpts = append(f.forwardOpts, forward.WithTLSConfig(cfg))
 	return nil

@@ -18,6 +18,7 @@ import (
 	"github.com/loupe-dev/loupe/backend/server"
 	"github.com/loupe-dev/loupe/internal/servertest"
 	"github.com/loupe-dev/loupe/internal/testservers"
+	"github.com/loupe-dev/loupe/internal/testutil"
 )
 
 // TestDemo builds loupe as users get it (CGO_ENABLED=0) and runs `loupe
@@ -125,7 +126,7 @@ func requireServer[S interface{ Stop() error }](t *testing.T, name string, start
 // demoRun is a running `loupe demo`.
 type demoRun struct {
 	cmd            *exec.Cmd
-	stdout, stderr *syncBuffer
+	stdout, stderr *testutil.SyncBuffer
 	ui             string         // the embedded backend's http://host:port, if any
 	pids           map[string]int // the services' processes, by name
 	started        time.Time
@@ -146,7 +147,7 @@ func startDemo(t *testing.T, env []string, argv ...string) *demoRun {
 			duration, _ = time.ParseDuration(argv[i+1])
 		}
 	}
-	d := &demoRun{stdout: &syncBuffer{}, stderr: &syncBuffer{}, pids: map[string]int{}, done: make(chan struct{})}
+	d := &demoRun{stdout: &testutil.SyncBuffer{}, stderr: &testutil.SyncBuffer{}, pids: map[string]int{}, done: make(chan struct{})}
 	d.cmd = exec.Command(argv[0], argv[1:]...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "OTEL_") {

@@ -8,13 +8,13 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/loupe-dev/loupe/backend/server"
+	"github.com/loupe-dev/loupe/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -84,27 +84,9 @@ func TestParseSize(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type running struct {
 	srv            *server.Server
-	stdout, stderr *syncBuffer
+	stdout, stderr *testutil.SyncBuffer
 	stop           func() int
 }
 
@@ -112,7 +94,7 @@ type running struct {
 func startServe(t *testing.T, args ...string) running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := running{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	r := running{stdout: &testutil.SyncBuffer{}, stderr: &testutil.SyncBuffer{}}
 	started := make(chan *server.Server, 1)
 	done := make(chan int, 1)
 	go func() {

@@ -8,7 +8,6 @@
 package peertest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -22,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/loupe-dev/loupe/internal/testutil"
 )
 
 // Dir is where scripts/install-peers caches the binaries:
@@ -74,7 +75,7 @@ func Start(tb testing.TB, name, bin string, env []string, args ...string) int {
 	if env != nil {
 		cmd.Env = append(os.Environ(), env...)
 	}
-	out := &syncBuffer{}
+	out := &testutil.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
@@ -211,25 +212,6 @@ func StartJaeger(tb testing.TB) (api, otlpGRPC string) {
 		return err == nil && code == http.StatusOK
 	})
 	return api, jotlp
-}
-
-// syncBuffer is a bytes.Buffer safe for a process's writes and the test's
-// reads at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 var (

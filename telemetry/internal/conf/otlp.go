@@ -4,16 +4,18 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/loupe-dev/loupe/internal/otlpconf"
 )
 
 var protocols = []string{ProtocolGRPC, ProtocolHTTPProtobuf, ProtocolHTTPJSON}
@@ -120,9 +122,9 @@ func (r *resolver) headers(o *OTLP, prefix string, vars []string) {
 	}
 	if name != "" {
 		srcs = append(srcs, "env "+name)
-		h, err := parsePairs(text)
+		h, err := otlpconf.ParsePairs(text)
 		if err != nil {
-			r.fail("env "+name, redactPairs(text), "comma-separated key=value pairs with percent-encoded values ("+err.Error()+")")
+			r.fail("env "+name, otlpconf.RedactPairs(text), "comma-separated key=value pairs with percent-encoded values ("+err.Error()+")")
 		}
 		for k, v := range h {
 			o.Headers[k] = v
@@ -165,34 +167,32 @@ func (r *resolver) tls(o *OTLP, prefix string, names func(string) []string) {
 		}
 		return
 	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	desc := []string{"system roots"}
 	if ca != "" {
 		desc[0] = "roots from " + ca
-		pem, err := os.ReadFile(ca)
-		pool := x509.NewCertPool()
-		switch {
-		case err != nil:
-			r.fail("env "+caVar, ca, "a readable PEM file of CA certificates ("+err.Error()+")")
-		case !pool.AppendCertsFromPEM(pem):
-			r.fail("env "+caVar, ca, "a PEM file of CA certificates (none found in the file)")
-		}
-		cfg.RootCAs = pool
 	}
-	switch {
-	case (cert == "") != (key == ""):
-		v, val := certVar, cert
-		if cert == "" {
-			v, val = keyVar, key
-		}
-		r.fail("env "+v, val, "both OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and OTEL_EXPORTER_OTLP_CLIENT_KEY (or their per-signal variants), or neither")
-	case cert != "":
+	if cert != "" && key != "" {
 		desc = append(desc, "client certificate "+cert)
-		pair, err := tls.LoadX509KeyPair(cert, key)
-		if err != nil {
-			r.fail("env "+certVar, cert, "a PEM certificate whose key is in "+key+" ("+err.Error()+")")
+	}
+	cfg, err := otlpconf.LoadTLS(otlpconf.TLSFiles{CA: ca, Cert: cert, Key: key})
+	for _, fe := range otlpconf.FileErrors(err) {
+		switch {
+		case fe.Role == otlpconf.RoleCA && errors.Is(fe, otlpconf.ErrNoCertificate):
+			r.fail("env "+caVar, ca, "a PEM file of CA certificates (none found in the file)")
+		case fe.Role == otlpconf.RoleCA:
+			r.fail("env "+caVar, ca, "a readable PEM file of CA certificates ("+fe.Err.Error()+")")
+		case errors.Is(fe, otlpconf.ErrHalfPair):
+			v := certVar
+			if fe.Role == otlpconf.RoleKey {
+				v = keyVar
+			}
+			r.fail("env "+v, fe.Path, "both OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and OTEL_EXPORTER_OTLP_CLIENT_KEY (or their per-signal variants), or neither")
+		default:
+			r.fail("env "+certVar, cert, "a PEM certificate whose key is in "+key+" ("+fe.Err.Error()+")")
 		}
-		cfg.Certificates = []tls.Certificate{pair}
+	}
+	if err != nil { // reported above; a configuration that trusts nothing, never plaintext
+		cfg = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: x509.NewCertPool()}
 	}
 	o.TLS = cfg
 	r.note(prefix+"tls", strings.Join(desc, ", "), tlsSource(caVar, certVar))
@@ -313,41 +313,6 @@ func (r *resolver) portWarnings(c *Config) {
 			r.warn("%s uses port 4318, the OTLP/HTTP port, with protocol grpc: set OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf or use port 4317", where)
 		}
 	}
-}
-
-// parsePairs reads key=value pairs separated by commas, values
-// percent-encoded: the format of OTEL_EXPORTER_OTLP_HEADERS and
-// OTEL_RESOURCE_ATTRIBUTES. Errors never show a value.
-func parsePairs(s string) (map[string]string, error) {
-	out := map[string]string{}
-	for _, pair := range strings.Split(s, ",") {
-		if strings.TrimSpace(pair) == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(pair, "=")
-		k = strings.TrimSpace(k)
-		if !ok || k == "" {
-			return nil, fmt.Errorf("%q has no key=value", redactPairs(pair))
-		}
-		dec, err := url.PathUnescape(strings.TrimSpace(v))
-		if err != nil {
-			return nil, fmt.Errorf("bad percent-encoding in the value of %q", k)
-		}
-		out[k] = dec
-	}
-	return out, nil
-}
-
-// redactPairs keeps the keys of a pair list and hides the values, which
-// often carry credentials.
-func redactPairs(s string) string {
-	parts := strings.Split(s, ",")
-	for i, p := range parts {
-		if k, _, ok := strings.Cut(p, "="); ok {
-			parts[i] = k + "=<redacted>"
-		}
-	}
-	return strings.Join(parts, ",")
 }
 
 // processInstanceID is this process's service.instance.id when none is

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/loupe-dev/loupe/internal/otlpconf"
 )
 
 // Resolve builds the effective configuration from code, the environment
@@ -307,7 +309,7 @@ func (r *resolver) resourceAttributes() map[string]string {
 	if !ok {
 		return map[string]string{}
 	}
-	attrs, err := parsePairs(v)
+	attrs, err := otlpconf.ParsePairs(v)
 	if err != nil {
 		r.fail("env OTEL_RESOURCE_ATTRIBUTES", v, "comma-separated key=value pairs with percent-encoded values, e.g. team=payments,region=eu ("+err.Error()+")")
 		return map[string]string{}
