@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -33,8 +34,10 @@ func TestProbeUnauthenticatedGRPC(t *testing.T) {
 	}
 }
 
-// Four searches of 10,000 traces on a full store all answer, and add
-// little to the memory the store holds (at full size in BENCHMARKS.md).
+// Four searches of 10,000 traces on a full store all answer, with data or
+// (two run at once; the others wait 10 s, which a loaded machine under
+// -race can exceed) a clear 503, and add little to the memory the store
+// holds (at full size in BENCHMARKS.md).
 func TestProbeTraceSearches(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
@@ -45,6 +48,7 @@ func TestProbeTraceSearches(t *testing.T) {
 	full := p.mem("VmRSS")
 	p.resetPeak()
 	var wg sync.WaitGroup
+	var answered atomic.Int32
 	for i := range 4 {
 		wg.Go(func() {
 			client := &http.Client{Timeout: time.Minute}
@@ -58,12 +62,21 @@ func TestProbeTraceSearches(t *testing.T) {
 				Data   []json.RawMessage
 				Errors []any
 			}
-			if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil || resp.StatusCode != http.StatusOK || len(answer.Data) == 0 {
+			err = json.NewDecoder(resp.Body).Decode(&answer)
+			switch {
+			case resp.StatusCode == http.StatusOK && err == nil && len(answer.Data) > 0:
+				answered.Add(1)
+			case resp.StatusCode == http.StatusServiceUnavailable && err == nil && len(answer.Errors) > 0:
+				t.Logf("search %d: 503 %v", i, answer.Errors)
+			default:
 				t.Errorf("search %d: %d, %d traces, %v", i, resp.StatusCode, len(answer.Data), err)
 			}
 		})
 	}
 	wg.Wait()
+	if answered.Load() < 2 { // two run at once
+		t.Errorf("%d of four searches answered with data, want two at least", answered.Load())
+	}
 	peak := p.mem("VmHWM")
 	t.Logf("RSS full %d MiB, peak under four searches %d MiB", full>>20, peak>>20)
 	if peak > full*3/2 {
