@@ -23,15 +23,25 @@ const (
 	// memory limit below still bounds the heap when the store is full.
 	serveGCPercentMemory     = 150
 	serveGCPercentPersistent = 100
-	// memLimitHeadroom is added to twice --max-size to make the soft memory
-	// limit: the runtime, buffers of requests in progress, query results.
+	// The soft memory limit keeps the process within twice --max-size
+	// (issue 10's target) where --max-size is 256 MiB or more: a full
+	// store's live heap is about --max-size (263-283 MB at 256 MiB), and
+	// GC percent 150 alone let the heap grow to 2.5× that (RSS 2.66× full,
+	// 2.80× under four 10,000-trace searches). Smaller stores keep
+	// memLimitHeadroom over --max-size: the runtime, buffers of requests in
+	// progress (16 of up to 16 MiB), query results. memLimitOutside is
+	// left for what the process holds outside the Go runtime's count (the
+	// binary's text) and the overshoot of a soft limit under a burst of
+	// queries (about 10 MiB).
 	memLimitHeadroom = 256 << 20
+	memLimitOutside  = 32 << 20
 )
 
 // tuneGC sets the GC percent (serveGCPercentPersistent or
 // serveGCPercentMemory) and a soft memory limit derived from the store's
-// size bound (2×maxSize + 256 MiB), each unless the environment already
-// chose it. It returns a function that restores the previous settings.
+// size bound (max(2×maxSize, maxSize + 256 MiB) − 32 MiB: 480 MiB for the
+// default 256 MiB), each unless the environment already chose it. It
+// returns a function that restores the previous settings.
 func tuneGC(maxSize int64, persistent bool) (limit int64, restore func()) {
 	oldPercent, oldLimit := -2, int64(-1) // -2: not changed
 	if os.Getenv("GOGC") == "" {
@@ -41,8 +51,8 @@ func tuneGC(maxSize int64, persistent bool) (limit int64, restore func()) {
 		}
 		oldPercent = debug.SetGCPercent(percent)
 	}
-	if os.Getenv("GOMEMLIMIT") == "" && maxSize <= (math.MaxInt64-memLimitHeadroom)/2 {
-		limit = 2*maxSize + memLimitHeadroom
+	if os.Getenv("GOMEMLIMIT") == "" && maxSize <= math.MaxInt64/2 {
+		limit = max(2*maxSize, maxSize+memLimitHeadroom) - memLimitOutside
 		oldLimit = debug.SetMemoryLimit(limit)
 	}
 	return limit, func() {

@@ -13,11 +13,19 @@ func TestTuneGC(t *testing.T) {
 	beforeLimit := debug.SetMemoryLimit(-1)
 
 	limit, restore := tuneGC(256<<20, false)
-	if limit != 768<<20 {
-		t.Errorf("limit %d, want 768 MiB", limit)
+	if limit != 480<<20 {
+		t.Errorf("limit %d, want 480 MiB", limit)
 	}
-	if got := debug.SetMemoryLimit(-1); got != 768<<20 {
-		t.Errorf("memory limit %d, want 768 MiB", got)
+	if got := debug.SetMemoryLimit(-1); got != 480<<20 {
+		t.Errorf("memory limit %d, want 480 MiB", got)
+	}
+	// Large stores: twice the bound; small ones: 256 MiB over it.
+	for maxSize, want := range map[int64]int64{4 << 30: 8<<30 - 32<<20, 16 << 20: 240 << 20} {
+		got, restore := tuneGC(maxSize, false)
+		restore()
+		if got != want {
+			t.Errorf("limit %d MiB for --max-size %d MiB, want %d MiB", got>>20, maxSize>>20, want>>20)
+		}
 	}
 	if got := debug.SetGCPercent(serveGCPercentMemory); got != serveGCPercentMemory {
 		t.Errorf("GC percent %d, want %d", got, serveGCPercentMemory)
