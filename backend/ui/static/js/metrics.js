@@ -51,6 +51,14 @@ export async function rateWindow(selector, rangeS, signal) {
   }
 }
 
+// promString writes v as a PromQL string literal: quotes, backslashes and
+// control characters escaped, and U+FFFD (what the APIs show for bytes
+// that are not UTF-8) as \uFFFD, since PromQL's lexer refuses it written
+// out.
+export function promString(v) {
+  return JSON.stringify(String(v)).replaceAll('\uFFFD', '\\uFFFD');
+}
+
 // selectorOf is the series a metric's suggestions read.
 function selectorOf(name, cat) {
   const k = kind(name, cat);

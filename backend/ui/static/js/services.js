@@ -7,7 +7,7 @@
 import { h, s, href, errorBox, loading } from './dom.js';
 import { getJSON, metricNames, services } from './api.js';
 import { emptyState } from './empty.js';
-import { RANGES, rangeSeconds, stepSeconds, rateWindow, kind, pickMetric } from './metrics.js';
+import { RANGES, rangeSeconds, stepSeconds, rateWindow, kind, pickMetric, promString } from './metrics.js';
 import { isError } from './traces.js';
 import { fmtUnit } from './units.js';
 
@@ -66,8 +66,8 @@ async function fromMetrics(hist, rangeS, range, signal) {
       slowest: href('/metrics', {
         metric: hist.native ? f : `${f}_bucket`, range,
         q: hist.native
-          ? `histogram_quantile(0.95, sum(rate(${f}{job="${job}"}[${w}])))`
-          : `histogram_quantile(0.95, sum by (le) (rate(${f}_bucket{job="${job}"}[${w}])))`,
+          ? `histogram_quantile(0.95, sum(rate(${f}{job=${promString(job)}}[${w}])))`
+          : `histogram_quantile(0.95, sum by (le) (rate(${f}_bucket{job=${promString(job)}}[${w}])))`,
       }),
     });
   }
