@@ -4,7 +4,9 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/contrib/bridges/otelslog"
 	"go.opentelemetry.io/otel/attribute"
@@ -185,6 +187,79 @@ func BenchmarkHistogramRecord(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkInstrumentPaired measures the SDK's instrument and the handle in
+// alternating chunks of calls in the same run, so that both see the same
+// load on a shared machine. It reports each one's ns per call and the median,
+// over the pairs of chunks, of the ratio of their times (loupe/baseline, 1 is
+// parity; a chunk that the scheduler interrupted moves the median little).
+// Each chunk is a loop written out in a closure, so the calls measured are
+// direct, with one closure call per pairedChunk calls on either side.
+func BenchmarkInstrumentPaired(b *testing.B) {
+	tel := benchSetup(b)
+	ctx := context.Background()
+	rawC, err := tel.MeterProvider().Meter("bench.counter.raw").Int64Counter("requests")
+	if err != nil {
+		b.Fatal(err)
+	}
+	rawH, err := tel.MeterProvider().Meter("bench.histogram.raw").Float64Histogram("latency")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{0, 3} {
+		var addOpts []metric.AddOption
+		var recOpts []metric.RecordOption
+		if n == 3 {
+			addOpts, recOpts = []metric.AddOption{threeAttrs}, []metric.RecordOption{threeAttrs}
+		}
+		b.Run("counter/"+attrName(n), func(b *testing.B) {
+			paired(b, func() {
+				for range pairedChunk {
+					rawC.Add(ctx, 1, addOpts...)
+				}
+			}, func() {
+				for range pairedChunk {
+					benchRequests.Add(ctx, 1, addOpts...)
+				}
+			})
+		})
+		b.Run("histogram/"+attrName(n), func(b *testing.B) {
+			paired(b, func() {
+				for range pairedChunk {
+					rawH.Record(ctx, 0.042, recOpts...)
+				}
+			}, func() {
+				for range pairedChunk {
+					benchLatency.Record(ctx, 0.042, recOpts...)
+				}
+			})
+		})
+	}
+}
+
+const pairedChunk = 256
+
+func paired(b *testing.B, baseline, loupe func()) {
+	b.ReportAllocs()
+	var base, handle time.Duration
+	ratios := make([]float64, 0, 1<<16)
+	for b.Loop() {
+		t0 := time.Now()
+		baseline()
+		t1 := time.Now()
+		loupe()
+		t2 := time.Now()
+		base, handle = base+t1.Sub(t0), handle+t2.Sub(t1)
+		if len(ratios) < cap(ratios) {
+			ratios = append(ratios, float64(t2.Sub(t1))/float64(t1.Sub(t0)))
+		}
+	}
+	calls := float64(b.N * pairedChunk)
+	b.ReportMetric(float64(base.Nanoseconds())/calls, "ns-baseline/call")
+	b.ReportMetric(float64(handle.Nanoseconds())/calls, "ns-loupe/call")
+	slices.Sort(ratios)
+	b.ReportMetric(ratios[len(ratios)/2], "loupe/baseline")
 }
 
 // discardExporter accepts every batch of log records.

@@ -29,6 +29,29 @@
 // package-level variables made before Setup: they follow every Setup and
 // Shutdown, which the OpenTelemetry globals (they delegate once) cannot.
 //
+// # Declare instruments once
+//
+// The instruments are handles ([Counter], [Histogram], …) that follow Setup
+// and Shutdown too, so declare each once, at package level, with its options:
+//
+//	var (
+//		worker   = telemetry.Get("example.com/worker")
+//		jobs     = worker.Counter("worker.jobs", metric.WithUnit("{job}"))
+//		duration = worker.Histogram("worker.job.duration", metric.WithUnit("s"),
+//			metric.WithExplicitBucketBoundaries(0.01, 0.1, 1))
+//	)
+//
+//	jobs.Add(ctx, 1) // into the SDK instrument of the Setup in force
+//
+// Before any Setup they record into the OpenTelemetry global (a no-op unless
+// something installed one); after Setup, into its MeterProvider; after
+// Shutdown and a new Setup, into the new one, with the same options. An Add
+// or Record costs what the SDK's own does (one more load, no allocation;
+// BENCHMARKS.md). They implement the OpenTelemetry instrument interfaces
+// ([metric.Int64Counter], …), so they go wherever those go. Looking one up by
+// name on each call ([Scope.Counter] again) returns the same handle, for one
+// map read more.
+//
 // # Never hurt the host
 //
 // Spans and log records go through bounded queues: with the collector down or

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -75,31 +76,40 @@ func ExampleTelemetry_Config() {
 	// traces.sampler=parentbased_always_on (default)
 }
 
-// Instruments are created on first use and cached by name.
-func ExampleScope_Counter() {
-	reader := sdkmetric.NewManualReader()
-	tel, err := telemetry.Setup(context.Background(),
-		telemetry.WithEnvLookup(func(string) (string, bool) { return "", false }),
-		telemetry.WithDefaultExporter("none"),
-		telemetry.WithRuntimeMetrics(false),
-		telemetry.WithMetricReader(reader),
-	)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer func() { _ = tel.Shutdown(context.Background()) }()
+// shipped is declared at package level, before any Setup, as a service
+// declares its instruments.
+var shipped = telemetry.Get("shop").Counter("orders.shipped", metric.WithUnit("{order}"))
 
-	orders := telemetry.Get("shop")
-	for range 3 {
-		orders.Counter("orders.placed").Add(context.Background(), 1)
+// A counter declared once follows every Setup: before Setup it is a no-op,
+// then it records into each Setup's MeterProvider in turn, with the options
+// it was declared with. Looking it up by name returns the same handle.
+func ExampleScope_Counter() {
+	ctx := context.Background()
+	shipped.Add(ctx, 1) // no Setup yet: a no-op
+
+	for run := 1; run <= 2; run++ {
+		reader := sdkmetric.NewManualReader()
+		tel, err := telemetry.Setup(ctx,
+			telemetry.WithEnvLookup(func(string) (string, bool) { return "", false }),
+			telemetry.WithDefaultExporter("none"),
+			telemetry.WithRuntimeMetrics(false),
+			telemetry.WithMetricReader(reader),
+		)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		shipped.Add(ctx, 10)
+		telemetry.Get("shop").Counter("orders.shipped").Add(ctx, int64(run)) // the same counter
+		var rm metricdata.ResourceMetrics
+		_ = reader.Collect(ctx, &rm)
+		m := rm.ScopeMetrics[0].Metrics[0]
+		fmt.Printf("Setup %d: %s %d %s\n", run, m.Name, m.Data.(metricdata.Sum[int64]).DataPoints[0].Value, m.Unit)
+		_ = tel.Shutdown(ctx)
 	}
-	var rm metricdata.ResourceMetrics
-	_ = reader.Collect(context.Background(), &rm)
-	sum := rm.ScopeMetrics[0].Metrics[0].Data.(metricdata.Sum[int64])
-	fmt.Println(rm.ScopeMetrics[0].Metrics[0].Name, sum.DataPoints[0].Value)
 	// Output:
-	// orders.placed 3
+	// Setup 1: orders.shipped 11 {order}
+	// Setup 2: orders.shipped 12 {order}
 }
 
 // namePrinter prints each ended span's name and status.
