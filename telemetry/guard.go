@@ -238,8 +238,11 @@ func gatedLogProcessor(g *guard, exp sdklog.Exporter, name string, b conf.Batch)
 func portHint(err error) string {
 	msg := err.Error()
 	switch {
-	case strings.Contains(msg, `malformed HTTP response "\x00\x00`) || strings.Contains(msg, "malformed HTTP status code"):
-		// An HTTP/1.1 client reading an HTTP/2 frame.
+	case strings.Contains(msg, `malformed HTTP response "\x00\x00`) || strings.Contains(msg, "malformed HTTP status code") ||
+		strings.Contains(msg, "readLoopPeekFailLocked: %!w(<nil>)"):
+		// An HTTP/1.1 client reading an HTTP/2 frame: as an answer, or,
+		// when the server's SETTINGS frame came before the request was
+		// sent, as bytes on an idle connection (net/http's peek error).
 		return " (this looks like a gRPC port: set OTEL_EXPORTER_OTLP_PROTOCOL=grpc, or use the collector's OTLP/HTTP port, usually 4318)"
 	case strings.Contains(msg, "error reading server preface") || strings.Contains(msg, "HTTP/1.1 header"):
 		// A gRPC client reading an HTTP/1.1 answer.
