@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -112,7 +113,13 @@ func (s Service) Run(ctx context.Context, getenv func(string) string, stdout io.
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		err = errors.Join(err, rt.closeAll(), rt.tel.Shutdown(sctx))
+		err = errors.Join(err, rt.closeAll())
+		// Telemetry that cannot be flushed in time is said, not a failure
+		// of the service: its work ended well, and an orchestrator would
+		// otherwise count a clean stop as a crash.
+		if serr := rt.tel.Shutdown(sctx); serr != nil {
+			fmt.Fprintf(os.Stderr, "%s: telemetry not all flushed at shutdown: %v\n", s.Name, serr)
+		}
 	}()
 	rt.log = telemetry.Get("demo/" + s.Name).Logger()
 	rt.mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
