@@ -76,7 +76,7 @@ type gateway struct {
 	limit                    int64
 	orchestrator             string
 	http                     *http.Client
-	invalid, limited, tokens metric.Int64Counter
+	invalid, limited, tokens *telemetry.Counter
 }
 
 // admit checks the client id and its rate limit, answering 400 or 429

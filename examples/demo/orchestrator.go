@@ -118,8 +118,8 @@ type orchestrator struct {
 	ttsURL         string
 	agentsURL      string
 	ttl            time.Duration
-	active         metric.Int64UpDownCounter
-	deployDuration metric.Float64Histogram
+	active         *telemetry.UpDownCounter
+	deployDuration *telemetry.Histogram
 
 	mu       sync.Mutex
 	expiries map[*time.Timer]struct{} // the deployed agents' expiry timers

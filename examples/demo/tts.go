@@ -49,7 +49,7 @@ func runTTS(ctx context.Context, rt *runtime) error {
 
 type ttsServer struct {
 	rdb     *redis.Client
-	lookups metric.Int64Counter
+	lookups *telemetry.Counter
 }
 
 var (

@@ -95,8 +95,8 @@ func runWorker(ctx context.Context, rt *runtime) error {
 type worker struct {
 	rdb               *redis.Client
 	db                *sql.DB
-	completed, failed metric.Int64Counter
-	duration, lag     metric.Float64Histogram
+	completed, failed *telemetry.Counter
+	duration, lag     *telemetry.Histogram
 }
 
 // consume pops jobs until ctx is done; the job in hand is finished first.
