@@ -9,82 +9,39 @@ import (
 	"strings"
 	"testing"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/loupe-dev/loupe/genai"
+	"github.com/loupe-dev/loupe/internal/sdktest"
 )
 
-type fixture struct {
-	spans  *tracetest.SpanRecorder
-	tp     *sdktrace.TracerProvider
-	reader *sdkmetric.ManualReader
-	mp     *sdkmetric.MeterProvider
-}
+// fixture is the in-memory SDK the tests give an Instrumenter.
+type fixture struct{ *sdktest.SDK }
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	f := &fixture{spans: tracetest.NewSpanRecorder(), reader: sdkmetric.NewManualReader()}
-	f.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(f.spans))
-	f.mp = sdkmetric.NewMeterProvider(sdkmetric.WithReader(f.reader))
-	t.Cleanup(func() {
-		_ = f.tp.Shutdown(context.Background())
-		_ = f.mp.Shutdown(context.Background())
-	})
-	return f
+	return &fixture{sdktest.New(t)}
 }
 
 func (f *fixture) instrumenter(opts ...genai.Option) *genai.Instrumenter {
-	return genai.New(append([]genai.Option{genai.WithTracerProvider(f.tp), genai.WithMeterProvider(f.mp)}, opts...)...)
+	return genai.New(append([]genai.Option{genai.WithTracerProvider(f.TP), genai.WithMeterProvider(f.MP)}, opts...)...)
 }
 
 func (f *fixture) metric(t *testing.T, name string) metricdata.Metrics {
 	t.Helper()
-	m, ok := f.lookup(t, name)
+	m, ok := f.Metrics(t)[name]
 	if !ok {
 		t.Fatalf("no metric %s", name)
 	}
 	return m
 }
 
-// collect returns the metrics recorded so far.
-func (f *fixture) collect(t *testing.T) metricdata.ResourceMetrics {
-	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := f.reader.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
-	}
-	return rm
-}
-
-// lookup collects the metrics and returns the named one, if recorded.
-func (f *fixture) lookup(t *testing.T, name string) (metricdata.Metrics, bool) {
-	t.Helper()
-	rm := f.collect(t)
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name == name {
-				return m, true
-			}
-		}
-	}
-	return metricdata.Metrics{}, false
-}
-
-func attrs(kvs []attribute.KeyValue) map[string]string {
-	m := map[string]string{}
-	for _, kv := range kvs {
-		m[string(kv.Key)] = kv.Value.String()
-	}
-	return m
-}
+var attrs = sdktest.Attrs
 
 const secret = "my card number is 4111 1111 1111 1111"
 
@@ -107,7 +64,7 @@ func TestChat(t *testing.T) {
 	f := newFixture(t)
 	chatCall(f.instrumenter(), t.Context())
 
-	spans := f.spans.Ended()
+	spans := f.Spans.Ended()
 	if len(spans) != 1 {
 		t.Fatalf("%d spans", len(spans))
 	}
@@ -175,7 +132,7 @@ func TestChat(t *testing.T) {
 func TestContentCaptureOptIn(t *testing.T) {
 	f := newFixture(t)
 	chatCall(f.instrumenter(genai.WithContentCapture(true)), t.Context())
-	a := attrs(f.spans.Ended()[0].Attributes())
+	a := attrs(f.Spans.Ended()[0].Attributes())
 	var in, out []struct {
 		Role  string `json:"role"`
 		Parts []struct {
@@ -211,7 +168,7 @@ func TestAgentAndTool(t *testing.T) {
 			remote.End(nil)
 
 			byName := map[string]sdktrace.ReadOnlySpan{}
-			for _, s := range f.spans.Ended() {
+			for _, s := range f.Spans.Ended() {
 				byName[s.Name()] = s
 			}
 			a, tl, r := byName["invoke_agent planner"], byName["execute_tool get_weather"], byName["invoke_agent researcher"]
@@ -278,7 +235,7 @@ func TestErrors(t *testing.T) {
 			f := newFixture(t)
 			_, call := f.instrumenter().StartChat(t.Context(), genai.Chat{Provider: "openai", Model: "m"})
 			call.End(tc.err)
-			s := f.spans.Ended()[0]
+			s := f.Spans.Ended()[0]
 			if s.Status().Code != codes.Error || attrs(s.Attributes())["error.type"] != tc.want {
 				t.Errorf("status %v attributes %v", s.Status(), attrs(s.Attributes()))
 			}
@@ -311,7 +268,7 @@ func TestEndTwice(t *testing.T) {
 	call.End(nil)
 	call.End(errors.New("late"))
 	dps := f.metric(t, genai.OperationDurationMetric).Data.(metricdata.Histogram[float64]).DataPoints
-	if len(f.spans.Ended()) != 1 || len(dps) != 1 || dps[0].Count != 1 || f.spans.Ended()[0].Status().Code == codes.Error {
-		t.Fatalf("second End counted: %d spans, %+v", len(f.spans.Ended()), dps)
+	if len(f.Spans.Ended()) != 1 || len(dps) != 1 || dps[0].Count != 1 || f.Spans.Ended()[0].Status().Code == codes.Error {
+		t.Fatalf("second End counted: %d spans, %+v", len(f.Spans.Ended()), dps)
 	}
 }

@@ -13,7 +13,7 @@ import (
 // recorded, by metric name.
 func (f *fixture) points(t *testing.T) map[string][]map[string]string {
 	t.Helper()
-	rm := f.collect(t)
+	rm := f.Collect(t)
 	out := map[string][]map[string]string{}
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
@@ -76,7 +76,7 @@ func TestMetricAttributes(t *testing.T) {
 					}
 				}
 			}
-			a := attrs(f.spans.Ended()[0].Attributes())
+			a := attrs(f.Spans.Ended()[0].Attributes())
 			if a["project"] != "demo" || a["gen_ai.agent.name"] != "planner" {
 				t.Errorf("span attributes %v", a)
 			}
@@ -112,7 +112,7 @@ func TestMetricAttributesDoNotOverride(t *testing.T) {
 			t.Errorf("duration attributes %v", a)
 		}
 	}
-	if a := attrs(f.spans.Ended()[0].Attributes()); a["gen_ai.operation.name"] != "chat" {
+	if a := attrs(f.Spans.Ended()[0].Attributes()); a["gen_ai.operation.name"] != "chat" {
 		t.Errorf("span attributes %v", a)
 	}
 	if own[0].Value.AsString() != "mine" || own[:cap(own)][2].Valid() {

@@ -27,7 +27,7 @@ func TestAgentToAgentOverHTTP(t *testing.T) {
 	f := newFixture(t)
 	in := f.instrumenter()
 	httpOpts := []loupehttp.Option{
-		loupehttp.WithTracerProvider(f.tp), loupehttp.WithMeterProvider(f.mp),
+		loupehttp.WithTracerProvider(f.TP), loupehttp.WithMeterProvider(f.MP),
 		loupehttp.WithPropagators(propagation.TraceContext{}),
 	}
 	mux := http.NewServeMux()
@@ -60,7 +60,7 @@ func TestAgentToAgentOverHTTP(t *testing.T) {
 	}
 	spans := map[key]trace.SpanContext{}
 	parents := map[key]trace.SpanContext{}
-	for _, s := range f.spans.Ended() {
+	for _, s := range f.Spans.Ended() {
 		k := key{s.Name(), s.SpanKind()}
 		spans[k], parents[k] = s.SpanContext(), s.Parent()
 	}
@@ -104,7 +104,7 @@ func TestAgentToAgentOverGRPC(t *testing.T) {
 	f := newFixture(t)
 	in := f.instrumenter()
 	grpcOpts := []loupegrpc.Option{
-		loupegrpc.WithTracerProvider(f.tp), loupegrpc.WithMeterProvider(f.mp),
+		loupegrpc.WithTracerProvider(f.TP), loupegrpc.WithMeterProvider(f.MP),
 		loupegrpc.WithPropagators(propagation.TraceContext{}),
 	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -135,7 +135,7 @@ func TestAgentToAgentOverGRPC(t *testing.T) {
 		kind trace.SpanKind
 	}
 	spans := map[key]sdktrace.ReadOnlySpan{}
-	for _, s := range f.spans.Ended() {
+	for _, s := range f.Spans.Ended() {
 		spans[key{s.Name(), s.SpanKind()}] = s
 	}
 	chain := []key{

@@ -26,7 +26,7 @@ var (
 // byName returns the ended span of that name.
 func (f *fixture) byName(t *testing.T, name string) sdktrace.ReadOnlySpan {
 	t.Helper()
-	for _, s := range f.spans.Ended() {
+	for _, s := range f.Spans.Ended() {
 		if s.Name() == name {
 			return s
 		}
@@ -46,7 +46,7 @@ func TestServe(t *testing.T) {
 	)
 	f := newFixture(t)
 	in := f.instrumenter()
-	ctx, transport := f.tp.Tracer("transport").Start(t.Context(), "POST /v1/chat/completions", trace.WithSpanKind(trace.SpanKindServer))
+	ctx, transport := f.TP.Tracer("transport").Start(t.Context(), "POST /v1/chat/completions", trace.WithSpanKind(trace.SpanKindServer))
 	_, call := in.StartServe(ctx, genai.Chat{
 		Provider: "openai", Model: "stand-in", ServerAddress: "llm.internal", ServerPort: 8080, Stream: true, MaxTokens: 64,
 		MetricAttributes: []attribute.KeyValue{attribute.String("project", "demo")},
@@ -79,7 +79,7 @@ func TestServe(t *testing.T) {
 		t.Errorf("served span has the client's %s", genai.ResponseTimeToFirstChunkKey)
 	}
 
-	rm := f.collect(t)
+	rm := f.Collect(t)
 	got := map[string]metricdata.Metrics{}
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
@@ -156,7 +156,7 @@ func TestServeError(t *testing.T) {
 	call.Chunk()
 	call.End(errors.New("model overloaded"))
 
-	s := f.spans.Ended()[0]
+	s := f.Spans.Ended()[0]
 	dur, _, ok := f.point(t, genai.ServerRequestDurationMetric)
 	if !ok || attrs(dur.Attributes.ToSlice())["error.type"] != "*errors.errorString" {
 		t.Errorf("request duration %+v, %v; want one with error.type", dur, ok)
@@ -237,7 +237,7 @@ func TestClientAndServerDoNotMix(t *testing.T) {
 	counts := map[string]uint64{}
 	models := map[string][]string{}
 	tokens := map[string]int64{}
-	for _, sm := range f.collect(t).ScopeMetrics {
+	for _, sm := range f.Collect(t).ScopeMetrics {
 		for _, m := range sm.Metrics {
 			switch d := m.Data.(type) {
 			case metricdata.Histogram[float64]:

@@ -20,7 +20,7 @@ var advisedBuckets = []float64{0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2
 // and false when the metric has no data point.
 func (f *fixture) point(t *testing.T, name string) (metricdata.HistogramDataPoint[float64], string, bool) {
 	t.Helper()
-	m, ok := f.lookup(t, name)
+	m, ok := f.Metrics(t)[name]
 	if !ok {
 		return metricdata.HistogramDataPoint[float64]{}, "", false
 	}
@@ -114,7 +114,7 @@ func TestStreamingMetrics(t *testing.T) {
 		t.Errorf("first chunk %v s + gaps %v s, duration %v s, elapsed %v s: out of order", first.Sum, per.Sum, dur.Sum, elapsed)
 	}
 
-	spans := f.spans.Ended()
+	spans := f.Spans.Ended()
 	if len(spans) != 1 {
 		t.Fatalf("%d spans", len(spans))
 	}
@@ -145,7 +145,7 @@ func TestNoChunkNoStreamingMetrics(t *testing.T) {
 			t.Errorf("%s recorded without chunks: %+v", name, p)
 		}
 	}
-	for _, s := range f.spans.Ended() {
+	for _, s := range f.Spans.Ended() {
 		if _, ok := spanAttr(s, genai.ResponseTimeToFirstChunkKey); ok {
 			t.Errorf("span %s has gen_ai.response.time_to_first_chunk without chunks", s.Name())
 		}
@@ -164,7 +164,7 @@ func TestChunkMarksStreaming(t *testing.T) {
 	if p, _, ok := f.point(t, genai.TimePerOutputChunkMetric); !ok || p.Count != 1 {
 		t.Errorf("time_per_output_chunk: %+v, %v; want one measurement", p, ok)
 	}
-	v, ok := spanAttr(f.spans.Ended()[0], genai.RequestStreamKey)
+	v, ok := spanAttr(f.Spans.Ended()[0], genai.RequestStreamKey)
 	if !ok || !v.AsBool() {
 		t.Errorf("gen_ai.request.stream = %v, %v; want true", v.String(), ok)
 	}
@@ -203,7 +203,7 @@ func TestChunkDoesNotAllocate(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t)
 			in := f.instrumenter()
-			ctx, root := f.tp.Tracer("test").Start(context.Background(), "root") // sampled: exemplars too
+			ctx, root := f.TP.Tracer("test").Start(context.Background(), "root") // sampled: exemplars too
 			defer root.End()
 			_, call := start(in, ctx, genai.Chat{Provider: "openai", Model: "gpt-4o", Stream: true,
 				MetricAttributes: []attribute.KeyValue{attribute.String("project", "demo")}})

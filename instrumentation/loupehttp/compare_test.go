@@ -14,7 +14,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
-	"github.com/loupe-dev/loupe/instrumentation/internal/sdktest"
+	"github.com/loupe-dev/loupe/internal/sdktest"
 	"github.com/loupe-dev/loupe/instrumentation/loupehttp"
 )
 

@@ -11,7 +11,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/loupe-dev/loupe/instrumentation/internal/sdktest"
+	"github.com/loupe-dev/loupe/internal/sdktest"
 )
 
 // TestBatchSpans sends batches to the real server and checks the batch span

@@ -13,7 +13,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/loupe-dev/loupe/instrumentation/internal/sdktest"
+	"github.com/loupe-dev/loupe/internal/sdktest"
 	"github.com/loupe-dev/loupe/instrumentation/loupepgx"
 )
 

@@ -5,7 +5,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/loupe-dev/loupe/instrumentation/internal/sdktest"
+	"github.com/loupe-dev/loupe/internal/sdktest"
 	"github.com/loupe-dev/loupe/instrumentation/louperedis"
 )
 

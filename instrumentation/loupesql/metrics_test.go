@@ -13,7 +13,7 @@ import (
 
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
-	"github.com/loupe-dev/loupe/instrumentation/internal/sdktest"
+	"github.com/loupe-dev/loupe/internal/sdktest"
 	"github.com/loupe-dev/loupe/instrumentation/loupesql"
 )
 

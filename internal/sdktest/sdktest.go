@@ -1,5 +1,5 @@
-// Package sdktest gives the instrumentation tests an in-memory OpenTelemetry
-// SDK: a span recorder and a manual metric reader, plus small helpers to read
+// Package sdktest gives the instrumentation and genai tests an in-memory
+// OpenTelemetry SDK: a span recorder and a manual metric reader, plus small helpers to read
 // what they hold.
 package sdktest
 
@@ -61,13 +61,20 @@ next:
 	return out
 }
 
-// Metrics collects and returns the metrics by name.
-func (s *SDK) Metrics(t testing.TB) map[string]metricdata.Metrics {
+// Collect returns the metrics recorded so far.
+func (s *SDK) Collect(t testing.TB) metricdata.ResourceMetrics {
 	t.Helper()
 	var rm metricdata.ResourceMetrics
 	if err := s.Reader.Collect(context.Background(), &rm); err != nil {
 		t.Fatal(err)
 	}
+	return rm
+}
+
+// Metrics collects and returns the metrics by name.
+func (s *SDK) Metrics(t testing.TB) map[string]metricdata.Metrics {
+	t.Helper()
+	rm := s.Collect(t)
 	out := map[string]metricdata.Metrics{}
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
