@@ -66,26 +66,26 @@ func TestBrowserSixtySecondExports(t *testing.T) {
 			func(v float64) bool { return math.Abs(v-0.5) < 0.05 }, func(v float64) bool { return math.Abs(v-1) < 0.05 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tb.t = t
-			tb.open("#/metrics?range=1h&metric=" + tc.metric)
+			tb.T = t
+			tb.Open("#/metrics?range=1h&metric=" + tc.metric)
 			if tc.chip != "" {
-				tb.waitFor("the suggestions", `document.querySelector('.suggestions a[title^="`+tc.chip+`"]')`)
-				tb.do(chromedp.Click(chromedp.CSS(`.suggestions a[title^="` + tc.chip + `"]`)))
+				tb.WaitFor("the suggestions", `document.querySelector('.suggestions a[title^="`+tc.chip+`"]')`)
+				tb.Do(chromedp.Click(chromedp.CSS(`.suggestions a[title^="` + tc.chip + `"]`)))
 			}
-			tb.waitFor("the chart's line", `document.getElementById('query-input')?.value.includes('`+tc.metric+`[') && document.querySelector('svg.chart g.series path')?.getAttribute('d')`)
-			q := tb.str(`document.getElementById('query-input').value`)
+			tb.WaitFor("the chart's line", `document.getElementById('query-input')?.value.includes('`+tc.metric+`[') && document.querySelector('svg.chart g.series path')?.getAttribute('d')`)
+			q := tb.Str(`document.getElementById('query-input').value`)
 			m := window.FindStringSubmatch(q)
 			if m == nil || m[1] != "4m" {
 				t.Errorf("query %q: want the window of 60 s samples, 4m", q)
 			}
 			// A line: points joined, not dots.
 			var lines, moves int
-			tb.eval(`(document.querySelector('svg.chart g.series path').getAttribute('d').match(/L/g) || []).length`, &lines)
-			tb.eval(`(document.querySelector('svg.chart g.series path').getAttribute('d').match(/M/g) || []).length`, &moves)
+			tb.Eval(`(document.querySelector('svg.chart g.series path').getAttribute('d').match(/L/g) || []).length`, &lines)
+			tb.Eval(`(document.querySelector('svg.chart g.series path').getAttribute('d').match(/M/g) || []).length`, &moves)
 			if lines < 100 || moves > 2 {
 				t.Errorf("the chart's path has %d segments in %d pieces: want a line over most of the 240 steps", lines, moves)
 			}
-			if got := tb.str(`document.getElementById('no-samples')?.textContent`); got != "" {
+			if got := tb.Str(`document.getElementById('no-samples')?.textContent`); got != "" {
 				t.Errorf("the view says %q", got)
 			}
 			// The query the view runs, before and after the restart.
@@ -95,8 +95,8 @@ func TestBrowserSixtySecondExports(t *testing.T) {
 			if v := instantValue(t, api, q, restarted); !tc.then(v) {
 				t.Errorf("%s at 47m, after the restart: %v, want the new process's", q, v)
 			}
-			tb.screenshot("sixty-seconds-" + tc.name)
-			tb.noErrors()
+			tb.Screenshot("sixty-seconds-" + tc.name)
+			tb.NoErrors()
 		})
 	}
 }

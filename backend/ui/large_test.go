@@ -98,54 +98,54 @@ func TestBrowserLargeTrace(t *testing.T) {
 	id := sendLargeTrace(t, srv.Addrs("otlp-http")[0].String(), largeSpans)
 	orphans, missing, first := sendOrphans(t, srv.Addrs("otlp-http")[0].String())
 	tb := newTab(t, browser, servertest.URL(srv, "http"))
-	tb.open("#/services")
-	tb.waitFor("the home", `document.querySelector('#services-table')`)
+	tb.Open("#/services")
+	tb.WaitFor("the home", `document.querySelector('#services-table')`)
 	began := time.Now()
-	tb.route("#/trace/" + id)
-	tb.waitFor("the trace", `document.getElementById('trace-id')?.textContent === '`+id+`' && document.querySelector('.wf-row.selected')`)
+	tb.Route("#/trace/" + id)
+	tb.WaitFor("the trace", `document.getElementById('trace-id')?.textContent === '`+id+`' && document.querySelector('.wf-row.selected')`)
 	took := time.Since(began)
 	var fetch struct{ Duration, Size float64 }
-	tb.eval(`(() => { const e = performance.getEntriesByType('resource').find(e => e.name.includes('/api/traces/`+id+`')); return {Duration: e?.duration || 0, Size: e?.encodedBodySize || 0}; })()`, &fetch)
+	tb.Eval(`(() => { const e = performance.getEntriesByType('resource').find(e => e.name.includes('/api/traces/`+id+`')); return {Duration: e?.duration || 0, Size: e?.encodedBodySize || 0}; })()`, &fetch)
 	t.Logf("of which fetching the trace (%.1f MB): %.0f ms", fetch.Size/1e6, fetch.Duration)
 	var rows int
-	tb.eval(`document.querySelectorAll('#waterfall .wf-row').length`, &rows)
+	tb.Eval(`document.querySelectorAll('#waterfall .wf-row').length`, &rows)
 	t.Logf("a trace of %d spans opened in %v, %d rows in the page", largeSpans, took, rows)
 	// Jaeger UI takes seconds at this size; the bound is loose for loaded
 	// CI machines (drawing every row took 7.5 s here).
 	if took > 3*time.Second || rows > 200 {
 		t.Errorf("%d spans: %v to open, %d rows drawn; want under 3 s and only the rows in view", largeSpans, took, rows)
 	}
-	tb.screenshot("large-trace")
+	tb.Screenshot("large-trace")
 	// The critical path: the root, each batch (they follow each other), and
 	// in a batch whose rows all end with it, the row that started first.
 	var critical []bool
-	tb.eval(`[...document.querySelectorAll('#waterfall .wf-row')].sort((a, b) => a.getAttribute('aria-posinset') - b.getAttribute('aria-posinset')).slice(0, 4).map(r => r.classList.contains('critical'))`, &critical)
+	tb.Eval(`[...document.querySelectorAll('#waterfall .wf-row')].sort((a, b) => a.getAttribute('aria-posinset') - b.getAttribute('aria-posinset')).slice(0, 4).map(r => r.classList.contains('critical'))`, &critical)
 	if want := []bool{true, true, true, false}; !slices.Equal(critical, want) {
 		t.Errorf("critical path marks of import, batch 0 and its first two rows: %v, want %v", critical, want)
 	}
 	// Scrolled to the end, the last rows are drawn, and only those near.
 	began = time.Now()
-	tb.eval(`(() => { const s = document.getElementById('wf-scroll'); s.scrollTop = s.scrollHeight; return true; })()`, nil)
-	tb.waitFor("the last row", `document.querySelector('#waterfall .wf-row[aria-posinset="`+fmt.Sprint(largeSpans)+`"]')`)
+	tb.Eval(`(() => { const s = document.getElementById('wf-scroll'); s.scrollTop = s.scrollHeight; return true; })()`, nil)
+	tb.WaitFor("the last row", `document.querySelector('#waterfall .wf-row[aria-posinset="`+fmt.Sprint(largeSpans)+`"]')`)
 	t.Logf("scrolled to the end and drawn in %v", time.Since(began))
-	tb.eval(`document.querySelectorAll('#waterfall .wf-row').length`, &rows)
+	tb.Eval(`document.querySelectorAll('#waterfall .wf-row').length`, &rows)
 	if rows > 200 {
 		t.Errorf("%d rows in the page after scrolling, want only those in view", rows)
 	}
 	// Keys move the selection from the last span up, drawing as they go.
-	tb.do(chromedp.Click(chromedp.CSS(`#waterfall .wf-row[aria-posinset="` + fmt.Sprint(largeSpans) + `"]`)))
-	tb.do(chromedp.KeyEvent(kb.ArrowUp))
-	tb.waitFor("the span before the last selected", `document.querySelector('.wf-row.selected')?.getAttribute('aria-posinset') === '`+fmt.Sprint(largeSpans-1)+`' && document.activeElement === document.querySelector('.wf-row.selected')`)
+	tb.Do(chromedp.Click(chromedp.CSS(`#waterfall .wf-row[aria-posinset="` + fmt.Sprint(largeSpans) + `"]`)))
+	tb.Do(chromedp.KeyEvent(kb.ArrowUp))
+	tb.WaitFor("the span before the last selected", `document.querySelector('.wf-row.selected')?.getAttribute('aria-posinset') === '`+fmt.Sprint(largeSpans-1)+`' && document.activeElement === document.querySelector('.wf-row.selected')`)
 
 	// Spans whose parent never came are roots, and say so.
-	tb.route("#/trace/" + orphans)
-	tb.waitFor("the orphans' trace", `document.getElementById('trace-id')?.textContent === '`+orphans+`' && document.querySelectorAll('#waterfall .wf-row').length === 2`)
+	tb.Route("#/trace/" + orphans)
+	tb.WaitFor("the orphans' trace", `document.getElementById('trace-id')?.textContent === '`+orphans+`' && document.querySelectorAll('#waterfall .wf-row').length === 2`)
 	var depths []string
-	tb.eval(`[...document.querySelectorAll('#waterfall .wf-row .wf-label')].map(e => e.style.paddingLeft)`, &depths)
+	tb.Eval(`[...document.querySelectorAll('#waterfall .wf-row .wf-label')].map(e => e.style.paddingLeft)`, &depths)
 	if len(depths) != 2 || depths[0] != depths[1] {
 		t.Errorf("orphan rows indented %q, want both as roots", depths)
 	}
-	tb.do(chromedp.Click(chromedp.CSS(`#waterfall .wf-row[data-span-id="` + first + `"]`)))
-	tb.waitFor("the first span's parent", `document.getElementById('selected-span-parent')?.textContent === '`+missing+` (not in the trace: shown as a root)'`)
-	tb.noErrors()
+	tb.Do(chromedp.Click(chromedp.CSS(`#waterfall .wf-row[data-span-id="` + first + `"]`)))
+	tb.WaitFor("the first span's parent", `document.getElementById('selected-span-parent')?.textContent === '`+missing+` (not in the trace: shown as a root)'`)
+	tb.NoErrors()
 }

@@ -126,34 +126,34 @@ func TestBrowserInvalidUTF8(t *testing.T) {
 	tb := newTab(t, browser, servertest.URL(srv, "http"))
 
 	// The Services home lists the service; its traces link finds the trace.
-	tb.open("#/services")
-	tb.waitFor("the service", `document.querySelector('#services-table tr[data-service=`+jsString(shownService)+`] a.traces-link')`)
-	if got := tb.str(`document.querySelector('#services-table tr[data-service=` + jsString(shownService) + `] th').textContent`); got != shownService {
+	tb.Open("#/services")
+	tb.WaitFor("the service", `document.querySelector('#services-table tr[data-service=`+jsString(shownService)+`] a.traces-link')`)
+	if got := tb.Str(`document.querySelector('#services-table tr[data-service=` + jsString(shownService) + `] th').textContent`); got != shownService {
 		t.Errorf("service shown as %q, want %q", got, shownService)
 	}
-	tb.do(chromedp.Click(chromedp.CSS(`#services-table tr[data-service=` + jsString(shownService) + `] a.traces-link`)))
-	tb.waitFor("its trace", `document.querySelector('#trace-results tr[data-trace-id="`+traceID+`"]')`)
+	tb.Do(chromedp.Click(chromedp.CSS(`#services-table tr[data-service=` + jsString(shownService) + `] a.traces-link`)))
+	tb.WaitFor("its trace", `document.querySelector('#trace-results tr[data-trace-id="`+traceID+`"]')`)
 
 	// The trace shows the span's name and attribute as text.
-	tb.open("#/trace/" + traceID)
-	tb.waitFor("the span", `document.querySelector('.wf-row.selected') && document.querySelector('#span-details table.kv')`)
-	if got := tb.str(`[...document.querySelectorAll('#span-details table.kv tr')].find(r => r.querySelector('th').textContent === 'city')?.querySelector('td').textContent`); got != shownCity {
+	tb.Open("#/trace/" + traceID)
+	tb.WaitFor("the span", `document.querySelector('.wf-row.selected') && document.querySelector('#span-details table.kv')`)
+	if got := tb.Str(`[...document.querySelectorAll('#span-details table.kv tr')].find(r => r.querySelector('th').textContent === 'city')?.querySelector('td').textContent`); got != shownCity {
 		t.Errorf("attribute city shown as %q, want %q", got, shownCity)
 	}
-	if got := tb.str(`document.querySelector('.wf-row.selected').textContent`); !strings.Contains(got, "order \uFFFD") {
+	if got := tb.Str(`document.querySelector('.wf-row.selected').textContent`); !strings.Contains(got, "order \uFFFD") {
 		t.Errorf("span row %q, want its name with U+FFFD", got)
 	}
-	tb.screenshot("invalid-utf8-trace")
+	tb.Screenshot("invalid-utf8-trace")
 
 	// The value as shown is a tag to search by.
-	tb.open("#/traces?" + url.Values{"service": {shownService}, "tags": {"city=" + shownCity}, "lookback": {"1h"}}.Encode())
-	tb.waitFor("the trace by its tag", `document.querySelector('#trace-results tr[data-trace-id="`+traceID+`"]')`)
+	tb.Open("#/traces?" + url.Values{"service": {shownService}, "tags": {"city=" + shownCity}, "lookback": {"1h"}}.Encode())
+	tb.WaitFor("the trace by its tag", `document.querySelector('#trace-results tr[data-trace-id="`+traceID+`"]')`)
 
 	// Logs: by the value, by key=value, and the body shown as text.
 	for _, q := range []string{strings.ToLower(shownCity), "city=" + shownCity} {
-		tb.open("#/logs?" + url.Values{"q": {q}}.Encode())
-		tb.waitFor("the record for "+q, `document.querySelectorAll('#logs-result li.log').length === 1`)
-		if got := tb.str(`document.querySelector('#logs-result .log-body').textContent`); got != "no courier in "+shownCity {
+		tb.Open("#/logs?" + url.Values{"q": {q}}.Encode())
+		tb.WaitFor("the record for "+q, `document.querySelectorAll('#logs-result li.log').length === 1`)
+		if got := tb.Str(`document.querySelector('#logs-result .log-body').textContent`); got != "no courier in "+shownCity {
 			t.Errorf("log body %q", got)
 		}
 	}
@@ -161,18 +161,18 @@ func TestBrowserInvalidUTF8(t *testing.T) {
 	// Metrics: the Services home's figures from the service's server
 	// duration, and its slowest exemplars link, a query that names the
 	// service (U+FFFD written \uFFFD: PromQL's lexer refuses it as is).
-	tb.open("#/services")
-	tb.waitFor("the service's figures", `document.querySelector('#services-table tr[data-service=`+jsString(shownService)+`][data-source="metrics"] a.slowest-link')`)
-	tb.do(chromedp.Click(chromedp.CSS(`#services-table tr[data-service=` + jsString(shownService) + `] a.slowest-link`)))
-	tb.waitFor("its p95 drawn", `location.hash.startsWith('#/metrics?') && document.querySelector('svg.chart g.series path')?.getAttribute('d')`)
-	if q := tb.str(`document.getElementById('query-input').value`); !strings.Contains(q, `job="caf\uFFFD"`) {
+	tb.Open("#/services")
+	tb.WaitFor("the service's figures", `document.querySelector('#services-table tr[data-service=`+jsString(shownService)+`][data-source="metrics"] a.slowest-link')`)
+	tb.Do(chromedp.Click(chromedp.CSS(`#services-table tr[data-service=` + jsString(shownService) + `] a.slowest-link`)))
+	tb.WaitFor("its p95 drawn", `location.hash.startsWith('#/metrics?') && document.querySelector('svg.chart g.series path')?.getAttribute('d')`)
+	if q := tb.Str(`document.getElementById('query-input').value`); !strings.Contains(q, `job="caf\uFFFD"`) {
 		t.Errorf("slowest exemplars query %q, want the service's name with \\uFFFD", q)
 	}
 	// A label value as shown, so escaped, selects its series.
-	tb.open("#/metrics?" + url.Values{"range": {"15m"}, "q": {`sum by (city) (orders_total{city="M\uFFFDnchen"})`}}.Encode())
-	tb.waitFor("the series", `document.querySelector('svg.chart g.series path')?.getAttribute('d') && document.querySelector('ul.legend li')`)
-	if got := tb.str(`document.querySelector('ul.legend li').textContent`); !strings.Contains(got, shownCity) {
+	tb.Open("#/metrics?" + url.Values{"range": {"15m"}, "q": {`sum by (city) (orders_total{city="M\uFFFDnchen"})`}}.Encode())
+	tb.WaitFor("the series", `document.querySelector('svg.chart g.series path')?.getAttribute('d') && document.querySelector('ul.legend li')`)
+	if got := tb.Str(`document.querySelector('ul.legend li').textContent`); !strings.Contains(got, shownCity) {
 		t.Errorf("legend %q, want the city as shown", got)
 	}
-	tb.noErrors()
+	tb.NoErrors()
 }
