@@ -7,7 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/loupe-dev/loupe/backend/store"
 	"github.com/loupe-dev/loupe/backend/store/storetest"
@@ -82,6 +86,10 @@ func BenchmarkReplay(b *testing.B) {
 // records' CRCs; that and pdata's decoding of every record; that and the
 // conversion to memory's form. What pdata's decoding costs, divided by the
 // cores, is the floor of a replay that decodes every record with pdata.
+// Two more steps show what a decoder without pdata could reach: the
+// protobuf module's decoding into OTLP's generated types, and walk, which
+// visits every field of every record by the OTLP schema and allocates
+// nothing: the floor of any decoder.
 func BenchmarkReplayFloor(b *testing.B) {
 	const total = 255 << 20
 	dir := b.TempDir()
@@ -90,7 +98,7 @@ func BenchmarkReplayFloor(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, step := range []string{"read+crc", "read+crc+pdata", "read+crc+pdata+convert"} {
+	for _, step := range []string{"read+crc", "read+crc+pdata", "read+crc+pdata+convert", "read+crc+protobuf-go", "read+crc+walk"} {
 		b.Run(step, func(b *testing.B) {
 			b.SetBytes(total)
 			b.ReportAllocs()
@@ -108,6 +116,19 @@ func BenchmarkReplayFloor(b *testing.B) {
 						continue
 					}
 					for _, r := range recs {
+						switch step {
+						case "read+crc+walk":
+							if n := walkOTLP(r.payload, msgTraceRequest); n < 0 {
+								b.Fatal("walk: malformed record")
+							}
+							continue
+						case "read+crc+protobuf-go":
+							var req coltracepb.ExportTraceServiceRequest
+							if err := proto.Unmarshal(r.payload, &req); err != nil {
+								b.Fatal(err)
+							}
+							continue
+						}
 						req := ptraceotlp.NewExportRequest()
 						if err := req.UnmarshalProto(r.payload); err != nil {
 							b.Fatal(err)
@@ -120,6 +141,140 @@ func BenchmarkReplayFloor(b *testing.B) {
 			}
 		})
 	}
+}
+
+// The OTLP trace messages walkOTLP knows, and which of their fields hold
+// a message (every other field is a scalar, string or bytes).
+const (
+	msgLeaf = iota
+	msgTraceRequest
+	msgResourceSpans
+	msgResource
+	msgScopeSpans
+	msgScope
+	msgSpan
+	msgEvent
+	msgLink
+	msgStatus
+	msgKeyValue
+	msgAnyValue
+	msgArray
+	msgKVList
+)
+
+var otlpSchema = [...]map[protowire.Number]int{
+	msgTraceRequest:  {1: msgResourceSpans},
+	msgResourceSpans: {1: msgResource, 2: msgScopeSpans},
+	msgResource:      {1: msgKeyValue},
+	msgScopeSpans:    {1: msgScope, 2: msgSpan},
+	msgScope:         {3: msgKeyValue},
+	msgSpan:          {9: msgKeyValue, 11: msgEvent, 13: msgLink, 15: msgStatus},
+	msgEvent:         {3: msgKeyValue},
+	msgLink:          {4: msgKeyValue},
+	msgStatus:        {},
+	msgKeyValue:      {2: msgAnyValue},
+	msgAnyValue:      {5: msgArray, 6: msgKVList},
+	msgArray:         {1: msgAnyValue},
+	msgKVList:        {1: msgKeyValue},
+}
+
+// walkOTLP visits every field of b, a message of kind msg, and returns
+// the bytes of strings and bytes fields it met, or -1 if b is malformed.
+func walkOTLP(b []byte, msg int) int {
+	n := 0
+	for len(b) > 0 {
+		num, typ, l := protowire.ConsumeTag(b)
+		if l < 0 {
+			return -1
+		}
+		b = b[l:]
+		if typ != protowire.BytesType {
+			l = protowire.ConsumeFieldValue(num, typ, b)
+			if l < 0 {
+				return -1
+			}
+			b = b[l:]
+			continue
+		}
+		v, l := protowire.ConsumeBytes(b)
+		if l < 0 {
+			return -1
+		}
+		b = b[l:]
+		if child, ok := otlpSchema[msg][num]; ok {
+			m := walkOTLP(v, child)
+			if m < 0 {
+				return -1
+			}
+			n += m
+			continue
+		}
+		n += len(v)
+	}
+	return n
+}
+
+// TestWalkOTLP holds walkOTLP to pdata: the string and bytes it counts in
+// a record of the load are those pdata decodes from it.
+func TestWalkOTLP(t *testing.T) {
+	reqs, err := storetest.LoadRequests(1, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := ptraceotlp.NewExportRequest()
+	if err := req.UnmarshalProto(reqs[0]); err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	rss := req.Traces().ResourceSpans()
+	for i := range rss.Len() {
+		rs := rss.At(i)
+		want += len(rs.SchemaUrl()) + attrBytes(rs.Resource().Attributes())
+		for _, ss := range rs.ScopeSpans().All() {
+			want += len(ss.SchemaUrl()) + len(ss.Scope().Name()) + len(ss.Scope().Version()) + attrBytes(ss.Scope().Attributes())
+			for _, sp := range ss.Spans().All() {
+				want += 16 + 8 + len(sp.TraceState().AsRaw()) + len(sp.Name()) + len(sp.Status().Message()) + attrBytes(sp.Attributes())
+				if !sp.ParentSpanID().IsEmpty() {
+					want += 8
+				}
+				for _, e := range sp.Events().All() {
+					want += len(e.Name()) + attrBytes(e.Attributes())
+				}
+				for _, l := range sp.Links().All() {
+					want += 16 + 8 + len(l.TraceState().AsRaw()) + attrBytes(l.Attributes())
+				}
+			}
+		}
+	}
+	if got := walkOTLP(reqs[0], msgTraceRequest); got != want {
+		t.Errorf("walk counted %d bytes of strings and bytes, pdata holds %d", got, want)
+	}
+}
+
+func attrBytes(m pcommon.Map) int {
+	n := 0
+	for k, v := range m.All() {
+		n += len(k) + valueBytes(v)
+	}
+	return n
+}
+
+func valueBytes(v pcommon.Value) int {
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		return len(v.Str())
+	case pcommon.ValueTypeBytes:
+		return v.Bytes().Len()
+	case pcommon.ValueTypeSlice:
+		n := 0
+		for _, e := range v.Slice().All() {
+			n += valueBytes(e)
+		}
+		return n
+	case pcommon.ValueTypeMap:
+		return attrBytes(v.Map())
+	}
+	return 0
 }
 
 // TestWriteLoadDir writes BenchmarkReplay's 255 MiB into the directory
