@@ -32,6 +32,15 @@ func startServer(t *testing.T, token string) *server.Server {
 	})
 }
 
+func perSecond(t *testing.T, s string) float64 {
+	t.Helper()
+	v, err := browsertest.PerSecond(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 // tab is the browser's tab on one server, with this package's checks.
 type tab struct{ *browsertest.Tab }
 
@@ -50,6 +59,7 @@ var jsString = browsertest.JSString
 func TestBrowser(t *testing.T) {
 	browser := newBrowser(t)
 	srv := startServer(t, "")
+	began := time.Now() // the spans start at most 3.3 s before
 	data := sendTelemetry(t, srv.Addrs("otlp-http")[0].String())
 	tb := newTab(t, browser, servertest.URL(srv, "http"))
 
@@ -79,6 +89,16 @@ func TestBrowser(t *testing.T) {
 		}
 		if got := row("shop", ".rate"); !strings.HasSuffix(got, "/s") {
 			t.Errorf("shop's request rate %q, want a rate per second", got)
+		}
+		// A rate divides by the time the data covers, here a few seconds,
+		// not by the range (1 h): that would show a service started a
+		// minute ago at a 60th of its rate.
+		covered := time.Since(began).Seconds() + 3.3
+		if got := perSecond(t, row("payments", ".rate")); got < float64(data.traces)/covered {
+			t.Errorf("payments' request rate %v/s, want at least its %d requests over the %.1f s they cover", got, data.traces, covered)
+		}
+		if got := perSecond(t, row("shop", ".rate")); got < 1/covered {
+			t.Errorf("shop's request rate %v/s, want at least 1 request over the %.1f s its samples cover", got, covered)
 		}
 		if got := row("shop", ".err-rate"); got == "0%" || !strings.HasSuffix(got, "%") {
 			t.Errorf("shop's error rate %q, want its one 500 counted", got)

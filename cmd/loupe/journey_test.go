@@ -54,6 +54,12 @@ func TestDemoJourney(t *testing.T) {
 			tb.Str(`document.querySelector('`+row+`').dataset.source`), tb.Str(`document.querySelector('`+row+` .err-rate').textContent`),
 			tb.Str(`document.querySelector('`+row+` .p99').textContent`))
 	}
+	// The demo sends 5 requests/s, all through the gateway: its rate is
+	// over the seconds its data covers, not over the range (1 h); the
+	// newest second of spans may not have arrived yet.
+	if r, err := browsertest.PerSecond(tb.Str(`document.querySelector('#services-table tr[data-service="gateway"] .rate').textContent`)); err != nil || r < 0.5 || r > 50 {
+		t.Errorf("the gateway's request rate %v/s (%v), want about the demo's 5/s", r, err)
+	}
 	tb.Screenshot("demo-services")
 
 	// Metrics, from the header: the server duration histogram's p95, with

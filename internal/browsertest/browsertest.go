@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -229,6 +230,27 @@ func (tb *Tab) NoErrors() {
 	if xss != nil {
 		tb.T.Errorf("data was run as script: window.__xss = %v", xss)
 	}
+}
+
+// PerSecond parses a rate as the UI shows it ("0.0047/s", "4.3/s",
+// "12.5k/s").
+func PerSecond(s string) (float64, error) {
+	num, ok := strings.CutSuffix(s, "/s")
+	mult := 1.0
+	for _, p := range []struct {
+		suffix string
+		mult   float64
+	}{{"k", 1e3}, {"M", 1e6}, {"G", 1e9}} {
+		if n, cut := strings.CutSuffix(num, p.suffix); cut {
+			num, mult = n, p.mult
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if !ok || err != nil {
+		return 0, fmt.Errorf("rate %q: want a number per second", s)
+	}
+	return v * mult, nil
 }
 
 // JSString quotes s as a JavaScript string literal.

@@ -38,6 +38,14 @@ async function vectorByJob(query, time, signal) {
   return out;
 }
 
+// covered is the time, in seconds, over which a rate divides a count: the
+// range, or less when the data in it began later (a service started a
+// minute ago, or the latest traces that a limit kept), so that a service
+// doing 5 requests/s shows 5/s from its first minute, not 5/60 of it.
+function covered(sinceFirst, rangeS) {
+  return Math.min(rangeS, Math.max(1, sinceFirst));
+}
+
 // fromMetrics computes each job's row from the server histogram.
 async function fromMetrics(hist, rangeS, range, signal) {
   const end = Date.now() / 1000;
@@ -49,9 +57,13 @@ async function fromMetrics(hist, rangeS, range, signal) {
     : `histogram_quantile(${p}, sum by (job, le) (increase(${f}_bucket[${range}])))`;
   const step = Math.max(stepSeconds(rangeS), Math.ceil(rangeS / SPARK_POINTS));
   const spark = hist.native ? `sum by (job) (histogram_count(rate(${f}[${w}])))` : `sum by (job) (rate(${f}_count[${w}]))`;
-  const [total, errors, sparkRes, ...qs] = await Promise.all([
+  // The time of each job's first sample in the range, to a 720th of it.
+  const res = Math.max(1, Math.ceil(rangeS / 720));
+  const first = `min by (job) (min_over_time(timestamp(${hist.native ? f : `${f}_count`})[${range}:${res}s]))`;
+  const [total, errors, firsts, sparkRes, ...qs] = await Promise.all([
     vectorByJob(`sum by (job) (${inc('')})`, end, signal),
     vectorByJob(`sum by (job) (${inc(`{${hist.errors}}`)})`, end, signal),
+    vectorByJob(first, end, signal),
     getJSON('/api/v1/query_range', { query: spark, start: (end - rangeS).toFixed(3), end: end.toFixed(3), step }, signal),
     ...QUANTILES.map((p) => vectorByJob(q(p), end, signal)),
   ]);
@@ -61,7 +73,7 @@ async function fromMetrics(hist, rangeS, range, signal) {
   for (const [job, n] of total) {
     const service = serviceOf(job);
     rows.push({
-      service, job, source: 'metrics', requests: n, rate: n / rangeS, errorRate: n > 0 ? (errors.get(job) || 0) / n : NaN,
+      service, job, source: 'metrics', requests: n, rate: n / covered(end - (firsts.get(job) ?? end - rangeS), rangeS), errorRate: n > 0 ? (errors.get(job) || 0) / n : NaN,
       quantiles: qs.map((m) => m.get(job)), spark: sparks.get(job) || [],
       slowest: href('/metrics', {
         metric: hist.native ? f : `${f}_bucket`, range,
@@ -99,10 +111,8 @@ async function fromSpans(service, rangeS, range, signal) {
   const r = await getJSON('/api/traces', { service, lookback: range, limit: SPAN_TRACES }, signal);
   const spans = (r.data || []).flatMap((t) => entrySpans(t, service));
   const end = Date.now();
-  // When the limit cut the traces, the rate is over the time they cover.
   const full = (r.data || []).length < SPAN_TRACES;
   const oldest = Math.min(...spans.map((sp) => sp.startTime / 1000));
-  const covered = full || !spans.length ? rangeS * 1000 : Math.max(1000, end - oldest);
   const durations = spans.map((sp) => sp.duration / 1e6).sort((a, b) => a - b);
   const buckets = new Array(SPARK_POINTS).fill(0);
   const width = (rangeS * 1000) / SPARK_POINTS;
@@ -114,7 +124,7 @@ async function fromSpans(service, rangeS, range, signal) {
   const p95 = quantile(durations, 0.95);
   return {
     service, source: full ? 'spans' : `spans (latest ${SPAN_TRACES} traces)`,
-    requests: spans.length, rate: spans.length / (covered / 1000), errorRate: spans.length ? errors / spans.length : NaN,
+    requests: spans.length, rate: spans.length / covered(spans.length ? (end - oldest) / 1000 : rangeS, rangeS), errorRate: spans.length ? errors / spans.length : NaN,
     quantiles: QUANTILES.map((p) => quantile(durations, p)),
     spark: buckets.map((n, i) => [end - rangeS * 1000 + (i + 0.5) * width, n / (width / 1000)]),
     slowest: href('/traces', { service, lookback: range, minDuration: isFinite(p95) ? `${Math.floor(p95 * 1e6)}us` : '' }),
