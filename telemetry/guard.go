@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -26,6 +27,9 @@ import (
 // rather than one per batch.
 
 // Stats counts what this Setup could not deliver (and what it did).
+// MetricExportsFailed counts failed exports whose data is lost: a failed
+// export of cumulative data counts only until a later export succeeds,
+// which carries that data again.
 type Stats struct {
 	SpansExported, SpansFailed, SpansDropped int64
 	LogsExported, LogsFailed, LogsDropped    int64
@@ -42,6 +46,11 @@ type guard struct {
 
 	spans, logs                        counts
 	metricExports, metricExportsFailed atomic.Int64
+	// metricUnsent counts the failed exports since the last one that
+	// succeeded whose data all a later export carries again (cumulative
+	// sums and histograms, gauges): a success clears them, as the SDK's
+	// periodic export cancelled by Shutdown is followed by its final one.
+	metricUnsent atomic.Int64
 
 	mu    sync.Mutex
 	gates []*queueGate // every bounded queue, for abandonPending
@@ -79,7 +88,7 @@ func (g *guard) stats() Stats {
 	return Stats{
 		SpansExported: g.spans.exported.Load(), SpansFailed: g.spans.failed.Load(), SpansDropped: g.spans.dropped.Load(),
 		LogsExported: g.logs.exported.Load(), LogsFailed: g.logs.failed.Load(), LogsDropped: g.logs.dropped.Load(),
-		MetricExports: g.metricExports.Load(), MetricExportsFailed: g.metricExportsFailed.Load(),
+		MetricExports: g.metricExports.Load(), MetricExportsFailed: g.metricExportsFailed.Load() + g.metricUnsent.Load(),
 	}
 }
 
@@ -267,12 +276,59 @@ func (e *metricExporter) Export(ctx context.Context, rm *metricdata.ResourceMetr
 	defer done()
 	err := e.Exporter.Export(ctx, rm)
 	e.g.metricExports.Add(1)
-	if err != nil {
-		e.g.metricExportsFailed.Add(1)
-		e.g.warn.Limited("fail:metrics:"+e.name, "telemetry: metrics could not be exported to %s: %v%s", e.name, err, portHint(err))
+	if err == nil {
+		e.g.metricUnsent.Store(0) // carried again by this one
 		return nil
 	}
+	carried := carriedAgain(rm)
+	if carried {
+		e.g.metricUnsent.Add(1)
+	} else {
+		e.g.metricExportsFailed.Add(1)
+	}
+	// Shutdown cancels the SDK's periodic export in flight before it
+	// exports once more: nothing to warn about unless that one fails too.
+	if !carried || !errors.Is(err, context.Canceled) {
+		e.g.warn.Limited("fail:metrics:"+e.name, "telemetry: metrics could not be exported to %s: %v%s", e.name, err, portHint(err))
+	}
 	return nil
+}
+
+// carriedAgain reports whether the next export carries everything rm
+// does: its sums and histograms are cumulative, its gauges last values.
+// Delta data that fails to export is lost.
+func carriedAgain(rm *metricdata.ResourceMetrics) bool {
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			switch d := m.Data.(type) {
+			case metricdata.Sum[int64]:
+				if d.Temporality != metricdata.CumulativeTemporality {
+					return false
+				}
+			case metricdata.Sum[float64]:
+				if d.Temporality != metricdata.CumulativeTemporality {
+					return false
+				}
+			case metricdata.Histogram[int64]:
+				if d.Temporality != metricdata.CumulativeTemporality {
+					return false
+				}
+			case metricdata.Histogram[float64]:
+				if d.Temporality != metricdata.CumulativeTemporality {
+					return false
+				}
+			case metricdata.ExponentialHistogram[int64]:
+				if d.Temporality != metricdata.CumulativeTemporality {
+					return false
+				}
+			case metricdata.ExponentialHistogram[float64]:
+				if d.Temporality != metricdata.CumulativeTemporality {
+					return false
+				}
+			}
+		}
+	}
+	return true
 }
 
 func (e *metricExporter) checkOverflow(rm *metricdata.ResourceMetrics) {
