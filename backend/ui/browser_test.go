@@ -476,9 +476,14 @@ func TestBrowserEmptyAndToken(t *testing.T) {
 	if open := tb.Str(`document.getElementById('token-dialog').open`); open != "false" {
 		t.Errorf("the token dialog opened again")
 	}
-	// With logs alone, the Services home points to them.
-	sendLog(t, srv.Addrs("otlp-http")[0].String(), token)
+	// An empty state draws itself again, Live or not: with logs alone
+	// arriving, the Services home on screen points to them, no reload.
 	tb.Route("#/services")
+	tb.WaitFor("the Services home's empty state", `document.querySelector('main h1')?.textContent === 'Services' && document.getElementById('empty-state')`)
+	if live := tb.Str(`sessionStorage.getItem('loupe.live')`); live == "1" {
+		t.Fatal("Live is on: the test needs it off")
+	}
+	sendLog(t, srv.Addrs("otlp-http")[0].String(), token)
 	tb.WaitFor("the pointer to the logs", `document.querySelector('#logs-only a[href="#/logs"]')`)
 	tb.NoErrors()
 }

@@ -93,7 +93,9 @@ async function route(quiet) {
 // Live: every LIVE_MS the view on screen is drawn again with new data,
 // unless the tab is hidden, the user is typing in it, or it is a trace
 // (which does not change). The toggle pauses it; the choice lasts the tab's
-// session.
+// session. An empty state is drawn again whether Live is on or not: a new
+// user opens the page before the first export arrives, and should see the
+// data come without reloading.
 const LIVE_MS = 5000;
 const LIVE_VIEWS = new Set(['services', 'metrics', 'traces', 'logs']);
 const LIVE_KEY = 'loupe.live';
@@ -109,7 +111,9 @@ liveButton.addEventListener('click', () => {
 });
 showLive();
 setInterval(() => {
-  if (sessionStorage.getItem(LIVE_KEY) !== '1' || document.hidden) return;
+  if (document.hidden) return;
+  const waiting = main.querySelector('#empty-state') !== null;
+  if (!waiting && sessionStorage.getItem(LIVE_KEY) !== '1') return;
   if (main.contains(document.activeElement) && /^(INPUT|SELECT|TEXTAREA)$/.test(document.activeElement.tagName)) return;
   if (!LIVE_VIEWS.has(parseRoute(location.hash).parts[0])) return;
   route(true);

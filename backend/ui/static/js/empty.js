@@ -26,5 +26,5 @@ export async function emptyState(what) {
     h('pre', {}, h('code', { text: `OTEL_EXPORTER_OTLP_ENDPOINT=${httpURL} go run ./examples/quickstart` })),
     h('p', {}, 'Any SDK works the same way: set ', h('code', { text: 'OTEL_EXPORTER_OTLP_ENDPOINT' }),
       ' (and ', h('code', { text: 'OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20<token>' }),
-      ' when the server runs with --token), then reload this page.'));
+      ' when the server runs with --token); this page shows the data as soon as it arrives.'));
 }
