@@ -18,8 +18,8 @@ import (
 	"google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
-	"github.com/loupe-dev/loupe/internal/sdktest"
 	"github.com/loupe-dev/loupe/instrumentation/loupegrpc"
+	"github.com/loupe-dev/loupe/internal/sdktest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

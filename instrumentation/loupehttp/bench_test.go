@@ -16,8 +16,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
-	"github.com/loupe-dev/loupe/internal/sdktest"
 	"github.com/loupe-dev/loupe/instrumentation/loupehttp"
+	"github.com/loupe-dev/loupe/internal/sdktest"
 )
 
 // BenchmarkServer compares a trivial routed handler bare, under otelhttp and

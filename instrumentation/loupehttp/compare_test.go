@@ -14,8 +14,8 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
-	"github.com/loupe-dev/loupe/internal/sdktest"
 	"github.com/loupe-dev/loupe/instrumentation/loupehttp"
+	"github.com/loupe-dev/loupe/internal/sdktest"
 )
 
 // testMux is the routed application both middlewares wrap.

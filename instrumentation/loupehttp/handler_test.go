@@ -16,8 +16,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/loupe-dev/loupe/internal/sdktest"
 	"github.com/loupe-dev/loupe/instrumentation/loupehttp"
+	"github.com/loupe-dev/loupe/internal/sdktest"
 )
 
 func opts(tel *sdktest.SDK) []loupehttp.Option {

@@ -6,8 +6,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/loupe-dev/loupe/internal/sdktest"
 	"github.com/loupe-dev/loupe/instrumentation/loupepgx"
+	"github.com/loupe-dev/loupe/internal/sdktest"
 )
 
 // TestQueryAllocs bounds what instrumentation adds to the allocations of a

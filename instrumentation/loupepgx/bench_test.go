@@ -5,8 +5,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/loupe-dev/loupe/internal/sdktest"
 	"github.com/loupe-dev/loupe/instrumentation/loupepgx"
+	"github.com/loupe-dev/loupe/internal/sdktest"
 )
 
 // BenchmarkPointQuery measures a one-row lookup by primary key against the

@@ -5,8 +5,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/loupe-dev/loupe/internal/sdktest"
 	"github.com/loupe-dev/loupe/instrumentation/louperedis"
+	"github.com/loupe-dev/loupe/internal/sdktest"
 )
 
 // BenchmarkGet measures a GET against the private redis-server, bare and

@@ -13,8 +13,8 @@ import (
 
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
-	"github.com/loupe-dev/loupe/internal/sdktest"
 	"github.com/loupe-dev/loupe/instrumentation/loupesql"
+	"github.com/loupe-dev/loupe/internal/sdktest"
 )
 
 // durations returns db.client.operation.duration's measurement counts by
