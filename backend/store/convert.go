@@ -41,17 +41,29 @@ var internMaps = sync.Pool{New: func() any { return make(map[string]string) }}
 // U+FFFD, which is what every query API answers (JSON has no other text),
 // so that a value as a user reads it finds its telemetry again.
 // Validating costs only the first instance of a short string in a write.
-func (in *interner) str(s string) string {
+func (in *interner) str(s string) string { return in.intern(s, false) }
+
+// view is str for s that views bytes which may change later (a
+// record being decoded): s is copied when it is kept.
+func (in *interner) view(s string) string { return in.intern(s, true) }
+
+func (in *interner) intern(s string, view bool) string {
 	if s == "" {
 		return ""
 	}
 	if len(s) > internMaxLen {
+		if view {
+			s = strings.Clone(s)
+		}
 		s = validUTF8(s)
 		in.bytes += int64(len(s))
 		return s
 	}
 	if v, ok := in.m[s]; ok {
 		return v
+	}
+	if view {
+		s = strings.Clone(s)
 	}
 	v := validUTF8(s)
 	if in.m == nil {
@@ -108,38 +120,49 @@ type SeriesPoint struct {
 }
 
 func (c *Converted) convertAttrs(m pcommon.Map) []KeyValue {
-	if m.Len() == 0 {
-		return nil
-	}
-	var kvs []KeyValue
-	if n := m.Len(); n <= cap(c.kvs)-len(c.kvs) {
-		kvs = c.kvs[len(c.kvs) : len(c.kvs) : len(c.kvs)+n]
-		c.kvs = c.kvs[:len(c.kvs)+n]
-	} else {
-		kvs = make([]KeyValue, 0, n)
-	}
+	kvs := c.attrs(m.Len())
 	i := 0
 	for k, v := range m.All() {
-		// Items of a write mostly have the same keys in the same order:
-		// comparing with the key at the same place in the previous
-		// attributes is cheaper than hashing it into the interner.
-		if i < len(c.lastKeys) && c.lastKeys[i] == k {
-			k = c.lastKeys[i]
-		} else {
-			k = c.in.str(k)
-			if i < len(c.lastKeys) {
-				c.lastKeys[i] = k
-			} else if i < maxLastKeys {
-				c.lastKeys = append(c.lastKeys, k)
-			}
-		}
 		// Written in place: the slot is zero, and appending a whole
 		// KeyValue cost a bulk write barrier while the GC runs.
 		kvs = kvs[:i+1]
-		kvs[i].Key, kvs[i].Value = k, c.convertValue(v)
+		kvs[i].Key = c.key(i, k, false)
+		kvs[i].Value = c.convertValue(v)
 		i++
 	}
 	return kvs
+}
+
+// attrs returns room for n attributes (length 0), from c.kvs when it has
+// room; nil for none.
+func (c *Converted) attrs(n int) []KeyValue {
+	if n == 0 {
+		return nil
+	}
+	if n <= cap(c.kvs)-len(c.kvs) {
+		kvs := c.kvs[len(c.kvs) : len(c.kvs) : len(c.kvs)+n]
+		c.kvs = c.kvs[:len(c.kvs)+n]
+		return kvs
+	}
+	return make([]KeyValue, 0, n)
+}
+
+// key returns k, the key of attribute i of some attributes, as stored (see
+// interner.view for view).
+func (c *Converted) key(i int, k string, view bool) string {
+	// Items of a write mostly have the same keys in the same order:
+	// comparing with the key at the same place in the previous
+	// attributes is cheaper than hashing it into the interner.
+	if i < len(c.lastKeys) && c.lastKeys[i] == k {
+		return c.lastKeys[i]
+	}
+	k = c.in.intern(k, view)
+	if i < len(c.lastKeys) {
+		c.lastKeys[i] = k
+	} else if i < maxLastKeys {
+		c.lastKeys = append(c.lastKeys, k)
+	}
+	return k
 }
 
 func (c *Converted) convertValue(v pcommon.Value) Value {
@@ -154,12 +177,19 @@ func (c *Converted) convertValue(v pcommon.Value) Value {
 		return BoolValue(v.Bool())
 	case pcommon.ValueTypeBytes:
 		return strValue(ValueBytes, c.in.raw(string(v.Bytes().AsRaw())))
-	case pcommon.ValueTypeSlice:
-		return strValue(ValueSlice, c.in.str(c.jsonText(v)))
-	case pcommon.ValueTypeMap:
-		return strValue(ValueMap, c.in.str(c.jsonText(v)))
+	case pcommon.ValueTypeSlice, pcommon.ValueTypeMap:
+		return c.jsonValue(v)
 	}
 	return Value{}
+}
+
+// jsonValue converts a map or a slice.
+func (c *Converted) jsonValue(v pcommon.Value) Value {
+	t := ValueSlice
+	if v.Type() == pcommon.ValueTypeMap {
+		t = ValueMap
+	}
+	return strValue(t, c.in.str(c.jsonText(v)))
 }
 
 // jsonText renders a map or a slice as pcommon.Value.AsString does, except
@@ -204,7 +234,12 @@ func (c *Converted) raw(v pcommon.Value, level int) any {
 
 // resource converts a resource and counts it.
 func (c *Converted) resource(r pcommon.Resource) *Resource {
-	res := &Resource{ServiceName: UnknownService, Attributes: c.convertAttrs(r.Attributes())}
+	return c.resourceOf(c.convertAttrs(r.Attributes()))
+}
+
+// resourceOf makes the resource of converted attributes and counts it.
+func (c *Converted) resourceOf(attrs []KeyValue) *Resource {
+	res := &Resource{ServiceName: UnknownService, Attributes: attrs}
 	// The text of service.name as pdata's AsString gives it, from the
 	// converted value: pdata's would walk a map or a slice to the bottom.
 	if v, ok := Lookup(res.Attributes, "service.name"); ok {
@@ -222,8 +257,13 @@ func (c *Converted) resource(r pcommon.Resource) *Resource {
 
 // scope converts a scope and counts it.
 func (c *Converted) scope(s pcommon.InstrumentationScope) *Scope {
+	return c.scopeOf(s.Name(), s.Version(), false)
+}
+
+// scopeOf makes a scope and counts it (see interner.view for view).
+func (c *Converted) scopeOf(name, version string, view bool) *Scope {
 	c.Bytes += scopeSize
-	return &Scope{Name: c.in.str(s.Name()), Version: c.in.str(s.Version())}
+	return &Scope{Name: c.in.intern(name, view), Version: c.in.intern(version, view)}
 }
 
 // finish adds the bytes of the strings kept.
@@ -240,24 +280,69 @@ func (c *Converted) finish() Converted {
 
 // spanRare converts the fields most spans leave empty; nil when they are.
 func (c *Converted) spanRare(sp ptrace.Span) *spanRare {
-	msg, ts := sp.Status().Message(), sp.TraceState().AsRaw()
-	if msg == "" && ts == "" && sp.Events().Len() == 0 && sp.Links().Len() == 0 {
+	r := c.newRare(sp.Status().Message(), sp.TraceState().AsRaw(), sp.Events().Len(), sp.Links().Len(), false)
+	if r == nil {
 		return nil
 	}
-	r := &spanRare{statusMessage: c.in.str(msg), traceState: c.in.str(ts)}
-	if n := sp.Events().Len(); n > 0 {
-		r.events = make([]Event, 0, n)
-		for _, e := range sp.Events().All() {
-			r.events = append(r.events, Event{Time: int64(e.Timestamp()), Name: c.in.str(e.Name()), Attributes: c.convertAttrs(e.Attributes())})
-		}
+	for _, e := range sp.Events().All() {
+		r.events = append(r.events, Event{Time: int64(e.Timestamp()), Name: c.in.str(e.Name()), Attributes: c.convertAttrs(e.Attributes())})
 	}
-	if n := sp.Links().Len(); n > 0 {
-		r.links = make([]Link, 0, n)
-		for _, l := range sp.Links().All() {
-			r.links = append(r.links, Link{TraceID: l.TraceID(), SpanID: l.SpanID(), Flags: l.Flags(), TraceState: c.in.str(l.TraceState().AsRaw()), Attributes: c.convertAttrs(l.Attributes())})
-		}
+	for _, l := range sp.Links().All() {
+		r.links = append(r.links, Link{TraceID: l.TraceID(), SpanID: l.SpanID(), Flags: l.Flags(), TraceState: c.in.str(l.TraceState().AsRaw()), Attributes: c.convertAttrs(l.Attributes())})
 	}
 	return r
+}
+
+// newRare makes the rare fields of a span with room for its events and
+// links, which the caller appends; nil when they are all empty.
+func (c *Converted) newRare(msg, traceState string, events, links int, view bool) *spanRare {
+	if msg == "" && traceState == "" && events == 0 && links == 0 {
+		return nil
+	}
+	r := &spanRare{statusMessage: c.in.intern(msg, view), traceState: c.in.intern(traceState, view)}
+	if events > 0 {
+		r.events = make([]Event, 0, events)
+	}
+	if links > 0 {
+		r.links = make([]Link, 0, links)
+	}
+	return r
+}
+
+// newSpan returns the slot of a span with these ids in c.Spans, zero but
+// for them, or nil when it is rejected: spans with an all-zero trace or
+// span id are invalid in OTLP.
+func (c *Converted) newSpan(tid TraceID, sid SpanID) *Span {
+	if tid.IsEmpty() || sid.IsEmpty() {
+		c.Result.Rejected++
+		return nil
+	}
+	// Filled in place: copying or zeroing a whole Span in the slice
+	// cost a bulk write barrier per span while the GC runs.
+	if len(c.Spans) < cap(c.Spans) {
+		c.Spans = c.Spans[:len(c.Spans)+1] // the slot is zero
+	} else {
+		c.Spans = append(c.Spans, Span{})
+	}
+	s := &c.Spans[len(c.Spans)-1]
+	s.TraceID, s.SpanID = tid, sid
+	return s
+}
+
+// endSpan completes a span filled in and counts it.
+func (c *Converted) endSpan(s *Span) {
+	if s.End < s.Start {
+		s.End = s.Start // a negative duration is meaningless; keep the span
+	}
+	c.Bytes += spanSize(s)
+}
+
+// finishTraces says why spans were rejected and completes the write.
+func (c *Converted) finishTraces() Converted {
+	if c.Result.Rejected > 0 {
+		c.Result.Message = fmt.Sprintf("%d span(s) rejected: trace id and span id must not be all zero", c.Result.Rejected)
+	}
+	return c.finish()
 }
 
 // FromTraces converts traces to the model. Spans with an all-zero trace or
@@ -280,32 +365,22 @@ func FromTraces(td ptrace.Traces) Converted {
 		for _, ss := range rs.ScopeSpans().All() {
 			sc := c.scope(ss.Scope())
 			for _, sp := range ss.Spans().All() {
-				if sp.TraceID().IsEmpty() || sp.SpanID().IsEmpty() {
-					c.Result.Rejected++
+				s := c.newSpan(sp.TraceID(), sp.SpanID())
+				if s == nil {
 					continue
 				}
-				// Filled in place: copying or zeroing a whole Span in the
-				// slice cost a bulk write barrier per span while the GC runs.
-				c.Spans = c.Spans[:len(c.Spans)+1] // made with room for every span; the slot is zero
-				s := &c.Spans[len(c.Spans)-1]
-				s.TraceID, s.SpanID, s.ParentSpanID = sp.TraceID(), sp.SpanID(), sp.ParentSpanID()
+				s.ParentSpanID = sp.ParentSpanID()
 				s.Flags, s.Kind, s.Status = sp.Flags(), sp.Kind(), sp.Status().Code()
 				s.Start, s.End = int64(sp.StartTimestamp()), int64(sp.EndTimestamp())
-				if s.End < s.Start {
-					s.End = s.Start // a negative duration is meaningless; keep the span
-				}
 				s.Name = c.in.str(sp.Name())
 				s.Attributes = c.convertAttrs(sp.Attributes())
 				s.Resource, s.Scope = res, sc
 				s.rare = c.spanRare(sp)
-				c.Bytes += spanSize(s)
+				c.endSpan(s)
 			}
 		}
 	}
-	if c.Result.Rejected > 0 {
-		c.Result.Message = fmt.Sprintf("%d span(s) rejected: trace id and span id must not be all zero", c.Result.Rejected)
-	}
-	return c.finish()
+	return c.finishTraces()
 }
 
 // FromLogs converts logs to the model. Every log record is valid.

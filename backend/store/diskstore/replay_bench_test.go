@@ -89,7 +89,9 @@ func BenchmarkReplay(b *testing.B) {
 // Two more steps show what a decoder without pdata could reach: the
 // protobuf module's decoding into OTLP's generated types, and walk, which
 // visits every field of every record by the OTLP schema and allocates
-// nothing: the floor of any decoder.
+// nothing: the floor of any decoder. The last, direct, is
+// store.TracesFromProto, which replay uses: decoding and conversion
+// without pdata.
 func BenchmarkReplayFloor(b *testing.B) {
 	const total = 255 << 20
 	dir := b.TempDir()
@@ -98,7 +100,7 @@ func BenchmarkReplayFloor(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, step := range []string{"read+crc", "read+crc+pdata", "read+crc+pdata+convert", "read+crc+protobuf-go", "read+crc+walk"} {
+	for _, step := range []string{"read+crc", "read+crc+pdata", "read+crc+pdata+convert", "read+crc+protobuf-go", "read+crc+walk", "read+crc+direct"} {
 		b.Run(step, func(b *testing.B) {
 			b.SetBytes(total)
 			b.ReportAllocs()
@@ -120,6 +122,11 @@ func BenchmarkReplayFloor(b *testing.B) {
 						case "read+crc+walk":
 							if n := walkOTLP(r.payload, msgTraceRequest); n < 0 {
 								b.Fatal("walk: malformed record")
+							}
+							continue
+						case "read+crc+direct":
+							if _, err := store.TracesFromProto(r.payload); err != nil {
+								b.Fatal(err)
 							}
 							continue
 						case "read+crc+protobuf-go":
