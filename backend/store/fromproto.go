@@ -11,6 +11,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+
+	"github.com/loupe-dev/loupe/backend/internal/pbwire"
 )
 
 // ErrTooDeep is returned by TracesFromProto for a request holding a map or
@@ -61,36 +63,44 @@ func TracesFromProto(b []byte) (Converted, error) {
 // countTraces counts the spans and the resource and span attributes of a
 // request, for room; what it reads badly pdata reads badly too.
 func countTraces(b []byte) (spans, attrs int, err error) {
-	err = eachField(b, func(f pbField) error {
-		if f.num != 1 || f.wt != pbLen {
-			return nil
+	// count calls fn with the fields num of b that are length-delimited.
+	count := func(b []byte, num int32, fn func([]byte) error) error {
+		for pos := 0; pos < len(b); {
+			f, p, err := pbNext(b, pos)
+			if err != nil {
+				return err
+			}
+			pos = p
+			if f.num == num && f.wt == pbLen {
+				if err := fn(f.b); err != nil {
+					return err
+				}
+			}
 		}
-		return eachField(f.b, func(f pbField) error {
+		return nil
+	}
+	err = count(b, 1, func(rs []byte) error {
+		for pos := 0; pos < len(rs); {
+			f, p, err := pbNext(rs, pos)
+			if err != nil {
+				return err
+			}
+			pos = p
 			switch {
 			case f.wt != pbLen:
 			case f.num == 1:
-				return eachField(f.b, func(f pbField) error {
-					if f.num == 1 {
-						attrs++
-					}
-					return nil
-				})
+				err = count(f.b, 1, func([]byte) error { attrs++; return nil })
 			case f.num == 2 || f.num == 1000:
-				return eachField(f.b, func(f pbField) error {
-					if f.num != 2 || f.wt != pbLen {
-						return nil
-					}
+				err = count(f.b, 2, func(sp []byte) error {
 					spans++
-					return eachField(f.b, func(f pbField) error {
-						if f.num == 9 {
-							attrs++
-						}
-						return nil
-					})
+					return count(sp, 9, func([]byte) error { attrs++; return nil })
 				})
 			}
-			return nil
-		})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return spans, attrs, err
 }
@@ -233,69 +243,81 @@ func (c *Converted) span(b []byte, res *Resource, sc *Scope) error {
 		name, traceState, msg   []byte
 		nattrs, nevents, nlinks int
 	)
-	err := eachField(b, func(f pbField) error {
+	// The attributes, events and links are converted once the ids are
+	// known (a rejected span's are not converted), from the part of b
+	// that holds them: usually a few fields in a row.
+	var attrs, events, links region
+	for pos := 0; pos < len(b); {
+		from := pos
+		f, p, err := pbNext(b, pos)
+		if err != nil {
+			return err
+		}
+		pos = p
 		switch f.num {
 		case 1:
-			return idField(f, tid[:])
+			err = idField(f, tid[:])
 		case 2:
-			return idField(f, sid[:])
+			err = idField(f, sid[:])
 		case 4:
-			return idField(f, parent[:])
+			err = idField(f, parent[:])
 		case 3:
 			traceState = f.b
-			return f.want(pbLen)
+			err = f.want(pbLen)
 		case 5:
 			name = f.b
-			return f.want(pbLen)
+			err = f.want(pbLen)
 		case 16:
 			flags = uint32(f.n)
-			return f.want(pbI32)
+			err = f.want(pbI32)
 		case 6:
 			kind = ptrace.SpanKind(int32(f.n))
-			return f.want(pbVarint)
+			err = f.want(pbVarint)
 		case 7:
 			start = f.n
-			return f.want(pbI64)
+			err = f.want(pbI64)
 		case 8:
 			end = f.n
-			return f.want(pbI64)
+			err = f.want(pbI64)
 		case 9:
 			nattrs++
-			return f.want(pbLen)
+			attrs.add(from, pos)
+			err = f.want(pbLen)
 		case 11:
 			nevents++
-			return f.want(pbLen)
+			events.add(from, pos)
+			err = f.want(pbLen)
 		case 13:
 			nlinks++
-			return f.want(pbLen)
+			links.add(from, pos)
+			err = f.want(pbLen)
 		case 10, 12, 14:
-			return f.want(pbVarint)
+			err = f.want(pbVarint)
 		case 15:
-			if err := f.want(pbLen); err != nil {
-				return err
+			if err = f.want(pbLen); err == nil {
+				err = eachField(f.b, func(f pbField) error {
+					switch f.num {
+					case 2:
+						msg = f.b
+						return f.want(pbLen)
+					case 3:
+						code = ptrace.StatusCode(int32(f.n))
+						return f.want(pbVarint)
+					}
+					return nil
+				})
 			}
-			return eachField(f.b, func(f pbField) error {
-				switch f.num {
-				case 2:
-					msg = f.b
-					return f.want(pbLen)
-				case 3:
-					code = ptrace.StatusCode(int32(f.n))
-					return f.want(pbVarint)
-				}
-				return nil
-			})
 		}
-		return nil
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
+	ab, eb, lb := attrs.of(b), events.of(b), links.of(b)
 	s := c.newSpan(tid, sid)
 	if s == nil {
 		// Rejected: what pdata would read of it is still read.
 		return validate(func(c *Converted) error {
-			_, _, err := c.spanParts(b, nattrs, func() *spanRare { return nil })
+			_, _, err := c.spanParts(ab, eb, lb, nattrs, func() *spanRare { return nil })
 			return err
 		})
 	}
@@ -304,7 +326,8 @@ func (c *Converted) span(b []byte, res *Resource, sc *Scope) error {
 	s.Start, s.End = int64(start), int64(end)
 	s.Name = c.in.view(bstr(name))
 	s.Resource, s.Scope = res, sc
-	if s.Attributes, s.rare, err = c.spanParts(b, nattrs, func() *spanRare {
+	var err error
+	if s.Attributes, s.rare, err = c.spanParts(ab, eb, lb, nattrs, func() *spanRare {
 		return c.newRare(bstr(msg), bstr(traceState), nevents, nlinks, true)
 	}); err != nil {
 		return err
@@ -313,17 +336,17 @@ func (c *Converted) span(b []byte, res *Resource, sc *Scope) error {
 	return nil
 }
 
-// spanParts converts the attributes of the span b, then makes its rare
-// fields with rare (nil when there are none) and converts its events and
-// its links into them: FromTraces's order, which the interner's counts
-// follow.
-func (c *Converted) spanParts(b []byte, nattrs int, rare func() *spanRare) ([]KeyValue, *spanRare, error) {
-	attrs, err := c.attrsField(b, 9, nattrs)
+// spanParts converts the attributes of a span (the fields of ab), then
+// makes its rare fields with rare (nil when there are none) and converts
+// its events (eb) and its links (lb) into them: FromTraces's order, which
+// the interner's counts follow.
+func (c *Converted) spanParts(ab, eb, lb []byte, nattrs int, rare func() *spanRare) ([]KeyValue, *spanRare, error) {
+	attrs, err := c.attrsField(ab, 9, nattrs)
 	if err != nil {
 		return nil, nil, err
 	}
 	r := rare()
-	err = eachField(b, func(f pbField) error {
+	err = eachField(eb, func(f pbField) error {
 		if f.num != 11 {
 			return nil
 		}
@@ -336,7 +359,7 @@ func (c *Converted) spanParts(b []byte, nattrs int, rare func() *spanRare) ([]Ke
 	if err != nil {
 		return nil, nil, err
 	}
-	err = eachField(b, func(f pbField) error {
+	err = eachField(lb, func(f pbField) error {
 		if f.num != 13 {
 			return nil
 		}
@@ -348,6 +371,19 @@ func (c *Converted) spanParts(b []byte, nattrs int, rare func() *spanRare) ([]Ke
 	})
 	return attrs, r, err
 }
+
+// region is the part of a message from the first field of a kind to the
+// end of the last.
+type region struct{ from, to int }
+
+func (r *region) add(from, to int) {
+	if r.to == 0 {
+		r.from = from
+	}
+	r.to = to
+}
+
+func (r region) of(b []byte) []byte { return b[r.from:r.to] }
 
 func (c *Converted) event(b []byte) (Event, error) {
 	var e Event
@@ -412,15 +448,19 @@ func (c *Converted) link(b []byte) (Link, error) {
 // attrsField converts the n KeyValues of field num of the message b.
 func (c *Converted) attrsField(b []byte, num int32, n int) ([]KeyValue, error) {
 	attrs := c.attrs(n)
-	err := eachField(b, func(f pbField) error {
-		if f.num != num {
-			return nil
+	for pos := 0; pos < len(b); {
+		f, p, err := pbNext(b, pos)
+		if err != nil {
+			return attrs, err
 		}
-		var err error
-		attrs, err = c.appendKV(attrs, f.b)
-		return err
-	})
-	return attrs, err
+		pos = p
+		if f.num == num {
+			if attrs, err = c.appendKV(attrs, f.b); err != nil {
+				return attrs, err
+			}
+		}
+	}
+	return attrs, nil
 }
 
 var errIDLength = errors.New("store: trace or span id of a wrong length")
@@ -451,49 +491,57 @@ func (c *Converted) appendKV(kvs []KeyValue, b []byte) ([]KeyValue, error) {
 		n    uint64
 		vb   []byte
 	)
-	err := eachField(b, func(f pbField) error {
+	for pos := 0; pos < len(b); {
+		f, p, err := pbNext(b, pos)
+		if err != nil {
+			return kvs, err
+		}
+		pos = p
 		switch f.num {
 		case 1:
 			key = f.b
-			return f.want(pbLen)
+			err = f.want(pbLen)
 		case 3:
-			return f.want(pbVarint)
+			err = f.want(pbVarint)
 		case 2:
-			if err := f.want(pbLen); err != nil {
-				return err
+			if err = f.want(pbLen); err != nil {
+				break
 			}
-			return eachField(f.b, func(f pbField) error {
+			for vpos := 0; vpos < len(f.b) && err == nil; {
+				var g pbField
+				if g, vpos, err = pbNext(f.b, vpos); err != nil {
+					break
+				}
 				var want int8 = pbVarint
-				switch f.num {
+				switch g.num {
 				case 1, 7:
 					want = pbLen
 				case 4:
 					want = pbI64
 				case 5, 6:
-					if err := f.want(pbLen); err != nil {
-						return err
+					kind, vb = g.num, g.b
+					if err = g.want(pbLen); err == nil {
+						// Every occurrence is read, and none may be too
+						// deep: the caller's cut would count it.
+						var depth int
+						if depth, err = checkValues(g.b, pbArray+pbMsg(g.num-5)); err == nil && depth+1 > MaxValueDepth {
+							err = ErrTooDeep
+						}
 					}
-					kind, vb = f.num, f.b
-					// Every occurrence is read, and none may be too
-					// deep: the caller's cut would count it.
-					depth, err := checkValues(f.b, pbArray+pbMsg(f.num-5))
-					if err == nil && depth+1 > MaxValueDepth {
-						err = ErrTooDeep
-					}
-					return err
+					continue
 				case 2, 3, 8:
 				default:
-					return nil
+					continue
 				}
-				kind, n, vb = f.num, f.n, f.b
-				return f.want(want)
-			})
+				kind, n, vb = g.num, g.n, g.b
+				err = g.want(want)
+			}
 		}
-		return nil
-	})
-	if err != nil {
-		return kvs, err
+		if err != nil {
+			return kvs, err
+		}
 	}
+	var err error
 	i := len(kvs)
 	kvs = kvs[:i+1] // c.attrs made room; the slot is zero
 	kvs[i].Key = c.key(i, bstr(key), true)
@@ -641,11 +689,10 @@ func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // Wire types.
 const (
-	pbVarint = 0
-	pbI64    = 1
-	pbLen    = 2
-	pbGroup  = 3
-	pbI32    = 5
+	pbVarint = pbwire.Varint
+	pbI64    = pbwire.I64
+	pbLen    = pbwire.Len
+	pbI32    = pbwire.I32
 )
 
 // pbField is one field as read from the wire: n holds a varint, I64 or
@@ -684,20 +731,21 @@ func eachField(b []byte, fn func(pbField) error) error {
 // (its internal/proto readers: ConsumeTag, then ConsumeUnknown's rules
 // for the value, groups skipped) and returns the position after it.
 func pbNext(b []byte, pos int) (pbField, int, error) {
-	tag, pos, err := pbVarintAt(b, pos)
+	// Most fields: a one-byte tag, and a one-byte length when they have one.
+	if pos+1 < len(b) && b[pos] >= 1<<3 && b[pos] < 0x80 {
+		if t, l := b[pos], int(b[pos+1]); t&7 == pbLen && l < 0x80 && pos+2+l <= len(b) {
+			end := pos + 2 + l
+			return pbField{num: int32(t >> 3), wt: pbLen, b: b[pos+2 : end : end]}, end, nil
+		}
+	}
+	num, wt, pos, err := pbwire.Tag(b, pos)
 	if err != nil {
 		return pbField{}, 0, err
 	}
-	f := pbField{num: int32(tag >> 3), wt: int8(tag & 7)}
-	if f.num <= 0 {
-		return pbField{}, 0, fmt.Errorf("proto: illegal field=%d (tag=%d, pos=%d)", f.num, tag, pos)
-	}
-	if pos >= len(b) {
-		return pbField{}, 0, io.ErrUnexpectedEOF // ConsumeUnknown's, for any wire type
-	}
-	switch f.wt {
+	f := pbField{num: num, wt: int8(wt)}
+	switch wt {
 	case pbVarint:
-		f.n, pos, err = pbVarintAt(b, pos)
+		f.n, pos, err = pbwire.Uvarint(b, pos)
 	case pbI64:
 		if pos+8 > len(b) {
 			return pbField{}, 0, io.ErrUnexpectedEOF
@@ -709,102 +757,15 @@ func pbNext(b []byte, pos int) (pbField, int, error) {
 		}
 		f.n, pos = uint64(binary.LittleEndian.Uint32(b[pos:])), pos+4
 	case pbLen:
-		var l uint64
-		if l, pos, err = pbVarintAt(b, pos); err != nil {
-			break
+		var n int
+		if n, pos, err = pbwire.Length(b, pos); err == nil {
+			f.b, pos = b[pos:pos+n:pos+n], pos+n
 		}
-		n := int(l)
-		if n < 0 {
-			return pbField{}, 0, errors.New("proto: negative length found during unmarshaling")
-		}
-		if end := pos + n; end < 0 || end > len(b) {
-			return pbField{}, 0, io.ErrUnexpectedEOF
-		}
-		f.b, pos = b[pos:pos+n:pos+n], pos+n
-	default:
-		pos, err = pbSkipGroup(b, pos, f.wt)
+	default: // groups, skipped, and the invalid wire types
+		pos, err = pbwire.Skip(b, pos, wt)
 	}
 	if err != nil {
 		return pbField{}, 0, err
 	}
 	return f, pos, nil
-}
-
-// pbSkipGroup is pdata's ConsumeUnknown for the wire types pbNext does
-// not read itself: groups (iteratively) and the invalid ones.
-func pbSkipGroup(b []byte, pos int, wt int8) (int, error) {
-	depth := 0
-	for pos < len(b) {
-		var err error
-		switch wt {
-		case pbVarint:
-			_, pos, err = pbVarintAt(b, pos)
-			return pos, err
-		case pbI64, pbI32:
-			n := 8
-			if wt == pbI32 {
-				n = 4
-			}
-			if pos += n; pos < 0 || pos > len(b) {
-				return 0, io.ErrUnexpectedEOF
-			}
-			return pos, nil
-		case pbLen:
-			var l uint64
-			if l, pos, err = pbVarintAt(b, pos); err != nil {
-				return 0, err
-			}
-			n := int(l)
-			if n < 0 {
-				return 0, errors.New("proto: negative length found during unmarshaling")
-			}
-			if pos += n; pos < 0 || pos > len(b) {
-				return 0, io.ErrUnexpectedEOF
-			}
-			return pos, nil
-		case pbGroup:
-			depth++
-		case pbGroup + 1:
-			if depth == 0 {
-				return 0, errors.New("proto: unexpected end of group")
-			}
-			depth--
-		default:
-			return 0, fmt.Errorf("proto: illegal wireType %d", wt)
-		}
-		if depth == 0 {
-			return pos, nil
-		}
-		var tag uint64
-		if tag, pos, err = pbVarintAt(b, pos); err != nil {
-			return 0, err
-		}
-		if int32(tag>>3) <= 0 {
-			return 0, fmt.Errorf("proto: illegal field=%d (tag=%d, pos=%d)", int32(tag>>3), tag, pos)
-		}
-		wt = int8(tag & 7)
-	}
-	return 0, io.ErrUnexpectedEOF
-}
-
-// pbVarintAt is pdata's ConsumeVarint.
-func pbVarintAt(b []byte, pos int) (uint64, int, error) {
-	if pos < len(b) && b[pos] < 0x80 {
-		return uint64(b[pos]), pos + 1, nil
-	}
-	var v uint64
-	for shift := uint(0); ; shift += 7 {
-		if shift >= 64 {
-			return 0, 0, errors.New("proto: integer overflow")
-		}
-		if pos >= len(b) {
-			return 0, 0, io.ErrUnexpectedEOF
-		}
-		c := b[pos]
-		pos++
-		v |= uint64(c&0x7f) << shift
-		if c < 0x80 {
-			return v, pos, nil
-		}
-	}
 }

@@ -2,10 +2,9 @@ package otlpdepth
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"io"
 
+	"github.com/loupe-dev/loupe/backend/internal/pbwire"
 	"github.com/loupe-dev/loupe/backend/store"
 )
 
@@ -282,127 +281,16 @@ func (s *protoScan) write(out []byte, start, end int, t msg) []byte {
 
 // Wire types.
 const (
-	wireVarint     = 0
-	wireI64        = 1
-	wireLen        = 2
-	wireStartGroup = 3
-	wireEndGroup   = 4
-	wireI32        = 5
+	wireLen = pbwire.Len
 )
 
+// pdata's readers, so that a request is read here exactly as pdata will
+// read it, down to the field number of an oversized tag.
 var (
-	errOverflow = errors.New("proto: integer overflow")
-	errLength   = errors.New("proto: negative length found during unmarshaling")
+	tag    = pbwire.Tag
+	length = pbwire.Length
+	skip   = pbwire.Skip
 )
-
-// The readers below are pdata's (internal/proto/unmarshal.go), so that a
-// request is read here exactly as pdata will read it, down to the field
-// number of an oversized tag (the low 32 bits of tag>>3).
-
-func varint(b []byte, pos int) (uint64, int, error) {
-	if pos < len(b) && b[pos] < 0x80 {
-		return uint64(b[pos]), pos + 1, nil
-	}
-	var v uint64
-	for shift := uint(0); ; shift += 7 {
-		if shift >= 64 {
-			return 0, 0, errOverflow
-		}
-		if pos >= len(b) {
-			return 0, 0, io.ErrUnexpectedEOF
-		}
-		c := b[pos]
-		pos++
-		v |= uint64(c&0x7f) << shift
-		if c < 0x80 {
-			return v, pos, nil
-		}
-	}
-}
-
-func tag(b []byte, pos int) (int32, int, int, error) {
-	v, pos, err := varint(b, pos)
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	f := int32(v >> 3)
-	if f <= 0 {
-		return 0, 0, 0, fmt.Errorf("proto: illegal field=%d (tag=%d, pos=%d)", f, v, pos)
-	}
-	return f, int(v & 7), pos, nil
-}
-
-// length reads a length and returns it with the position of what it
-// measures.
-func length(b []byte, pos int) (int, int, error) {
-	v, pos, err := varint(b, pos)
-	if err != nil {
-		return 0, 0, err
-	}
-	l := int(v)
-	if l < 0 {
-		return 0, 0, errLength
-	}
-	if end := pos + l; end < 0 || end > len(b) {
-		return 0, 0, io.ErrUnexpectedEOF
-	}
-	return l, pos, nil
-}
-
-// skip passes over a field's value, as pdata's ConsumeUnknown does
-// (iteratively, groups included).
-func skip(b []byte, pos int, wire int) (int, error) {
-	switch wire {
-	case wireVarint:
-		if pos < len(b) && b[pos] < 0x80 {
-			return pos + 1, nil
-		}
-	case wireLen:
-		if pos < len(b) && b[pos] < 0x80 {
-			if end := pos + 1 + int(b[pos]); end <= len(b) {
-				return end, nil
-			}
-		}
-	}
-	depth := 0
-	for pos < len(b) {
-		var err error
-		switch wire {
-		case wireVarint:
-			_, pos, err = varint(b, pos)
-			return pos, err
-		case wireI64, wireI32:
-			n := 8
-			if wire == wireI32 {
-				n = 4
-			}
-			if pos += n; pos < 0 || pos > len(b) {
-				return 0, io.ErrUnexpectedEOF
-			}
-			return pos, nil
-		case wireLen:
-			var l int
-			l, pos, err = length(b, pos)
-			return pos + l, err
-		case wireStartGroup:
-			depth++
-		case wireEndGroup:
-			if depth == 0 {
-				return 0, errors.New("proto: unexpected end of group")
-			}
-			depth--
-		default:
-			return 0, fmt.Errorf("proto: illegal wireType %d", wire)
-		}
-		if depth == 0 {
-			return pos, nil
-		}
-		if _, wire, pos, err = tag(b, pos); err != nil {
-			return 0, err
-		}
-	}
-	return 0, io.ErrUnexpectedEOF
-}
 
 func varintLen(v int) int {
 	n := 1
