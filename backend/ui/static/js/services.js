@@ -72,8 +72,11 @@ async function fromMetrics(hist, rangeS, range, signal) {
   const rows = [];
   for (const [job, n] of total) {
     const service = serviceOf(job);
+    // No step of the subquery saw a sample of a job that has some: its
+    // first came after the last step, less than res seconds ago.
+    const since = end - (firsts.get(job) ?? end - res);
     rows.push({
-      service, job, source: 'metrics', requests: n, rate: n / covered(end - (firsts.get(job) ?? end - rangeS), rangeS), errorRate: n > 0 ? (errors.get(job) || 0) / n : NaN,
+      service, job, source: 'metrics', requests: n, rate: n / covered(since, rangeS), errorRate: n > 0 ? (errors.get(job) || 0) / n : NaN,
       quantiles: qs.map((m) => m.get(job)), spark: sparks.get(job) || [],
       slowest: href('/metrics', {
         metric: hist.native ? f : `${f}_bucket`, range,
