@@ -38,15 +38,22 @@ func (s gatedStore) FindSeries(ctx context.Context, q store.SeriesQuery) iter.Se
 	}
 }
 
-// With one heavy query running and a limit of one, the next heavy one waits
-// for its turn and, when its timeout ends first, gets a 503 timeout; the
-// first one then finishes normally.
-func TestMaxConcurrent(t *testing.T) {
+// startGated serves the API with a limit of one query over a gatedStore,
+// until t ends.
+func startGated(t *testing.T) (gatedStore, *httptest.Server) {
 	st := gatedStore{Reader: newFuzzStore(t), gate: make(chan struct{}), entered: make(chan struct{}, 4)}
 	mux := http.NewServeMux()
 	prom.New(st, prom.WithClock(func() time.Time { return now }), prom.WithMaxConcurrent(1)).RegisterRoutes(mux)
 	srv := httptest.NewServer(mux)
-	defer srv.Close()
+	t.Cleanup(srv.Close)
+	return st, srv
+}
+
+// With one heavy query running and a limit of one, the next heavy one waits
+// for its turn and, when its timeout ends first, gets a 503 timeout; the
+// first one then finishes normally.
+func TestMaxConcurrent(t *testing.T) {
+	st, srv := startGated(t)
 
 	first := make(chan int, 1)
 	go func() {
@@ -84,11 +91,7 @@ func TestMaxConcurrent(t *testing.T) {
 // slots to heavy ones: with a limit of one and a light query running, a
 // heavy one starts at once.
 func TestLightQueriesLeaveQuerySlots(t *testing.T) {
-	st := gatedStore{Reader: newFuzzStore(t), gate: make(chan struct{}), entered: make(chan struct{}, 4)}
-	mux := http.NewServeMux()
-	prom.New(st, prom.WithClock(func() time.Time { return now }), prom.WithMaxConcurrent(1)).RegisterRoutes(mux)
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
+	st, srv := startGated(t)
 
 	codes := make(chan int, 2)
 	query := func(expr string) {
