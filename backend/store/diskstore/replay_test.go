@@ -379,3 +379,50 @@ func TestReplayDecodesOnlyWhatMemoryKeeps(t *testing.T) {
 		t.Errorf("a record past the bound was decoded and set aside: %v", err)
 	}
 }
+
+// TestReadAhead reads segments of changing sizes through the two buffers
+// that take turns, each checked while the next one is being read, then a
+// missing one; and stops a reader half-way (goleak checks it ends).
+func TestReadAhead(t *testing.T) {
+	dir := t.TempDir()
+	// Sizes that make a buffer grow, shrink and grow again.
+	var payloads [][][]byte
+	for _, n := range []int{3, 40, 1, 25, 2} {
+		var recs [][]byte
+		for j := range n {
+			recs = append(recs, spanRecord(byte(len(payloads)*50+j)))
+		}
+		payloads = append(payloads, recs)
+	}
+	writeSegments(t, dir, payloads...)
+	var paths []string
+	for i := range payloads {
+		paths = append(paths, segmentPath(dir, uint64(i+1)))
+	}
+	missing := filepath.Join(dir, "seg-missing.loupe")
+
+	next, stop := readAhead(append(paths, missing, paths[0]))
+	for i, want := range payloads {
+		seg := next()
+		if seg.err != nil || len(seg.damaged) != 0 || len(seg.recs) != len(want) {
+			t.Fatalf("segment %d: %d records, damage %v, error %v; want %d records", i+1, len(seg.recs), seg.damaged, seg.err, len(want))
+		}
+		for j, r := range seg.recs {
+			if !bytes.Equal(r.payload, want[j]) {
+				t.Fatalf("segment %d, record %d: payload differs from the one written", i+1, j)
+			}
+		}
+	}
+	for range 2 { // the error, then the error again: nothing is read after it
+		if seg := next(); !errors.Is(seg.err, os.ErrNotExist) {
+			t.Fatalf("after the missing segment: %+v, want its not-exist error", seg.err)
+		}
+	}
+	stop()
+
+	next, stop = readAhead(paths)
+	if seg := next(); seg.err != nil || len(seg.recs) != len(payloads[0]) {
+		t.Fatalf("first segment: %d records, %v", len(seg.recs), seg.err)
+	}
+	stop() // the reader is blocked handing out the second segment
+}
