@@ -411,31 +411,19 @@ func checkLLMTimeout(ctx context.Context, api *demoAPI, _ time.Time) (string, er
 // its span: the chat's server span, answered 500, with the panic's
 // exception event, under a gateway span answered 500.
 func checkPanic(ctx context.Context, api *demoAPI, _ time.Time) (string, error) {
-	var resp struct{ Logs []logRecord }
-	if err := api.get(ctx, "/api/logs", url.Values{"service": {"orchestrator"}, "q": {"recovered from a panic"}}, &resp); err != nil {
-		return "", err
-	}
-	for _, r := range resp.Logs {
-		traces, err := api.byIDs(ctx, []string{r.TraceID})
-		if err != nil {
-			return "", err
-		}
-		if spanArrived(traces, r.TraceID, r.SpanID) != nil {
-			continue
-		}
-		v := traces[normTraceID(r.TraceID)]
-		s := v.byID[strings.ToLower(r.SpanID)]
+	found, n, err := api.loggedSpan(ctx, "orchestrator", "recovered from a panic", func(v *traceView, s *jaegerSpan) bool {
 		if len(v.roots) != 1 || v.roots[0].tag("http.response.status_code") != "500" || !orchChat.matches(s) ||
 			s.tag("http.response.status_code") != "500" || s.tag("error") != "true" {
-			continue
+			return false
 		}
-		for _, l := range s.Logs {
-			if kvText(l.Fields, "event") == "exception" && strings.Contains(kvText(l.Fields, "exception.message"), "injected panic") {
-				return "trace " + v.TraceID, nil
-			}
-		}
+		return slices.ContainsFunc(s.Logs, func(l struct{ Fields []jaegerKV }) bool {
+			return kvText(l.Fields, "event") == "exception" && strings.Contains(kvText(l.Fields, "exception.message"), "injected panic")
+		})
+	})
+	if err != nil || found != "" {
+		return found, err
 	}
-	return "", fmt.Errorf("no log record \"recovered from a panic\" (%d) points at an orchestrator POST /v1/chat span answered 500 with the panic's exception event, under a gateway span answered 500", len(resp.Logs))
+	return "", fmt.Errorf("no log record \"recovered from a panic\" (%d) points at an orchestrator POST /v1/chat span answered 500 with the panic's exception event, under a gateway span answered 500", n)
 }
 
 // checkSlowSQL looks for a slow query (100 ms or more) in a step of a
@@ -476,24 +464,39 @@ func checkSlowSQL(ctx context.Context, api *demoAPI, _ time.Time) (string, error
 
 // checkCacheFlush follows tts's log record of the flush to its trace.
 func checkCacheFlush(ctx context.Context, api *demoAPI, _ time.Time) (string, error) {
-	var resp struct{ Logs []logRecord }
-	if err := api.get(ctx, "/api/logs", url.Values{"service": {"tts"}, "q": {"speech cache flushed"}}, &resp); err != nil {
-		return "", err
-	}
 	speech := []hop{{"gateway", "POST /v1/speech", "server"}, gwOut, {"orchestrator", "POST /v1/speech", "server"}, orchOut, {"tts", "POST /v1/speech", "server"}}
+	found, n, err := api.loggedSpan(ctx, "tts", "speech cache flushed", func(v *traceView, _ *jaegerSpan) bool {
+		return v.whole() == nil && v.hasPath(speech)
+	})
+	if err != nil || found != "" {
+		return found, err
+	}
+	return "", fmt.Errorf("no whole speech trace through tts holds the span of a log record \"speech cache flushed\" (%d records)", n)
+}
+
+// loggedSpan looks at the log records of service that match q, in turn,
+// for one whose span arrived and for which ok holds (given the span's
+// trace and the span): it returns "trace <id>" of the first, or "", and
+// the number of records.
+func (a *demoAPI) loggedSpan(ctx context.Context, service, q string, ok func(*traceView, *jaegerSpan) bool) (string, int, error) {
+	var resp struct{ Logs []logRecord }
+	if err := a.get(ctx, "/api/logs", url.Values{"service": {service}, "q": {q}}, &resp); err != nil {
+		return "", 0, err
+	}
 	for _, r := range resp.Logs {
-		traces, err := api.byIDs(ctx, []string{r.TraceID})
+		traces, err := a.byIDs(ctx, []string{r.TraceID})
 		if err != nil {
-			return "", err
+			return "", 0, err
 		}
 		if spanArrived(traces, r.TraceID, r.SpanID) != nil {
 			continue
 		}
-		if v := traces[normTraceID(r.TraceID)]; v.whole() == nil && v.hasPath(speech) {
-			return "trace " + v.TraceID, nil
+		v := traces[normTraceID(r.TraceID)]
+		if ok(v, v.byID[strings.ToLower(r.SpanID)]) {
+			return "trace " + v.TraceID, len(resp.Logs), nil
 		}
 	}
-	return "", fmt.Errorf("no whole speech trace through tts holds the span of a log record \"speech cache flushed\" (%d records)", len(resp.Logs))
+	return "", len(resp.Logs), nil
 }
 
 // checkStatus looks for a gateway server span answered with code.
