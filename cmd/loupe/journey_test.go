@@ -42,11 +42,11 @@ func TestDemoJourney(t *testing.T) {
 	}
 	tb := browsertest.NewTab(t, browser, d.ui)
 
-	// The home page: the Services home once data has come. The page does
-	// not draw itself again by default (Live is off), so the user reloads it.
+	// The home page: the Services home once data has come. Live is on by
+	// default: the page draws itself again as data arrives, no reload.
 	home := `location.hash.startsWith('#/services') && ` + everyService(`.rate`, `/\d/.test(c.textContent) && c.textContent.endsWith('/s')`)
 	tb.Open("")
-	reloadUntil(tb, "the five services with their request rates", home, d.started.Add(firstData))
+	waitUntil(tb, "the five services with their request rates", home, d.started.Add(firstData))
 	t.Logf("the demo's start → its five services on the home page: %v", time.Since(d.started).Round(100*time.Millisecond))
 	for _, s := range demoServices {
 		row := `#services-table tr[data-service="` + s + `"]`
@@ -67,10 +67,16 @@ func TestDemoJourney(t *testing.T) {
 	// slowest failed request (a model timeout, 3 s) is among them.
 	tb.Do(chromedp.Click(chromedp.CSS(`header nav a[data-view="metrics"]`)))
 	const chart = `location.hash.startsWith('#/metrics?') && document.querySelector('svg.chart g.series path')?.getAttribute('d')?.includes('L') && document.querySelector('#exemplar-table tr.has-error')`
-	reloadUntil(tb, "the p95 line with a failed request's exemplar", chart, d.started.Add(firstExemplar))
+	waitUntil(tb, "the p95 line with a failed request's exemplar", chart, d.started.Add(firstExemplar))
 	t.Logf("the demo's start → the p95 line with a failed request's exemplar: %v", time.Since(d.started).Round(100*time.Millisecond))
 	if got := tb.Str(`new URLSearchParams(location.hash.split('?')[1]).get('metric')`); got != "http_server_request_duration_seconds_bucket" {
 		t.Errorf("the metrics view picked %q, want the server duration histogram", got)
+	}
+	// The dot is picked in one drawing and clicked in it: the user pauses
+	// Live first, which stops a refresh under way.
+	tb.Do(chromedp.Click(chromedp.CSS(`#live-toggle`)))
+	if got := tb.Str(`document.getElementById('live-toggle').getAttribute('aria-pressed')`); got != "false" {
+		t.Fatalf("Live toggle pressed %q after a click, want false (paused)", got)
 	}
 	dots := tb.Str(`document.querySelectorAll('svg.chart circle.exemplar').length`)
 	t.Logf("metrics view: %s exemplar dots; %s", dots, tb.Str(`document.getElementById('exemplar-note')?.textContent`))
@@ -146,19 +152,14 @@ func quoted(ss []string) []string {
 	return out
 }
 
-// reloadUntil waits for cond in the page until deadline (StepTimeout from
-// now at least), reloading the page every 2 s while it does not hold, as a
-// user does with a page that shows no data yet.
-func reloadUntil(tb *browsertest.Tab, what, cond string, deadline time.Time) {
+// waitUntil waits for cond in the page until deadline (StepTimeout from
+// now at least), as a user waits for a page that Live draws again.
+func waitUntil(tb *browsertest.Tab, what, cond string, deadline time.Time) {
 	tb.T.Helper()
 	deadline = later(deadline, time.Now().Add(browsertest.StepTimeout))
-	for next := time.Now().Add(2 * time.Second); !tb.Is(cond); {
+	for !tb.Is(cond) {
 		if time.Now().After(deadline) {
 			tb.Fatalf("waited until %s for %s (%s)", deadline.Format("15:04:05.000"), what, cond)
-		}
-		if time.Now().After(next) {
-			tb.Do(chromedp.Reload())
-			next = time.Now().Add(2 * time.Second)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -105,11 +105,18 @@ func NewTab(t testing.TB, browser context.Context, base string) *Tab {
 		t.Fatal(err)
 	}
 	tb := &Tab{T: t, ctx: ctx, base: strings.TrimSuffix(base, "/"), shots: shots}
+	tb.BeforeScripts(watchErrors)
+	return tb
+}
+
+// BeforeScripts has every document the tab loads from now on run script
+// before the page's own scripts.
+func (tb *Tab) BeforeScripts(script string) {
+	tb.T.Helper()
 	tb.Do(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: watchErrors})
+		_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: script})
 		return err
 	}))
-	return tb
 }
 
 // Do runs actions, within StepTimeout.
