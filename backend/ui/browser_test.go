@@ -163,6 +163,19 @@ func TestBrowser(t *testing.T) {
 		if n := tb.Str(`document.querySelectorAll('svg.chart g.series path').length`); n == "0" {
 			t.Errorf("the chart has no series line")
 		}
+		// The data is seconds old, the range the default hour: the chart
+		// starts shortly before the first sample (an exemplar here), not an
+		// hour ago, where the data was a stub at the right edge (x 943 of
+		// 960 here, seconds old).
+		var firstX float64
+		tb.Eval(`Math.min(Number(document.querySelector('svg.chart g.series path').getAttribute('d').slice(1).split(',')[0]),
+			...[...document.querySelectorAll('svg.chart circle.exemplar')].map(c => Number(c.getAttribute('cx'))))`, &firstX)
+		if plotLeft, plotWidth := 76.0, 868.0; firstX > plotLeft+plotWidth/2 {
+			t.Errorf("the data starts at x %.0f: want in the chart's left half (x %.0f to %.0f)", firstX, plotLeft, plotLeft+plotWidth/2)
+		}
+		if got := tb.Str(`document.getElementById('young-note')?.textContent`); !strings.Contains(got, "the last 1h") {
+			t.Errorf("the note on young data reads %q", got)
+		}
 		// Units: the p95's axis in seconds, the exemplars' values too.
 		var ticks []string
 		tb.Eval(`[...document.querySelectorAll('svg.chart .tick')].map(e => e.textContent)`, &ticks)

@@ -172,6 +172,31 @@ export function thin(exemplars, start, end, n) {
   return [...new Set(keep.values())].sort((a, b) => a.t - b.t);
 }
 
+// earliest is the time (ms) of the first point of a query_range result or
+// the first exemplar, Infinity when there is none.
+function earliest(result, exemplars) {
+  let first = Infinity;
+  for (const r of result || []) {
+    const t = r.values?.[0]?.[0] ?? r.histograms?.[0]?.[0];
+    if (t !== undefined) first = Math.min(first, t * 1000);
+  }
+  for (const e of exemplars) first = Math.min(first, e.t);
+  return first;
+}
+
+// youngStart is where the chart of young data starts: a tenth of the
+// data's span, or a step, before its first sample (first), and not before
+// since (where the query began). Grafana keeps the axis at the range
+// picked, which draws a service started 30 s ago as a stub at the right
+// edge of an hour, and its users then narrow the range by hand. Here the
+// range keeps its meaning (the queries cover it, and nothing in it is
+// older) and only the empty past is left out, the page saying so; the
+// axis grows with the data until it spans the range.
+function youngStart(since, first, end, stepMs) {
+  if (!isFinite(first)) return since;
+  return Math.max(since, first - Math.max(stepMs, (end - first) / 10));
+}
+
 function seriesName(metric) {
   const labels = Object.entries(metric || {}).filter(([k]) => k !== '__name__');
   const inner = labels.map(([k, v]) => `${k}="${v}"`).join(', ');
@@ -263,24 +288,13 @@ export async function renderMetrics(main, params, { signal }) {
   main.append(result);
   const end = Date.now() / 1000;
   const start = end - rangeS;
-  const step = stepSeconds(rangeS);
-  const [rangeRes, exRes] = await Promise.allSettled([
-    getJSON('/api/v1/query_range', { query: q, start: start.toFixed(3), end: end.toFixed(3), step }, signal),
+  let step = stepSeconds(rangeS);
+  const rangeQuery = (from, st) => getJSON('/api/v1/query_range', { query: q, start: from.toFixed(3), end: end.toFixed(3), step: st }, signal);
+  let [rangeRes, exRes] = await Promise.allSettled([
+    rangeQuery(start, step),
     getJSON('/api/v1/query_exemplars', { query: q, start: start.toFixed(3), end: end.toFixed(3) }, signal),
   ]);
   if (signal.aborted) return;
-  result.replaceChildren();
-  if (rangeRes.status === 'rejected') {
-    result.append(errorBox(rangeRes.reason));
-    return;
-  }
-  const data = rangeRes.value.data || {};
-  const all = (data.result || []).map((r) => ({
-    name: seriesName(r.metric) || q,
-    points: (r.values || []).map(([t, v]) => [t * 1000, parseFloat(v)]),
-  }));
-  const nativeOnly = (data.result || []).filter((r) => r.histograms?.length && !r.values?.length).length;
-  const series = all.filter((sr) => sr.points.length).slice(0, MAX_SERIES);
   const exemplars = [];
   if (exRes.status === 'fulfilled') {
     // The API gives each exemplar once (cumulative exports repeat them).
@@ -295,6 +309,34 @@ export async function renderMetrics(main, params, { signal }) {
       }
     }
   }
+  // Young data, which begins later than half the range: the query runs
+  // again from a step before its first point, at a step fit for that span,
+  // and the chart starts shortly before its first sample (see youngStart).
+  let from = start * 1000;
+  const firstAt = (res) => earliest(res.status === 'fulfilled' ? res.value.data?.result : null, exemplars);
+  const first1 = firstAt(rangeRes);
+  if (isFinite(first1) && first1 - from > (rangeS * 1000) / 2) {
+    const since = first1 / 1000 - step;
+    const fine = stepSeconds(end - since);
+    const again = await Promise.allSettled([rangeQuery(since, fine)]);
+    if (signal.aborted) return;
+    if (again[0].status === 'fulfilled') {
+      [rangeRes, step] = [again[0], fine];
+      from = youngStart(since * 1000, firstAt(rangeRes), end * 1000, step * 1000);
+    }
+  }
+  result.replaceChildren();
+  if (rangeRes.status === 'rejected') {
+    result.append(errorBox(rangeRes.reason));
+    return;
+  }
+  const data = rangeRes.value.data || {};
+  const all = (data.result || []).map((r) => ({
+    name: seriesName(r.metric) || q,
+    points: (r.values || []).map(([t, v]) => [t * 1000, parseFloat(v)]),
+  }));
+  const nativeOnly = (data.result || []).filter((r) => r.histograms?.length && !r.values?.length).length;
+  const series = all.filter((sr) => sr.points.length).slice(0, MAX_SERIES);
   for (const w of [...(rangeRes.value.warnings || []), ...(rangeRes.value.infos || [])]) {
     result.append(h('p', { class: 'warning', text: w }));
   }
@@ -316,8 +358,12 @@ export async function renderMetrics(main, params, { signal }) {
   const fmtY = (v) => fmtUnit(v, queryUnit(q, unit));
   const fmtEx = (v) => fmtUnit(v, unit);
   const total = exemplars.length;
-  const dots = allExemplars ? exemplars : thin(exemplars, start * 1000, end * 1000, EXEMPLAR_BUCKETS);
-  result.append(chart({ series, exemplars: dots, start: start * 1000, end: end * 1000, stepMs: step * 1000, onExemplar: open, fmtY, fmtEx }));
+  const dots = allExemplars ? exemplars : thin(exemplars, from, end * 1000, EXEMPLAR_BUCKETS);
+  result.append(chart({ series, exemplars: dots, start: from, end: end * 1000, stepMs: step * 1000, onExemplar: open, fmtY, fmtEx }));
+  if (from > start * 1000) {
+    result.append(h('p', { class: 'muted small', id: 'young-note', text: `The chart starts at ${fmtTime(new Date(from)).slice(11, 19)}, ` +
+      `shortly before the first sample: the data covers less than half the last ${range}.` }));
+  }
   if (total) {
     const toggle = h('a', {
       id: 'exemplar-toggle', class: 'chip',
