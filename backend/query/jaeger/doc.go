@@ -5,7 +5,7 @@
 //	GET /api/services/{service}/operations
 //	GET /api/operations?service=&spanKind=
 //	GET /api/traces?service=&operation=&tags=&tag=&start=&end=&minDuration=&maxDuration=&limit=&lookback=&traceID=
-//	GET /api/traces/{traceID}
+//	GET /api/traces/{traceID}?compact=
 //	GET /api/dependencies?endTs=&lookback=
 //
 // Responses have Jaeger's shapes: the {"data","total","limit","offset",
@@ -21,5 +21,7 @@
 //
 // Departures from Jaeger: the lookback parameter (such as "1h") is honoured
 // when start is absent (Jaeger ignores it and uses 2 days); span flags are
-// not shown.
+// not shown; compact=true on a trace leaves out what its spans repeat (each
+// span's traceID, a reference's within the trace, the types of tags and
+// log fields), which the Loupe UI asks for.
 package jaeger

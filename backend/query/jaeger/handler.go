@@ -177,7 +177,11 @@ func (h *Handler) trace(w http.ResponseWriter, r *http.Request) {
 		storeError(w, r, err)
 		return
 	}
-	writeJSON(w, r, http.StatusOK, &response{Data: []trace{toTrace(t)}})
+	out := toTrace(t)
+	if r.FormValue("compact") == "true" {
+		compact(&out)
+	}
+	writeJSON(w, r, http.StatusOK, &response{Data: []trace{out}})
 }
 
 func paramError(name string, err error) error {
