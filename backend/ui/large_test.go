@@ -98,8 +98,10 @@ func TestBrowserLargeTrace(t *testing.T) {
 	id := sendLargeTrace(t, srv.Addrs("otlp-http")[0].String(), largeSpans)
 	orphans, missing, first := sendOrphans(t, srv.Addrs("otlp-http")[0].String())
 	tb := newTab(t, browser, servertest.URL(srv, "http"))
+	// The home drawn to its end (its service map too) before the clock
+	// starts: the time is the trace's, not the home's last requests'.
 	tb.Open("#/services")
-	tb.WaitFor("the home", `document.querySelector('#services-table')`)
+	tb.WaitFor("the home", `document.querySelector('.view[data-drawn] #services-table')`)
 	began := time.Now()
 	tb.Route("#/trace/" + id)
 	tb.WaitFor("the trace", `document.getElementById('trace-id')?.textContent === '`+id+`' && document.querySelector('.wf-row.selected')`)
@@ -110,8 +112,10 @@ func TestBrowserLargeTrace(t *testing.T) {
 	var rows int
 	tb.Eval(`document.querySelectorAll('#waterfall .wf-row').length`, &rows)
 	t.Logf("a trace of %d spans opened in %v, %d rows in the page", largeSpans, took, rows)
-	// Jaeger UI takes seconds at this size; the bound is loose for loaded
-	// CI machines (drawing every row took 7.5 s here).
+	// Jaeger UI takes seconds at this size. Here, on 2 cores, it opened in
+	// 0.52-0.64 s at load 2-4.6 and in 1.7-2.2 s with four busy loops
+	// beside it (load 5-8): the bound leaves a loaded CI machine a third
+	// more (see BENCHMARKS.md; drawing every row took 7.5 s).
 	if took > 3*time.Second || rows > 200 {
 		t.Errorf("%d spans: %v to open, %d rows drawn; want under 3 s and only the rows in view", largeSpans, took, rows)
 	}
