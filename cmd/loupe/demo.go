@@ -118,6 +118,11 @@ type demoResult struct {
 	CPU     map[string]time.Duration
 }
 
+// profileService, set only in builds with the loupeprof tag (see
+// demoprof.go), starts a CPU profile of the service and returns what stops
+// it: how BenchmarkDemoCost's figures are explained.
+var profileService func(name string) (stop func())
+
 // runDemoService runs one service in this process: what the launcher starts
 // as a child, and what deploy files run.
 func runDemoService(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -135,6 +140,9 @@ func runDemoService(ctx context.Context, args []string, stdout, stderr io.Writer
 	if !ok {
 		fmt.Fprintf(stderr, "loupe demo service: no service %q: want one of %s\n", args[0], strings.Join(demo.Names(), ", "))
 		return 2
+	}
+	if profileService != nil {
+		defer profileService(svc.Name)()
 	}
 	if err := svc.Run(ctx, os.Getenv, stdout); err != nil {
 		fmt.Fprintf(stderr, "loupe demo service %s: %v\n", svc.Name, err)

@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"regexp"
 	"strings"
@@ -165,7 +166,9 @@ func (o *orchestrator) chat(w http.ResponseWriter, r *http.Request) {
 			out.Speech = &sp
 		}
 	}
-	out.JobID = fmt.Sprintf("job-%s", telemetry.SpanID(ctx))
+	// Not the span id: with telemetry off there is none, and every job
+	// would share one id (and fail to save as a duplicate key).
+	out.JobID = fmt.Sprintf("job-%016x", rand.Uint64())
 	if err := enqueue(ctx, o.rdb, job{ID: out.JobID, Kind: "summarize", ClientID: t.ClientID, Project: t.Project, Text: answer.Text}); err != nil {
 		log.ErrorContext(ctx, "job not queued", telemetry.Err(err))
 		out.JobID = ""
