@@ -58,7 +58,7 @@ func TestLogWorkerFullQueueCallerRunsLosesNothing(t *testing.T) {
 	if err := w.enqueue(context.Background(), h, rec("first")); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(5 * time.Second); len(w.ch) > 0 && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(5 * time.Second); w.queued() > 0 && time.Now().Before(deadline); {
 		time.Sleep(time.Millisecond)
 	}
 	for i := range 9 {
