@@ -46,6 +46,11 @@ func parseDemoFlags(args []string, stderr io.Writer) (*demoFlags, error) {
 Runs the demo platform (gateway, orchestrator, llm, tts, worker) as child
 processes, with traffic, on an embedded loupe serve (or --backend none).
 
+The services export metrics every 5 s and spans and logs every second
+unless OTEL_METRIC_EXPORT_INTERVAL, OTEL_BSP_SCHEDULE_DELAY or
+OTEL_BLRP_SCHEDULE_DELAY (milliseconds) say otherwise, with either backend:
+OTEL_METRIC_EXPORT_INTERVAL=60000 shows the SDK's default.
+
 flags:
 `)
 		fs.PrintDefaults()
@@ -269,7 +274,8 @@ func launch(ctx context.Context, f *demoFlags, stdout, stderr io.Writer) (res de
 
 // childEnv is the services' environment: this process's, without what names
 // one service or one place to send to (each child gets its own), with the
-// demo's faster export defaults.
+// demo's faster export defaults where the variables are unset or empty: a
+// user's own interval or delay applies, with either backend.
 func childEnv(environ []string, embedded bool) map[string]string {
 	env := map[string]string{}
 	for _, kv := range environ {
@@ -283,13 +289,14 @@ func childEnv(environ []string, embedded bool) map[string]string {
 		env[k] = v
 	}
 	// Export every second (spans, logs) and every 5 s (metrics), rather
-	// than 5 s and 60 s, so that the UI is live at once.
+	// than 5 s and 60 s, so that the UI is live at once. An empty variable
+	// is an unset one, as the SDK reads it.
 	for k, v := range map[string]string{
 		"OTEL_METRIC_EXPORT_INTERVAL": "5000",
 		"OTEL_BSP_SCHEDULE_DELAY":     "1000",
 		"OTEL_BLRP_SCHEDULE_DELAY":    "1000",
 	} {
-		if _, set := env[k]; !set || embedded {
+		if strings.TrimSpace(env[k]) == "" {
 			env[k] = v
 		}
 	}

@@ -51,6 +51,7 @@ func TestUsageAndFlagErrors(t *testing.T) {
 		{"missing token file", []string{"serve", "--token-file", "no-such-file"}, 2, "--token-file"},
 		{"empty allowed host", []string{"serve", "--allowed-host", " "}, 2, "allowed-host"},
 		{"nothing to serve", []string{"serve", "--otlp-grpc", "", "--otlp-http", "", "--http", ""}, 2, "nothing to serve"},
+		{"demo help names the export variables", []string{"demo", "-h"}, 0, "OTEL_METRIC_EXPORT_INTERVAL=60000"},
 		{"all-interfaces needs asking", []string{"serve", "--data-dir", "", "--http", ":0", "--otlp-grpc", "", "--otlp-http", ""}, 1, "no host"},
 	}
 	for _, tc := range cases {
