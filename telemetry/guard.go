@@ -193,7 +193,13 @@ func (e *spanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnl
 
 func gatedSpanProcessor(g *guard, exp sdktrace.SpanExporter, name string, b conf.Batch) sdktrace.SpanProcessor {
 	q := g.newGate(&g.spans, "span", name, b.MaxQueueSize)
-	return &spanGate{SpanProcessor: newSpanBatcher(&spanExporter{SpanExporter: exp, q: q}, b), q: q}
+	bsp := sdktrace.NewBatchSpanProcessor(&spanExporter{SpanExporter: exp, q: q},
+		sdktrace.WithBatchTimeout(b.Delay),
+		sdktrace.WithExportTimeout(b.ExportTimeout),
+		sdktrace.WithMaxQueueSize(b.MaxQueueSize),
+		sdktrace.WithMaxExportBatchSize(b.MaxExportBatchSize),
+	)
+	return &spanGate{SpanProcessor: bsp, q: q}
 }
 
 // logGate and logExporter do the same for log records.
