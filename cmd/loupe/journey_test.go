@@ -20,14 +20,6 @@ import (
 // drawn (issue 12: each step ready in under 1 s).
 const journeyStep = time.Second
 
-// homeStep bounds the opening of the Services home, which is not yet
-// under journeyStep: for the worker, which sends no server histogram, it
-// reads the worker's latest 500 traces whole, across all their services
-// (18.6 MB, 16,786 spans once the demo has run for 2 minutes). Measured
-// here (2 cores, load 3-4.6): 0.7 s at 7 s of demo data, 1.0-2.3 s at 1-4
-// minutes, by a click on the header's link as by opening the address.
-const homeStep = 3 * time.Second
-
 // journeyBounds are the bounds of a journey on a demo that exports its
 // metrics every interval.
 type journeyBounds struct {
@@ -63,7 +55,7 @@ func boundsFor(interval time.Duration) journeyBounds {
 // trace, across services, with that span selected and its logs beside it;
 // the trace's logs link lists the trace's logs, and Back returns to the
 // span. Once the data is there, the journey is done again from the home
-// page, each step timed and under journeyStep (the home under homeStep),
+// page, each step timed and under journeyStep,
 // with a screenshot named by the interval. Then Ctrl-C stops the demo:
 // exit 0, no process left. Everything is read from the page, not the API.
 // It logs the times a user waits.
@@ -106,7 +98,7 @@ func demoJourney(t *testing.T, bin string, env []string, b journeyBounds) {
 	t.Logf("the demo's start → the p95 line with a failed request's exemplar: %v (bound %v)", time.Since(d.started).Round(100*time.Millisecond), b.firstExemplar)
 
 	// The journey, each step timed: the home page, opened anew.
-	step(tb, "open the home page → its five services with rates", homeStep, chromedp.Navigate(d.ui+"/"), home)
+	step(tb, "open the home page → its five services with rates", journeyStep, chromedp.Navigate(d.ui+"/"), home)
 	for _, s := range demoServices {
 		row := `#services-table tr[data-service="` + s + `"]`
 		t.Logf("%-12s %9s from %-7s errors %6s, p99 %s", s, tb.Str(`document.querySelector('`+row+` .rate').textContent`),
@@ -199,6 +191,8 @@ func demoJourney(t *testing.T, bin string, env []string, b journeyBounds) {
 // time taken.
 func step(tb *browsertest.Tab, what string, bound time.Duration, act chromedp.Action[chromedp.Void], cond string) {
 	tb.T.Helper()
+	var at [2]float64 // the document's time origin, and now in it
+	tb.Eval(`performance.clearResourceTimings(), [performance.timeOrigin, performance.now()]`, &at)
 	began := time.Now()
 	tb.Do(act)
 	tb.WaitFor(what, cond)
@@ -207,6 +201,25 @@ func step(tb *browsertest.Tab, what string, bound time.Duration, act chromedp.Ac
 	if took > bound {
 		tb.T.Errorf("%s took %v, want under %v", what, took.Round(time.Millisecond), bound)
 	}
+	if took > bound/2 {
+		tb.T.Logf("  its slowest requests: %s", slowestRequests(tb, at, 6))
+	}
+}
+
+// slowestRequests names the n slowest requests the page made since at
+// (its time origin and performance.now() then), with their start since
+// then and their duration in ms: where a slow step waited. A step that
+// loaded a new document counts from that document's start, its own load
+// first.
+func slowestRequests(tb *browsertest.Tab, at [2]float64, n int) string {
+	return tb.Str(fmt.Sprintf(`(() => {
+		const since = performance.timeOrigin === %[1]f ? %[2]f : 0;
+		const fmt = (name, e) => name + ' @' + Math.round(e.startTime - since) + '+' + Math.round(e.duration);
+		const nav = performance.getEntriesByType('navigation').filter((e) => since === 0).map((e) => fmt('(the page, DOM ready @' + Math.round(e.domContentLoadedEventEnd) + ')', e));
+		return nav.concat(performance.getEntriesByType('resource').filter((e) => e.startTime >= since)
+			.sort((a, b) => b.duration - a.duration).slice(0, %[3]d)
+			.map((e) => fmt(decodeURIComponent(e.name.replace(location.origin, '')).slice(0, 120), e))).join('; ');
+	})()`, at[0], at[1], n))
 }
 
 // everyService is a condition on the Services home: cond holds for the

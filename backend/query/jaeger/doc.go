@@ -4,7 +4,7 @@
 //	GET /api/services
 //	GET /api/services/{service}/operations
 //	GET /api/operations?service=&spanKind=
-//	GET /api/traces?service=&operation=&tags=&tag=&start=&end=&minDuration=&maxDuration=&limit=&lookback=&traceID=
+//	GET /api/traces?service=&operation=&tags=&tag=&start=&end=&minDuration=&maxDuration=&limit=&lookback=&traceID=&spansOf=&compact=
 //	GET /api/traces/{traceID}?compact=
 //	GET /api/dependencies?endTs=&lookback=
 //
@@ -21,7 +21,8 @@
 //
 // Departures from Jaeger: the lookback parameter (such as "1h") is honoured
 // when start is absent (Jaeger ignores it and uses 2 days); span flags are
-// not shown; compact=true on a trace leaves out what its spans repeat (each
-// span's traceID, a reference's within the trace, the types of tags and
-// log fields), which the Loupe UI asks for.
+// not shown; compact=true on a trace or a search leaves out what its spans
+// repeat (each span's traceID, a reference's within the trace, the types of
+// tags and log fields), and spansOf={service} on a search keeps only that
+// service's spans of each trace found: the Loupe UI asks for both.
 package jaeger

@@ -177,11 +177,7 @@ func (h *Handler) trace(w http.ResponseWriter, r *http.Request) {
 		storeError(w, r, err)
 		return
 	}
-	out := toTrace(t)
-	if r.FormValue("compact") == "true" {
-		compact(&out)
-	}
-	writeJSON(w, r, http.StatusOK, &response{Data: []trace{out}})
+	writeJSON(w, r, http.StatusOK, &response{Data: []trace{renderOptions(r).trace(t)}})
 }
 
 func paramError(name string, err error) error {
@@ -311,5 +307,35 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer func() { <-h.searches }()
-	h.streamSearch(w, r, h.results(r.Context(), q, ids))
+	h.streamSearch(w, r, h.results(r.Context(), q, ids), renderOptions(r))
+}
+
+// render says how a trace of an answer is shown: spansOf keeps only the
+// spans of that service (the Loupe UI's Services home derives a service's
+// figures from its entry spans, and needs no other service's), compact
+// as [compact] says.
+type render struct {
+	spansOf string
+	compact bool
+}
+
+func renderOptions(r *http.Request) render {
+	return render{spansOf: r.FormValue("spansOf"), compact: r.FormValue("compact") == "true"}
+}
+
+func (o render) trace(t store.Trace) trace {
+	if o.spansOf != "" {
+		kept := make([]*store.Span, 0, len(t.Spans))
+		for _, s := range t.Spans {
+			if s.Resource.ServiceName == o.spansOf {
+				kept = append(kept, s)
+			}
+		}
+		t.Spans = kept
+	}
+	out := toTrace(t)
+	if o.compact {
+		compact(&out)
+	}
+	return out
 }

@@ -90,6 +90,7 @@ func TestGolden(t *testing.T) {
 		{"trace", "/api/traces/aa000000000000000000000000000001", 200},
 		{"trace_64bit", "/api/traces/0000000000000007", 200},
 		{"trace_compact", "/api/traces/aa000000000000000000000000000001?compact=true", 200},
+		{"search_spans_of", "/api/traces?service=frontend&spansOf=cart&compact=true", 200},
 		{"dependencies", "/api/dependencies?endTs=" + itoa(storetest.Base.Add(time.Minute).UnixMilli()) + "&lookback=120000", 200},
 		{"dependencies_empty_window", "/api/dependencies?endTs=" + itoa(storetest.Base.Add(-time.Minute).UnixMilli()) + "&lookback=1000", 200},
 		{"error_bad_end_ts", "/api/dependencies?endTs=soon", 400},

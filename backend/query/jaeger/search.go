@@ -95,7 +95,7 @@ func (h *Handler) results(ctx context.Context, q store.TraceQuery, ids []store.T
 // time. A store error before the first trace is answered with its status;
 // later, and when the answer reaches the size bound, the answer ends with
 // what it has and an entry of "errors" says why.
-func (h *Handler) streamSearch(w http.ResponseWriter, r *http.Request, results iter.Seq2[found, error]) {
+func (h *Handler) streamSearch(w http.ResponseWriter, r *http.Request, results iter.Seq2[found, error], opts render) {
 	pretty := r.FormValue("prettyPrint") == "true"
 	rc := http.NewResponseController(w)
 	var (
@@ -124,7 +124,7 @@ func (h *Handler) streamSearch(w http.ResponseWriter, r *http.Request, results i
 			errs = append(errs, *f.err)
 			continue
 		}
-		item, err := marshal(toTrace(f.trace), pretty, 2)
+		item, err := marshal(opts.trace(f.trace), pretty, 2)
 		if err != nil {
 			errs = append(errs, apiError{Code: http.StatusInternalServerError, Msg: err.Error()})
 			break
