@@ -6,6 +6,7 @@ import (
 	"embed"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"path"
@@ -65,8 +66,9 @@ func WithOTLPEndpoints(grpc, http []string) Option {
 
 // Handler serves the UI. Its zero value is not usable; call [New].
 type Handler struct {
-	assets map[string]asset // by URL path
-	config []byte           // the JSON of /api/ui/config
+	assets  map[string]asset // by path under AssetPrefix
+	version string           // the files' content hash: /ui/{version}/… never changes
+	config  []byte           // the JSON of /api/ui/config
 }
 
 // New returns the UI handler. Options: [WithOTLPEndpoints] (default none).
@@ -75,12 +77,32 @@ func New(opts ...Option) *Handler {
 	for _, o := range opts {
 		o.apply(&c)
 	}
-	h := &Handler{assets: map[string]asset{}}
-	err := fs.WalkDir(static, "static", func(p string, d fs.DirEntry, err error) error {
+	sub, err := fs.Sub(static, "static")
+	if err == nil {
+		var h Handler
+		h.assets, h.version, err = load(sub)
+		if err == nil {
+			h.config = configJSON(c)
+			return &h
+		}
+	}
+	// The files are embedded at build time: reading them cannot fail.
+	panic("ui: reading the embedded files: " + err.Error())
+}
+
+// load reads the files of fsys, by path, and their version: a hash of
+// them all. The page's own references to /ui/ name that version (the
+// scripts' imports are relative, so they follow), so that a browser keeps
+// the files for good and loads them again only from a build that changed
+// them; the page itself is revalidated each time.
+func load(fsys fs.FS) (map[string]asset, string, error) {
+	assets := map[string]asset{}
+	all := sha256.New()
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error { // in lexical order
 		if err != nil || d.IsDir() {
 			return err
 		}
-		body, err := static.ReadFile(p)
+		body, err := fs.ReadFile(fsys, p)
 		if err != nil {
 			return err
 		}
@@ -88,24 +110,36 @@ func New(opts ...Option) *Handler {
 		if !ok {
 			ct = "application/octet-stream"
 		}
-		sum := sha256.Sum256(body)
-		h.assets[AssetPrefix+strings.TrimPrefix(p, "static/")] = asset{
-			body: body, contentType: ct, etag: `"` + hex.EncodeToString(sum[:8]) + `"`,
-		}
+		fmt.Fprintf(all, "%s\x00%d\x00", p, len(body))
+		all.Write(body)
+		assets[p] = asset{body: body, contentType: ct}
 		return nil
 	})
 	if err != nil {
-		// The files are embedded at build time: reading them cannot fail.
-		panic("ui: reading the embedded files: " + err.Error())
+		return nil, "", err
 	}
+	version := hex.EncodeToString(all.Sum(nil)[:8])
+	if index, ok := assets["index.html"]; ok {
+		index.body = bytes.ReplaceAll(index.body, []byte(`="`+AssetPrefix), []byte(`="`+AssetPrefix+version+"/"))
+		assets["index.html"] = index
+	}
+	for p, a := range assets {
+		sum := sha256.Sum256(a.body)
+		a.etag = `"` + hex.EncodeToString(sum[:8]) + `"`
+		assets[p] = a
+	}
+	return assets, version, nil
+}
+
+func configJSON(c config) []byte {
 	type endpoints struct {
 		GRPC []string `json:"grpc"`
 		HTTP []string `json:"http"`
 	}
-	h.config, _ = json.Marshal(struct {
+	b, _ := json.Marshal(struct {
 		OTLP endpoints `json:"otlp"`
 	}{endpoints{GRPC: nonNil(c.otlpGRPC), HTTP: nonNil(c.otlpHTTP)}})
-	return h
+	return b
 }
 
 func nonNil(s []string) []string {
@@ -115,14 +149,19 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// RegisterRoutes registers GET / (the page), GET /ui/… (its files) and GET
-// /api/ui/config on mux.
+// RegisterRoutes registers GET / (the page), GET /ui/… and GET
+// /ui/{version}/… (its files) and GET /api/ui/config on mux.
 func (h *Handler) RegisterRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		h.serveAsset(w, r, AssetPrefix+"index.html")
+		h.serveAsset(w, r, "index.html", false)
 	})
 	mux.HandleFunc("GET "+AssetPrefix, func(w http.ResponseWriter, r *http.Request) {
-		h.serveAsset(w, r, r.URL.Path)
+		p := strings.TrimPrefix(r.URL.Path, AssetPrefix)
+		rest, versioned := strings.CutPrefix(p, h.version+"/")
+		if versioned {
+			p = rest
+		}
+		h.serveAsset(w, r, p, versioned)
 	})
 	mux.HandleFunc("GET /api/ui/config", func(w http.ResponseWriter, r *http.Request) {
 		setSecurityHeaders(w)
@@ -150,7 +189,10 @@ func setSecurityHeaders(w http.ResponseWriter) {
 	h.Set("Referrer-Policy", "no-referrer")
 }
 
-func (h *Handler) serveAsset(w http.ResponseWriter, r *http.Request, p string) {
+// serveAsset answers the file p. Under the version's path it never
+// changes, and is kept for a year without revalidation; elsewhere the
+// browser revalidates it each time, a 304 by its ETag when unchanged.
+func (h *Handler) serveAsset(w http.ResponseWriter, r *http.Request, p string, versioned bool) {
 	setSecurityHeaders(w)
 	a, ok := h.assets[p]
 	if !ok {
@@ -158,9 +200,11 @@ func (h *Handler) serveAsset(w http.ResponseWriter, r *http.Request, p string) {
 		return
 	}
 	w.Header().Set("Content-Type", a.contentType)
-	// The files have no content hash in their names, so the browser
-	// revalidates each time; the ETag makes that a 304 when unchanged.
-	w.Header().Set("Cache-Control", "no-cache")
+	if versioned {
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		w.Header().Set("Cache-Control", "no-cache")
+	}
 	w.Header().Set("ETag", a.etag)
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
 }

@@ -42,7 +42,7 @@ func TestRoutes(t *testing.T) {
 	for _, tc := range []struct {
 		path, status, contentType, contains string
 	}{
-		{"/", "200", "text/html; charset=utf-8", `<script type="module" src="/ui/js/app.js">`},
+		{"/", "200", "text/html; charset=utf-8", `<script type="module" src="/ui/`},
 		{"/ui/index.html", "200", "text/html; charset=utf-8", "<title>Loupe</title>"},
 		{"/ui/js/app.js", "200", "text/javascript; charset=utf-8", "hashchange"},
 		{"/ui/js/metrics.js", "200", "text/javascript; charset=utf-8", "query_exemplars"},
@@ -103,6 +103,7 @@ func TestCSP(t *testing.T) {
 // take nothing from another origin and never write data as HTML.
 func TestAssetsEmbedded(t *testing.T) {
 	h := ui.New()
+	version := pageVersion(t, h)
 	n := 0
 	err := filepath.WalkDir("static", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -113,10 +114,16 @@ func TestAssetsEmbedded(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		url := "/ui/" + filepath.ToSlash(strings.TrimPrefix(p, "static"+string(filepath.Separator)))
-		resp := serve(t, h, http.MethodGet, url, nil)
-		if got := body(t, resp); resp.StatusCode != http.StatusOK || got != string(want) {
-			t.Errorf("GET %s: %s, %d bytes; want the %d bytes of %s", url, resp.Status, len(got), len(want), p)
+		rel := filepath.ToSlash(strings.TrimPrefix(p, "static"+string(filepath.Separator)))
+		served := want
+		if rel == "index.html" {
+			served = []byte(strings.ReplaceAll(string(want), `="/ui/`, `="/ui/`+version+`/`))
+		}
+		for _, url := range []string{"/ui/" + rel, "/ui/" + version + "/" + rel} {
+			resp := serve(t, h, http.MethodGet, url, nil)
+			if got := body(t, resp); resp.StatusCode != http.StatusOK || got != string(served) {
+				t.Errorf("GET %s: %s, %d bytes; want the %d bytes of %s", url, resp.Status, len(got), len(served), p)
+			}
 		}
 		text := string(want)
 		for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "http://", "https://"} {
@@ -131,6 +138,51 @@ func TestAssetsEmbedded(t *testing.T) {
 	}
 	if n < 8 {
 		t.Errorf("only %d static files", n)
+	}
+}
+
+// pageVersion is the version in the page's references to its files.
+func pageVersion(t *testing.T, h *ui.Handler) string {
+	t.Helper()
+	m := regexp.MustCompile(`src="/ui/([0-9a-f]{16})/js/app\.js"`).FindStringSubmatch(body(t, serve(t, h, http.MethodGet, "/", nil)))
+	if m == nil {
+		t.Fatal("the page names no versioned app.js")
+	}
+	return m[1]
+}
+
+// The page names its files under their version, which a browser keeps for
+// good (and the scripts' relative imports follow); the page itself, and
+// the files at their plain paths, are revalidated each time; another
+// version is not found.
+func TestVersionedAssets(t *testing.T) {
+	h := ui.New()
+	version := pageVersion(t, h)
+	page := body(t, serve(t, h, http.MethodGet, "/", nil))
+	refs := regexp.MustCompile(`(?:src|href)="(/ui/[^"]*)"`).FindAllStringSubmatch(page, -1)
+	if len(refs) < 3 {
+		t.Fatalf("the page references %d files, want its icon, style and script", len(refs))
+	}
+	for _, ref := range refs {
+		if !strings.HasPrefix(ref[1], "/ui/"+version+"/") {
+			t.Errorf("the page references %s, not under /ui/%s/", ref[1], version)
+			continue
+		}
+		resp := serve(t, h, http.MethodGet, ref[1], nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: %s", ref[1], resp.Status)
+		}
+		if got := resp.Header.Get("Cache-Control"); got != "public, max-age=31536000, immutable" {
+			t.Errorf("GET %s: Cache-Control %q, want it kept for good", ref[1], got)
+		}
+	}
+	for _, p := range []string{"/", "/ui/js/app.js"} {
+		if got := serve(t, h, http.MethodGet, p, nil).Header.Get("Cache-Control"); got != "no-cache" {
+			t.Errorf("GET %s: Cache-Control %q, want no-cache", p, got)
+		}
+	}
+	if resp := serve(t, h, http.MethodGet, "/ui/0123456789abcdef/js/app.js", nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("another version's app.js: %s, want 404", resp.Status)
 	}
 }
 
