@@ -77,17 +77,16 @@ func New(opts ...Option) *Handler {
 	for _, o := range opts {
 		o.apply(&c)
 	}
+	h := &Handler{config: configJSON(c)}
 	sub, err := fs.Sub(static, "static")
 	if err == nil {
-		var h Handler
 		h.assets, h.version, err = load(sub)
-		if err == nil {
-			h.config = configJSON(c)
-			return &h
-		}
 	}
-	// The files are embedded at build time: reading them cannot fail.
-	panic("ui: reading the embedded files: " + err.Error())
+	if err != nil {
+		// The files are embedded at build time: reading them cannot fail.
+		panic("ui: reading the embedded files: " + err.Error())
+	}
+	return h
 }
 
 // load reads the files of fsys, by path, and their version: a hash of
