@@ -1,6 +1,7 @@
 package store
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -181,11 +182,20 @@ func MatchSeries(s *Series, q *SeriesQuery) bool {
 
 // PointInRange reports whether p's time lies in [min, max] (zero bounds are open).
 func PointInRange(p *Point, minT, maxT time.Time) bool {
-	if !minT.IsZero() && p.Time < minT.UnixNano() {
-		return false
+	lo, hi := NanoBounds(minT, maxT)
+	return p.Time >= lo && p.Time <= hi
+}
+
+// NanoBounds are [minT, maxT] in Unix nanoseconds, a zero bound open
+// (math.MinInt64, math.MaxInt64): PointInRange's test, worked out once for
+// a loop over many points.
+func NanoBounds(minT, maxT time.Time) (lo, hi int64) {
+	lo, hi = math.MinInt64, math.MaxInt64
+	if !minT.IsZero() {
+		lo = minT.UnixNano()
 	}
-	if !maxT.IsZero() && p.Time > maxT.UnixNano() {
-		return false
+	if !maxT.IsZero() {
+		hi = maxT.UnixNano()
 	}
-	return true
+	return lo, hi
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/otlptranslator"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 	"github.com/prometheus/prometheus/tsdb/chunks"
 	"github.com/prometheus/prometheus/util/annotations"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/loupe-dev/loupe/backend/store"
 )
@@ -62,23 +64,70 @@ type querier struct {
 	samples int        // translated so far
 }
 
-// entry is one store series and the labels of the Prometheus series it
-// becomes; series holds those series once a selection asked for them.
+// entry is one store series, the Prometheus name of its family and, once
+// a selection could match them, the labels of the Prometheus series it
+// becomes (sets); series holds those series once a selection asked for
+// them.
 type entry struct {
-	src    *store.Series
-	lsets  []labels.Labels
-	series []*promSeries
+	src     *store.Series
+	name    string
+	lsets   []labels.Labels
+	labeled bool
+	series  []*promSeries
 	// of, for a target_info entry, are the series of its resource, whose
 	// point times it takes.
 	of []*store.Series
 }
 
+// sets are the labels of the entry's Prometheus series, worked out on
+// first use; the caller holds the querier's mu.
+func (e *entry) sets() []labels.Labels {
+	if !e.labeled {
+		e.lsets, e.labeled = labelSets(e.name, e.src), true
+	}
+	return e.lsets
+}
+
 // translate makes the entry's series.
 func (e *entry) translate() []*promSeries {
 	if e.of != nil {
-		return []*promSeries{targetInfo(e.lsets[0], e.of)}
+		return []*promSeries{targetInfo(e.sets()[0], e.of)}
 	}
 	return translate(e.src)
+}
+
+// reachable returns whether a series of an entry could satisfy one of the
+// sets of matchers (all of them when there are none), judged from the
+// names of its family (seriesNames) before any label is worked out: each
+// __name__ matcher of a set must match one of them. The answer is kept per
+// family. Working out the labels of every series read was 40% of a query's
+// CPU on a platform of 2,650 series (BENCHMARKS.md).
+func reachable(sets [][]*labels.Matcher) func(*entry) bool {
+	type family struct {
+		name string
+		t    pmetric.MetricType
+	}
+	known := map[family]bool{}
+	return func(e *entry) bool {
+		if len(sets) == 0 {
+			return true
+		}
+		f := family{e.name, e.src.Type}
+		ok, done := known[f]
+		if !done {
+			names := seriesNames(f.name, f.t)
+			ok = slices.ContainsFunc(sets, func(ms []*labels.Matcher) bool {
+				for _, m := range ms {
+					if m.Name == model.MetricNameLabel && !slices.ContainsFunc(names, m.Matches) {
+						return false
+					}
+				}
+				return true
+			})
+			known[f] = ok
+		}
+		return ok
+	}
 }
 
 // load reads the series with a point in the querier's range.
@@ -112,7 +161,7 @@ func (q *querier) read(ctx context.Context) error {
 		if _, ok := q.families[name]; !ok {
 			q.families[name] = familyOf(s)
 		}
-		q.entries = append(q.entries, &entry{src: s, lsets: labelSets(name, s)})
+		q.entries = append(q.entries, &entry{src: s, name: name})
 	}
 	q.addTargetInfo()
 	return nil
@@ -134,7 +183,7 @@ func (q *querier) addTargetInfo() {
 		ti := byResource[key]
 		if ti == nil {
 			src := targetInfoSeries(res)
-			ti = &entry{src: src, lsets: labelSets(otlptranslator.TargetInfoMetricName, src)}
+			ti = &entry{src: src, name: otlptranslator.TargetInfoMetricName}
 			byResource[key] = ti
 			q.entries = append(q.entries, ti)
 		}
@@ -162,9 +211,15 @@ func (q *querier) labelsMatching(ctx context.Context, sets ...[]*labels.Matcher)
 	if err := q.load(ctx); err != nil {
 		return nil, err
 	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	may := reachable(sets)
 	var out []labels.Labels
 	for _, e := range q.entries {
-		for _, ls := range e.lsets {
+		if !may(e) {
+			continue
+		}
+		for _, ls := range e.sets() {
 			if len(sets) == 0 || slices.ContainsFunc(sets, func(ms []*labels.Matcher) bool { return matches(ls, ms) }) {
 				out = append(out, ls)
 			}
@@ -188,9 +243,10 @@ func (q *querier) seriesMatching(ctx context.Context, sets ...[]*labels.Matcher)
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	may := reachable(sets)
 	var out []*promSeries
 	for _, e := range q.entries {
-		if !slices.ContainsFunc(e.lsets, match) {
+		if !may(e) || !slices.ContainsFunc(e.sets(), match) {
 			continue
 		}
 		if e.series == nil {

@@ -175,8 +175,23 @@ func formatLe(b float64) string {
 	return strconv.FormatFloat(b, 'f', -1, 64)
 }
 
+// seriesNames are the metric names of the Prometheus series that
+// labelSets and translate make of a series of type t whose family is name:
+// they give no other.
+func seriesNames(name string, t pmetric.MetricType) []string {
+	switch t {
+	case pmetric.MetricTypeGauge, pmetric.MetricTypeSum:
+		return []string{name}
+	case pmetric.MetricTypeHistogram:
+		return []string{name + "_count", name + "_sum", name + "_bucket"}
+	case pmetric.MetricTypeExponentialHistogram, pmetric.MetricTypeSummary:
+		return []string{name, name + "_count", name + "_sum"}
+	}
+	return nil
+}
+
 // labelSets are the labels of the Prometheus series translate makes of s,
-// worked out without their samples.
+// worked out without their samples; their names are among seriesNames.
 func labelSets(name string, s *store.Series) []labels.Labels {
 	base := baseLabels(s)
 	switch s.Type {
@@ -444,6 +459,27 @@ func translateHistogram(name string, base map[string]string, pts []*store.Point,
 		}
 		return b
 	}
+	// les are the bucket series of the bounds lesOf saw last, by index, the
+	// +Inf one last: the points of a series share their bounds, so the
+	// labels are looked up when they change, not for every bucket of every
+	// point.
+	var (
+		lesBounds []float64
+		les       []*promSeries
+	)
+	lesOf := func(bounds []float64) []*promSeries {
+		if les == nil || !slices.Equal(lesBounds, bounds) {
+			lesBounds, les = bounds, make([]*promSeries, len(bounds)+1)
+			for j := range les {
+				bound := math.Inf(1)
+				if j < len(bounds) {
+					bound = bounds[j]
+				}
+				les[j] = bucket(formatLe(bound))
+			}
+		}
+		return les
+	}
 	var (
 		bounds []float64
 		acc    []uint64 // accumulated per-bucket counts of delta points
@@ -467,12 +503,10 @@ func translateHistogram(name string, base map[string]string, pts []*store.Point,
 		if startsAtZero(pts, i, delta) {
 			count.add(p.Start, 0)
 			sum.add(p.Start, 0)
-			for j := range counts {
-				bound := math.Inf(1)
-				if j < len(p.Bounds) {
-					bound = p.Bounds[j]
+			if len(counts) > 0 {
+				for _, b := range lesOf(p.Bounds) {
+					b.add(p.Start, 0)
 				}
-				bucket(formatLe(bound)).add(p.Start, 0)
 			}
 		}
 		if delta {
@@ -491,15 +525,12 @@ func translateHistogram(name string, base map[string]string, pts []*store.Point,
 		}
 		count.add(p.Time, float64(c))
 		sum.add(p.Time, sm)
-		var cum uint64
-		for i, n := range counts {
-			cum += n
-			bound := math.Inf(1)
-			if i < len(p.Bounds) {
-				bound = p.Bounds[i]
+		if len(counts) > 0 {
+			var cum uint64
+			for i, b := range lesOf(p.Bounds) {
+				cum += counts[i]
+				b.add(p.Time, float64(cum))
 			}
-			b := bucket(formatLe(bound))
-			b.add(p.Time, float64(cum))
 		}
 		// Each exemplar goes to the bucket that holds its value, as the
 		// Prometheus client puts it.

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -12,7 +13,8 @@ import (
 	"github.com/loupe-dev/loupe/backend/store"
 )
 
-// labelSets names exactly the series translate makes, whatever the points.
+// labelSets names exactly the series translate makes, whatever the points,
+// under the names seriesNames gives (reachable relies on it).
 func TestLabelSetsMatchTranslate(t *testing.T) {
 	res := &store.Resource{ServiceName: "svc", Attributes: []store.KeyValue{{Key: "service.name", Value: store.StrValue("svc")}}}
 	pt := func(tm int64, bounds []float64, counts ...uint64) *store.Point {
@@ -60,6 +62,11 @@ func TestLabelSetsMatchTranslate(t *testing.T) {
 		}
 		if !sameSets(got, want) {
 			t.Errorf("%s: translate gives\n%v\nlabelSets gives\n%v", s.Name, got, want)
+		}
+		for _, ls := range want {
+			if n := ls.Get(model.MetricNameLabel); !slices.Contains(seriesNames(name, s.Type), n) {
+				t.Errorf("%s: series named %q, not among seriesNames %q", s.Name, n, seriesNames(name, s.Type))
+			}
 		}
 	}
 }

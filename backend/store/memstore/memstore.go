@@ -722,18 +722,25 @@ func (s *Store) FindSeries(ctx context.Context, q store.SeriesQuery) iter.Seq2[*
 			s   *store.Series
 		}
 		var hits []hit
+		lo, hi := store.NanoBounds(q.StartMin, q.StartMax)
 		for key, e := range s.series {
 			if !store.MatchSeries(e.desc, &q) {
 				continue
 			}
-			var pts []*store.Point
+			n := 0
 			for _, p := range e.points {
-				if store.PointInRange(p, q.StartMin, q.StartMax) {
-					pts = append(pts, p)
+				if p.Time >= lo && p.Time <= hi {
+					n++
 				}
 			}
-			if len(pts) == 0 {
+			if n == 0 {
 				continue
+			}
+			pts := make([]*store.Point, 0, n)
+			for _, p := range e.points {
+				if p.Time >= lo && p.Time <= hi {
+					pts = append(pts, p)
+				}
 			}
 			cp := *e.desc
 			cp.Points = pts
