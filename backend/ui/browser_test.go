@@ -3,6 +3,7 @@ package ui_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -114,6 +115,17 @@ func TestBrowser(t *testing.T) {
 		}
 		if got := row("shop", ".p99"); !strings.HasSuffix(got, " s") {
 			t.Errorf("shop's p99 %q, want seconds", got)
+		}
+		// The page asks for its quantiles in one query; each is what its
+		// own query answers, to the page's three significant digits.
+		api := servertest.URL(srv, "http")
+		for _, c := range []struct{ q, class string }{{"0.5", ".p50"}, {"0.95", ".p95"}, {"0.99", ".p99"}} {
+			want := instantValue(t, api, `histogram_quantile(`+c.q+`, sum by (le) (increase(`+serverName+`_bucket{job="`+shopService+`"}[1h])))`, time.Now())
+			text := row("shop", c.class)
+			got, err := time.ParseDuration(strings.ReplaceAll(text, " ", ""))
+			if err != nil || math.Abs(got.Seconds()-want) > 0.005*want {
+				t.Errorf("shop's %s %q, want %.4g s, its own query's answer", c.class, text, want)
+			}
 		}
 		if n := tb.Str(`document.querySelector('#services-table tr[data-service="payments"] svg.spark path')?.getAttribute('d').length`); n == "" || n == "0" {
 			t.Errorf("payments has no sparkline")

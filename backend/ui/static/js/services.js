@@ -60,26 +60,53 @@ function requestTotals(hist, range, end, signal) {
   return vectorByJob(`sum by (job) (${increase(hist, range)})`, end, signal);
 }
 
+// stats asks, in one PromQL query, for what each job's row needs besides
+// its request count: its failed requests over the range, the time of its
+// first sample in the range (to a 720th of it) and its QUANTILES. Each part
+// is labelled stat=…, and they are joined with "or": one query reads and
+// translates the histogram's series once, where a query per figure read
+// them five times (BENCHMARKS.md, "The Services home's PromQL queries").
+function statsQuery(hist, rangeS, range) {
+  const f = hist.family;
+  const res = Math.max(1, Math.ceil(rangeS / 720));
+  const parts = {
+    errors: `sum by (job) (${increase(hist, range, `{${hist.errors}}`)})`,
+    first: `min by (job) (min_over_time(timestamp(${hist.native ? f : `${f}_count`})[${range}:${res}s]))`,
+  };
+  for (const p of QUANTILES) {
+    parts[`p${p}`] = hist.native
+      ? `histogram_quantile(${p}, sum by (job) (increase(${f}[${range}])))`
+      : `histogram_quantile(${p}, sum by (job, le) (increase(${f}_bucket[${range}])))`;
+  }
+  return {
+    res,
+    query: Object.entries(parts).map(([stat, q]) => `label_replace(${q}, "stat", "${stat}", "", "")`).join(' or '),
+  };
+}
+
 // fromMetrics computes each job's row from the server histogram; totals
 // is requestTotals' answer, pending.
 async function fromMetrics(hist, totals, rangeS, range, end, signal) {
   const f = hist.family;
-  const q = (p) => hist.native
-    ? `histogram_quantile(${p}, sum by (job) (increase(${f}[${range}])))`
-    : `histogram_quantile(${p}, sum by (job, le) (increase(${f}_bucket[${range}])))`;
   const step = Math.max(stepSeconds(rangeS), Math.ceil(rangeS / SPARK_POINTS));
   const spark = (w) => hist.native ? `sum by (job) (histogram_count(rate(${f}[${w}])))` : `sum by (job) (rate(${f}_count[${w}]))`;
-  // The time of each job's first sample in the range, to a 720th of it.
-  const res = Math.max(1, Math.ceil(rangeS / 720));
-  const first = `min by (job) (min_over_time(timestamp(${hist.native ? f : `${f}_count`})[${range}:${res}s]))`;
   const windowP = rateWindow(hist.native ? f : `${f}_bucket`, rangeS, signal);
-  const [total, errors, firsts, [w, sparkRes], ...qs] = await Promise.all([
+  const { res, query } = statsQuery(hist, rangeS, range);
+  const [total, stats, [w, sparkRes]] = await Promise.all([
     totals,
-    vectorByJob(`sum by (job) (${increase(hist, range, `{${hist.errors}}`)})`, end, signal),
-    vectorByJob(first, end, signal),
+    getJSON('/api/v1/query', { query, time: end.toFixed(3) }, signal),
     windowP.then(async (w) => [w, await getJSON('/api/v1/query_range', { query: spark(w), start: (end - rangeS).toFixed(3), end: end.toFixed(3), step }, signal)]),
-    ...QUANTILES.map((p) => vectorByJob(q(p), end, signal)),
   ]);
+  // by.get(stat).get(job) is a job's figure.
+  const by = new Map();
+  for (const x of stats.data?.result || []) {
+    const stat = x.metric?.stat || '';
+    if (!by.has(stat)) by.set(stat, new Map());
+    by.get(stat).set(x.metric?.job || '', parseFloat(x.value?.[1]));
+  }
+  const stat = (name) => by.get(name) || new Map();
+  const errors = stat('errors'), firsts = stat('first');
+  const qs = QUANTILES.map((p) => stat(`p${p}`));
   const sparks = new Map((sparkRes.data?.result || []).map((x) => [x.metric?.job || '',
     (x.values || []).map(([t, v]) => [t * 1000, parseFloat(v)])]));
   const rows = [];
