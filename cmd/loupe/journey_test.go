@@ -209,7 +209,7 @@ func step(tb *browsertest.Tab, what string, bound time.Duration, act chromedp.Ac
 	if took > bound {
 		tb.T.Errorf("%s took %v, want under %v", what, took.Round(time.Millisecond), bound)
 	}
-	if took > bound/2 {
+	if took > journeyStep/2 {
 		tb.T.Logf("  its slowest requests: %s", slowestRequests(tb, at, 6))
 	}
 }
