@@ -99,9 +99,10 @@ func platformMetrics(end time.Time) pmetric.Metrics {
 	return md
 }
 
-// BenchmarkHomeQueries times the instant queries of the UI's Services
-// home, one by one, on platformMetrics through the HTTP handler; "one" is
-// the handler's and engine's own cost (the query 1), the floor of any query.
+// BenchmarkHomeQueries times the requests of the UI's Services home to
+// this handler (instant queries, the metric names, the metadata, the rate
+// interval), one by one, on platformMetrics; "one" is the handler's and
+// engine's own cost (the query 1), the floor of any query.
 //
 //	go test ./backend/query/prom -run '^$' -bench HomeQueries -benchmem -count=6
 func BenchmarkHomeQueries(b *testing.B) {
@@ -114,21 +115,32 @@ func BenchmarkHomeQueries(b *testing.B) {
 	mux := http.NewServeMux()
 	prom.New(st, prom.WithClock(func() time.Time { return end })).RegisterRoutes(mux)
 	const f = "http_server_request_duration_seconds"
-	for _, c := range []struct{ name, query string }{
-		{"one", "1"},
-		{"total", "sum by (job) (increase(" + f + "_count[1h]))"},
-		{"errors", `sum by (job) (increase(` + f + `_count{http_response_status_code=~"5.."}[1h]))`},
-		{"first", "min by (job) (min_over_time(timestamp(" + f + "_count)[1h:5s]))"},
-		{"p95", "histogram_quantile(0.95, sum by (job, le) (increase(" + f + "_bucket[1h])))"},
-		{"buckets", "sum by (job, le) (increase(" + f + "_bucket[1h]))"},
+	at := strconv.FormatInt(end.Unix(), 10)
+	query := func(expr string) string { return "/api/v1/query?" + q(expr, "time", at) }
+	for _, c := range []struct{ name, path string }{
+		{"one", query("1")},
+		{"total", query("sum by (job) (increase(" + f + "_count[1h]))")},
+		{"errors", query(`sum by (job) (increase(` + f + `_count{http_response_status_code=~"5.."}[1h]))`)},
+		{"first", query("min by (job) (min_over_time(timestamp(" + f + "_count)[1h:5s]))")},
+		{"p95", query("histogram_quantile(0.95, sum by (job, le) (increase(" + f + "_bucket[1h])))")},
+		{"buckets", query("sum by (job, le) (increase(" + f + "_bucket[1h]))")},
+		// The Services home's one query for errors, first sample and
+		// quantiles (services.js, statsQuery).
+		{"stats", query(`label_replace(sum by (job) (increase(` + f + `_count{http_response_status_code=~"5.."}[1h])), "stat", "errors", "", "")` +
+			` or label_replace(min by (job) (min_over_time(timestamp(` + f + `_count)[1h:5s])), "stat", "first", "", "")` +
+			` or label_replace(histogram_quantile(0.5, sum by (job, le) (increase(` + f + `_bucket[1h]))), "stat", "p0.5", "", "")` +
+			` or label_replace(histogram_quantile(0.95, sum by (job, le) (increase(` + f + `_bucket[1h]))), "stat", "p0.95", "", "")` +
+			` or label_replace(histogram_quantile(0.99, sum by (job, le) (increase(` + f + `_bucket[1h]))), "stat", "p0.99", "", "")`)},
+		{"names", "/api/v1/label/__name__/values"},
+		{"metadata", "/api/v1/metadata"},
+		{"rate_interval", "/api/v1/rate_interval?" + q(f+"_count", "start", strconv.FormatInt(end.Add(-time.Hour).Unix(), 10), "end", at, "step", "15")},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			path := "/api/v1/query?" + q(c.query, "time", strconv.FormatInt(end.Unix(), 10))
 			for b.Loop() {
 				rec := httptest.NewRecorder()
-				mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+				mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, c.path, nil))
 				if rec.Code != http.StatusOK {
-					b.Fatalf("%s: %d %s", c.query, rec.Code, rec.Body)
+					b.Fatalf("%s: %d %s", c.path, rec.Code, rec.Body)
 				}
 			}
 		})

@@ -486,15 +486,23 @@ func (h *Handler) labels(r *http.Request, name string) (any, annotations.Annotat
 	if e != nil {
 		return nil, nil, e
 	}
-	found, err := sel.q.labelsMatching(r.Context(), sel.sets...)
-	if err != nil {
-		return nil, nil, engineError(err)
-	}
 	var out []string
-	if name == "" {
-		out = labelNames(found)
+	if name == model.MetricNameLabel && namesOnly(sel.sets) {
+		names, err := sel.q.namesMatching(r.Context(), sel.sets...)
+		if err != nil {
+			return nil, nil, engineError(err)
+		}
+		out = names
 	} else {
-		out = labelValues(found, name)
+		found, err := sel.q.labelsMatching(r.Context(), sel.sets...)
+		if err != nil {
+			return nil, nil, engineError(err)
+		}
+		if name == "" {
+			out = labelNames(found)
+		} else {
+			out = labelValues(found, name)
+		}
 	}
 	out, ws := limited(out, sel.limit, sel.q.warn)
 	return out, ws, nil

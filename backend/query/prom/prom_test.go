@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -478,6 +479,38 @@ func TestExemplars(t *testing.T) {
 		}
 		if e.Labels["user_id"] != "u1" || e.Value != "0.003" {
 			t.Errorf("exemplar %+v", e)
+		}
+	}
+}
+
+// The metric names, which the handler lists without working out any
+// series' labels, are those of the series themselves, with and without a
+// selection on the name.
+func TestNameValuesMatchSeries(t *testing.T) {
+	srv := newServer(t)
+	for _, match := range []string{`{__name__=~".+"}`, `{__name__=~"http_.*|queue_size"}`, `{__name__!="queue_size",__name__=~".*_(bucket|count)"}`} {
+		_, body := get(t, srv, "/api/v1/series?"+url.Values{"match[]": {match}}.Encode())
+		var series struct{ Data []map[string]string }
+		if err := json.Unmarshal(body, &series); err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for _, s := range series.Data {
+			want = append(want, s["__name__"])
+		}
+		slices.Sort(want)
+		want = slices.Compact(want)
+		path := "/api/v1/label/__name__/values"
+		if match != `{__name__=~".+"}` {
+			path += "?" + url.Values{"match[]": {match}}.Encode()
+		}
+		_, body = get(t, srv, path)
+		var names struct{ Data []string }
+		if err := json.Unmarshal(body, &names); err != nil {
+			t.Fatal(err)
+		}
+		if len(want) < 2 || !slices.Equal(names.Data, want) {
+			t.Errorf("%s: names %q, the series' %q", match, names.Data, want)
 		}
 	}
 }

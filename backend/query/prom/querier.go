@@ -18,7 +18,6 @@ import (
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 	"github.com/prometheus/prometheus/tsdb/chunks"
 	"github.com/prometheus/prometheus/util/annotations"
-	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/loupe-dev/loupe/backend/store"
 )
@@ -96,38 +95,25 @@ func (e *entry) translate() []*promSeries {
 	return translate(e.src)
 }
 
-// reachable returns whether a series of an entry could satisfy one of the
-// sets of matchers (all of them when there are none), judged from the
-// names of its family (seriesNames) before any label is worked out: each
-// __name__ matcher of a set must match one of them. The answer is kept per
-// family. Working out the labels of every series read was 40% of a query's
-// CPU on a platform of 2,650 series (BENCHMARKS.md).
-func reachable(sets [][]*labels.Matcher) func(*entry) bool {
-	type family struct {
-		name string
-		t    pmetric.MetricType
+// reachable returns whether a series of e could satisfy one of the sets
+// of matchers (all of them when there are none), judged from the names of
+// its series (seriesNames) before any label is worked out: each __name__
+// matcher of a set must match one of them. Working out the labels of every
+// series read was 40% of a query's CPU on a platform of 2,650 series
+// (BENCHMARKS.md).
+func (e *entry) reachable(sets [][]*labels.Matcher) bool {
+	if len(sets) == 0 {
+		return true
 	}
-	known := map[family]bool{}
-	return func(e *entry) bool {
-		if len(sets) == 0 {
-			return true
+	names := seriesNames(e.name, e.src)
+	return slices.ContainsFunc(sets, func(ms []*labels.Matcher) bool {
+		for _, m := range ms {
+			if m.Name == model.MetricNameLabel && !slices.ContainsFunc(names, m.Matches) {
+				return false
+			}
 		}
-		f := family{e.name, e.src.Type}
-		ok, done := known[f]
-		if !done {
-			names := seriesNames(f.name, f.t)
-			ok = slices.ContainsFunc(sets, func(ms []*labels.Matcher) bool {
-				for _, m := range ms {
-					if m.Name == model.MetricNameLabel && !slices.ContainsFunc(names, m.Matches) {
-						return false
-					}
-				}
-				return true
-			})
-			known[f] = ok
-		}
-		return ok
-	}
+		return true
+	})
 }
 
 // load reads the series with a point in the querier's range.
@@ -213,10 +199,9 @@ func (q *querier) labelsMatching(ctx context.Context, sets ...[]*labels.Matcher)
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	may := reachable(sets)
 	var out []labels.Labels
 	for _, e := range q.entries {
-		if !may(e) {
+		if !e.reachable(sets) {
 			continue
 		}
 		for _, ls := range e.sets() {
@@ -227,6 +212,35 @@ func (q *querier) labelsMatching(ctx context.Context, sets ...[]*labels.Matcher)
 	}
 	slices.SortFunc(out, labels.Compare)
 	return slices.CompactFunc(out, labels.Equal), nil
+}
+
+// namesMatching returns the sorted, distinct metric names of the series
+// that satisfy any of the sets of matchers (all series when there are
+// none), whose matchers all test __name__ (namesOnly): the UI's list of
+// metrics, without working out any series' labels.
+func (q *querier) namesMatching(ctx context.Context, sets ...[]*labels.Matcher) ([]string, error) {
+	if err := q.load(ctx); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range q.entries {
+		for _, n := range seriesNames(e.name, e.src) {
+			if len(sets) == 0 || slices.ContainsFunc(sets, func(ms []*labels.Matcher) bool {
+				return !slices.ContainsFunc(ms, func(m *labels.Matcher) bool { return !m.Matches(n) })
+			}) {
+				out = append(out, n)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// namesOnly reports whether every matcher of the sets tests __name__.
+func namesOnly(sets [][]*labels.Matcher) bool {
+	return !slices.ContainsFunc(sets, func(ms []*labels.Matcher) bool {
+		return slices.ContainsFunc(ms, func(m *labels.Matcher) bool { return m.Name != model.MetricNameLabel })
+	})
 }
 
 // seriesMatching returns the series, samples included, that satisfy any of
@@ -243,10 +257,9 @@ func (q *querier) seriesMatching(ctx context.Context, sets ...[]*labels.Matcher)
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	may := reachable(sets)
 	var out []*promSeries
 	for _, e := range q.entries {
-		if !may(e) || !slices.ContainsFunc(e.sets(), match) {
+		if !e.reachable(sets) || !slices.ContainsFunc(e.sets(), match) {
 			continue
 		}
 		if e.series == nil {

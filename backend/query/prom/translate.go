@@ -176,22 +176,39 @@ func formatLe(b float64) string {
 }
 
 // seriesNames are the metric names of the Prometheus series that
-// labelSets and translate make of a series of type t whose family is name:
-// they give no other.
-func seriesNames(name string, t pmetric.MetricType) []string {
-	switch t {
+// labelSets and translate make of s, whose family is name, in no order:
+// worked out without labels.
+func seriesNames(name string, s *store.Series) []string {
+	switch s.Type {
 	case pmetric.MetricTypeGauge, pmetric.MetricTypeSum:
 		return []string{name}
 	case pmetric.MetricTypeHistogram:
-		return []string{name + "_count", name + "_sum", name + "_bucket"}
-	case pmetric.MetricTypeExponentialHistogram, pmetric.MetricTypeSummary:
+		if slices.ContainsFunc(s.Points, bucketed) {
+			return []string{name + "_count", name + "_sum", name + "_bucket"}
+		}
+		return []string{name + "_count", name + "_sum"}
+	case pmetric.MetricTypeExponentialHistogram:
 		return []string{name, name + "_count", name + "_sum"}
+	case pmetric.MetricTypeSummary:
+		if slices.ContainsFunc(s.Points, withQuantiles) {
+			return []string{name, name + "_count", name + "_sum"}
+		}
+		return []string{name + "_count", name + "_sum"}
 	}
 	return nil
 }
 
+// bucketed reports whether a histogram point gives bucket series: it was
+// recorded, with a count for each bucket its bounds make.
+func bucketed(p *store.Point) bool {
+	return !p.NoRecorded && len(p.BucketCounts) == len(p.Bounds)+1
+}
+
+// withQuantiles reports whether a summary point gives quantile series.
+func withQuantiles(p *store.Point) bool { return !p.NoRecorded && len(p.Quantiles) > 0 }
+
 // labelSets are the labels of the Prometheus series translate makes of s,
-// worked out without their samples; their names are among seriesNames.
+// worked out without their samples; their names are seriesNames'.
 func labelSets(name string, s *store.Series) []labels.Labels {
 	base := baseLabels(s)
 	switch s.Type {
@@ -210,7 +227,7 @@ func labelSets(name string, s *store.Series) []labels.Labels {
 			}
 		}
 		for _, p := range s.Points {
-			if p.NoRecorded || len(p.BucketCounts) != len(p.Bounds)+1 {
+			if !bucketed(p) {
 				continue
 			}
 			for _, b := range p.Bounds {
@@ -232,7 +249,7 @@ func labelSets(name string, s *store.Series) []labels.Labels {
 		}
 		seen := map[float64]bool{}
 		for _, p := range s.Points {
-			if p.NoRecorded {
+			if !withQuantiles(p) {
 				continue
 			}
 			for _, q := range p.Quantiles {

@@ -59,11 +59,13 @@ export function promString(v) {
   return JSON.stringify(String(v)).replaceAll('\uFFFD', '\\uFFFD');
 }
 
-// selectorOf is the series a metric's suggestions read.
+// selectorOf is the series whose sample spacing gives the rate window of
+// a metric's suggestions: of a histogram or summary, its _count, whose
+// samples come with the others' (a classic histogram's _bucket is 16
+// series for one _count, the SDKs' default bounds).
 function selectorOf(name, cat) {
   const k = kind(name, cat);
-  if (k.type === 'histogram') return k.family + '_bucket';
-  if (k.type === 'summary') return k.family + '_count';
+  if (k.type === 'histogram' || k.type === 'summary') return k.family + '_count';
   return name;
 }
 

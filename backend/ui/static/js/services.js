@@ -90,7 +90,9 @@ async function fromMetrics(hist, totals, rangeS, range, end, signal) {
   const f = hist.family;
   const step = Math.max(stepSeconds(rangeS), Math.ceil(rangeS / SPARK_POINTS));
   const spark = (w) => hist.native ? `sum by (job) (histogram_count(rate(${f}[${w}])))` : `sum by (job) (rate(${f}_count[${w}]))`;
-  const windowP = rateWindow(hist.native ? f : `${f}_bucket`, rangeS, signal);
+  // The spacing of the _count series' samples is the buckets' (one point
+  // gives all of them), for a sixteenth of the series to read.
+  const windowP = rateWindow(`${f}_count`, rangeS, signal);
   const { res, query } = statsQuery(hist, rangeS, range);
   const [total, stats, [w, sparkRes]] = await Promise.all([
     totals,
