@@ -379,6 +379,14 @@ export async function renderMetrics(main, params, { signal }) {
   if (all.length > series.length) result.append(h('p', { class: 'muted', text: `Showing ${series.length} of ${all.length} series.` }));
   if (series.length) result.append(legend(series));
   if (!series.length) result.append(h('p', { class: 'muted', text: 'The query has no samples in this range; the dots are its exemplars.' }));
+  // Series whose every value is NaN draw nothing: say so, and why a
+  // quantile can be NaN.
+  if (series.length && !series.some((sr) => sr.points.some(([, v]) => isFinite(v)))) {
+    result.append(h('p', { class: 'muted', id: 'nan-note' }, 'Every value of the query in this range is NaN, so nothing is drawn.',
+      /histogram_quantile/.test(q)
+        ? ' histogram_quantile gives NaN where the window holds no request, or where the histogram has no bucket but +Inf (it was recorded without bounds): its rate still counts the requests.'
+        : ''));
+  }
   const hist = metric && kind(metric, cat).type === 'histogram' && !q.includes('_bucket');
   result.append(exemplarTable(exemplars, hist, fmtEx));
 }
