@@ -20,14 +20,6 @@ import (
 // drawn (issue 12: each step ready in under 1 s).
 const journeyStep = time.Second
 
-// homeStep bounds the opening of the Services home at its address, which
-// is not yet under journeyStep everywhere: a full page load, then seven
-// PromQL queries at once and the worker's span search. 614-781 ms at load
-// 5-6, but 1.44 s in a CI run (the page's DOM ready at 477 ms, each query
-// 400-560 ms, other packages' tests beside it): BENCHMARKS.md, "The
-// journey on the demo".
-const homeStep = 2500 * time.Millisecond
-
 // journeyBounds are the bounds of a journey on a demo that exports its
 // metrics every interval.
 type journeyBounds struct {
@@ -63,10 +55,10 @@ func boundsFor(interval time.Duration) journeyBounds {
 // trace, across services, with that span selected and its logs beside it;
 // the trace's logs link lists the trace's logs, and Back returns to the
 // span. Once the data is there, the journey is done again from the home
-// page, each step timed and under journeyStep (the home under homeStep),
-// with a screenshot named by the interval. Then Ctrl-C stops the demo:
-// exit 0, no process left. Everything is read from the page, not the API.
-// It logs the times a user waits.
+// page, each step timed and under journeyStep, with a screenshot named by
+// the interval. Then Ctrl-C stops the demo: exit 0, no process left.
+// Everything is read from the page, not the API. It logs the times a user
+// waits.
 func TestDemoJourney(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary, runs the demo platform for 20 s and 70 s and drives Chromium")
@@ -106,7 +98,7 @@ func demoJourney(t *testing.T, bin string, env []string, b journeyBounds) {
 	t.Logf("the demo's start → the p95 line with a failed request's exemplar: %v (bound %v)", time.Since(d.started).Round(100*time.Millisecond), b.firstExemplar)
 
 	// The journey, each step timed: the home page, opened anew.
-	step(tb, "open the home page → its five services with rates", homeStep, chromedp.Navigate(d.ui+"/"), home)
+	step(tb, "open the home page → its five services with rates", journeyStep, chromedp.Navigate(d.ui+"/"), home)
 	for _, s := range demoServices {
 		row := `#services-table tr[data-service="` + s + `"]`
 		t.Logf("%-12s %9s from %-7s errors %6s, p99 %s", s, tb.Str(`document.querySelector('`+row+` .rate').textContent`),
