@@ -184,7 +184,7 @@ func (tb *Tab) Fatalf(format string, args ...any) {
 	ctx, cancel := context.WithTimeout(tb.ctx, 5*time.Second)
 	defer cancel()
 	state, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + '\n' + JSON.stringify(window.__errors) + '\n' + (document.querySelector('main')?.innerText || '').slice(0, 2000)`))
-	tb.Screenshot("failure")
+	tb.Screenshot("failure-" + strings.NewReplacer("/", "-", " ", "_").Replace(tb.T.Name()))
 	tb.T.Fatalf("%s\npage: %s", fmt.Sprintf(format, args...), state)
 }
 
