@@ -180,15 +180,9 @@ func MatchSeries(s *Series, q *SeriesQuery) bool {
 	return true
 }
 
-// PointInRange reports whether p's time lies in [min, max] (zero bounds are open).
-func PointInRange(p *Point, minT, maxT time.Time) bool {
-	lo, hi := NanoBounds(minT, maxT)
-	return p.Time >= lo && p.Time <= hi
-}
-
 // NanoBounds are [minT, maxT] in Unix nanoseconds, a zero bound open
-// (math.MinInt64, math.MaxInt64): PointInRange's test, worked out once for
-// a loop over many points.
+// (math.MinInt64, math.MaxInt64): a point is in the range when its Time
+// lies between them, inclusive.
 func NanoBounds(minT, maxT time.Time) (lo, hi int64) {
 	lo, hi = math.MinInt64, math.MaxInt64
 	if !minT.IsZero() {

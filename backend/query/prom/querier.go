@@ -225,9 +225,8 @@ func (q *querier) namesMatching(ctx context.Context, sets ...[]*labels.Matcher) 
 	var out []string
 	for _, e := range q.entries {
 		for _, n := range seriesNames(e.name, e.src) {
-			if len(sets) == 0 || slices.ContainsFunc(sets, func(ms []*labels.Matcher) bool {
-				return !slices.ContainsFunc(ms, func(m *labels.Matcher) bool { return !m.Matches(n) })
-			}) {
+			ls := labels.FromStrings(model.MetricNameLabel, n)
+			if len(sets) == 0 || slices.ContainsFunc(sets, func(ms []*labels.Matcher) bool { return matches(ls, ms) }) {
 				out = append(out, n)
 			}
 		}
@@ -238,9 +237,14 @@ func (q *querier) namesMatching(ctx context.Context, sets ...[]*labels.Matcher) 
 
 // namesOnly reports whether every matcher of the sets tests __name__.
 func namesOnly(sets [][]*labels.Matcher) bool {
-	return !slices.ContainsFunc(sets, func(ms []*labels.Matcher) bool {
-		return slices.ContainsFunc(ms, func(m *labels.Matcher) bool { return m.Name != model.MetricNameLabel })
-	})
+	for _, ms := range sets {
+		for _, m := range ms {
+			if m.Name != model.MetricNameLabel {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // seriesMatching returns the series, samples included, that satisfy any of
