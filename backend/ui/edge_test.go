@@ -1,7 +1,6 @@
 package ui_test
 
 import (
-	"bytes"
 	"net/http"
 	"net/url"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 
+	"github.com/loupe-dev/loupe/internal/probe"
 	"github.com/loupe-dev/loupe/internal/servertest"
 )
 
@@ -55,13 +55,8 @@ func sendEdgeMetrics(t *testing.T, otlpHTTP string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Post("http://"+otlpHTTP+"/v1/metrics", "application/x-protobuf", bytes.NewReader(body))
-	if err != nil {
+	if err := probe.PostOTLP(http.DefaultClient, "http://"+otlpHTTP+"/v1/metrics", body); err != nil {
 		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("/v1/metrics: %s", resp.Status)
 	}
 }
 

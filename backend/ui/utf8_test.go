@@ -1,7 +1,6 @@
 package ui_test
 
 import (
-	"bytes"
 	"net/http"
 	"net/url"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
+	"github.com/loupe-dev/loupe/internal/probe"
 	"github.com/loupe-dev/loupe/internal/servertest"
 )
 
@@ -102,13 +102,8 @@ func sendInvalidUTF8(t *testing.T, otlpHTTP string) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp, err := http.Post("http://"+otlpHTTP+path, "application/x-protobuf", bytes.NewReader(body))
-		if err != nil {
+		if err := probe.PostOTLP(http.DefaultClient, "http://"+otlpHTTP+path, body); err != nil {
 			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("%s: %s", path, resp.Status)
 		}
 	}
 	return tid.String()
