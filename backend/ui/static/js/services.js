@@ -65,7 +65,8 @@ function requestTotals(hist, range, end, signal) {
 // first sample in the range (to a 720th of it) and its QUANTILES. Each part
 // is labelled stat=…, and they are joined with "or": one query reads and
 // translates the histogram's series once, where a query per figure read
-// them five times (BENCHMARKS.md, "The Services home's PromQL queries").
+// them five times (BENCHMARKS.md, "The Services home's requests to the
+// Prometheus API").
 function statsQuery(hist, rangeS, range) {
   const f = hist.family;
   const res = Math.max(1, Math.ceil(rangeS / 720));
